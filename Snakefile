@@ -1,0 +1,28 @@
+# celeba-gender: transfer-learning gender classification on CelebA with VGG-16.
+# This file only wires the workflow together; rules live in rules/, logic in scripts/.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/eda.smk"
+include: "rules/weights.smk"
+include: "rules/features.smk"
+include: "rules/train.smk"
+include: "rules/evaluate.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        "results/report/report.html",
+        "results/report/metrics.csv",

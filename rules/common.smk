@@ -1,0 +1,210 @@
+# Helper functions shared by the rules (no rules here).
+import math
+from pathlib import Path
+
+from snakemake.utils import validate
+
+validate(config, "../config/schema.yaml")
+
+PACKAGE = Path(workflow.basedir) / "scripts" / "celeba_gender"
+CORE_MODULES = ("__init__.py", "constants.py", "io.py", "runlog.py")
+SPLITS = ("train", "val", "test")
+CHECKPOINTS = ("last", "best")
+LAYOUT_ATTRIBUTE_FILES = {
+    "kaggle": "list_attr_celeba.csv",
+    "celeba30k": "CelebA30k.csv",
+    "original": "celeba/list_attr_celeba.txt",
+}
+IMAGENET_WEIGHTS = "resources/weights/vgg16-397923af.pth"
+
+
+def package_files(*modules):
+    """The package modules a rule depends on, so that editing them reruns the rule."""
+    return [str(PACKAGE / name) for name in (*CORE_MODULES, *modules)]
+
+
+def format_lr(lr):
+    """A stable, readable learning-rate token: 0.001 -> 1e-3, 0.00025 -> 2.5e-4."""
+    mantissa, exponent = f"{float(lr):e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def train_seeds():
+    return config["train"]["seeds"] or [config["train"]["seed"]]
+
+
+def model_name(strategy, lr, seed):
+    return f"s{strategy}_lr{format_lr(lr)}_seed{seed}"
+
+
+MODELS = [
+    model_name(strategy, lr, seed)
+    for strategy in config["train"]["strategies"]
+    for lr in config["train"]["learning_rates"]
+    for seed in train_seeds()
+]
+
+
+def parse_model(model):
+    """(strategy, lr, seed) of a model name such as s2_lr1e-4_seed0."""
+    strategy, lr, seed = model.split("_", 2)
+    return int(strategy[1:]), float(lr[2:]), int(seed[4:])
+
+
+def model_labels(wildcards):
+    strategy, lr, seed = parse_model(wildcards.model)
+    return {
+        "strategy": str(strategy),
+        "learning rate": format_lr(lr),
+        "seed": str(seed),
+    }
+
+
+def eval_labels(wildcards):
+    return {**model_labels(wildcards), "checkpoint": wildcards.checkpoint}
+
+
+# ---------------------------------------------------------------- data
+
+
+def attribute_file():
+    layout = config["synthetic"]["layout"]
+    return str(Path(config["data"]["root"]) / LAYOUT_ATTRIBUTE_FILES[layout])
+
+
+def synthetic_root(wildcards, output):
+    """data.root, derived from the attribute file the generator writes."""
+    depth = len(Path(LAYOUT_ATTRIBUTE_FILES[config["synthetic"]["layout"]]).parts)
+    return str(Path(output.attributes).parents[depth - 1])
+
+
+def ingest_inputs(wildcards):
+    """The attribute file, when the workflow makes it or it is already there."""
+    if config["synthetic"]["enabled"]:
+        return [attribute_file()]
+    root = Path(config["data"]["root"])
+    return [
+        str(root / name)
+        for name in LAYOUT_ATTRIBUTE_FILES.values()
+        if (root / name).exists()
+    ]
+
+
+# ---------------------------------------------------------------- weights
+
+
+def weights_file():
+    """The backbone file training reads, whatever model.weights says."""
+    weights = config["model"]["weights"]
+    if weights == "imagenet":
+        return IMAGENET_WEIGHTS
+    if weights == "random":
+        return f"results/weights/vgg16-random-seed{config['model']['init_seed']}.pth"
+    if not Path(weights).is_file():
+        raise ValueError(
+            f"config model.weights: {weights} does not exist. Use imagenet, random, "
+            "or the path of a VGG-16 .pth state dict."
+        )
+    return weights
+
+
+def weights_note():
+    weights = config["model"]["weights"]
+    if weights == "random":
+        return "weights: random (NOT pretrained: a seeded random initialisation; demo and tests only)"
+    if weights == "imagenet":
+        return "weights: ImageNet (torchvision VGG16_Weights.IMAGENET1K_V1)"
+    return f"weights: {weights}"
+
+
+# ---------------------------------------------------------------- training inputs
+
+
+def cache_enabled():
+    """The feature cache is exact only when flips are the only augmentation."""
+    augmentations = set(config["train"]["augmentations"])
+    return config["train"]["cache"] == "auto" and augmentations <= {"hflip"}
+
+
+def input_kind(strategy):
+    """What a strategy trains on: cached features (1), cached prefix (2), or images."""
+    if not cache_enabled():
+        return "images"
+    return "features" if int(strategy) == 1 else "prefix"
+
+
+def split_input(split, kind):
+    if kind == "images":
+        return f"results/cache/images/{split}.npy"
+    return f"results/cache/features/{split}.{kind}.npy"
+
+
+def train_inputs(wildcards):
+    kind = input_kind(parse_model(wildcards.model)[0])
+    return {
+        "weights": weights_file(),
+        "train": "results/splits/train.csv",
+        "val": "results/splits/val.csv",
+        "train_input": split_input("train", kind),
+        "val_input": split_input("val", kind),
+        "code": package_files(
+            "engine.py", "model.py", "jobs.py", "store.py", "features.py", "weights.py"
+        ),
+    }
+
+
+def evaluate_inputs(wildcards):
+    kind = input_kind(parse_model(wildcards.model)[0])
+    model_file = "model.pt" if wildcards.checkpoint == "last" else "best.pt"
+    return {
+        "model": f"results/models/{wildcards.model}/{model_file}",
+        "weights": weights_file(),
+        "test": "results/splits/test.csv",
+        "test_input": split_input("test", kind),
+        "code": package_files(
+            "engine.py", "model.py", "jobs.py", "store.py", "features.py"
+        ),
+    }
+
+
+def train_kind(wildcards):
+    return input_kind(parse_model(wildcards.model)[0])
+
+
+def train_settings(wildcards):
+    strategy, lr, seed = parse_model(wildcards.model)
+    train = config["train"]
+    return {
+        "strategy": strategy,
+        "lr": lr,
+        "seed": seed,
+        "epochs": train["epochs"],
+        "batch_size": train["batch_size"],
+        "augmentations": list(train["augmentations"]),
+        "select_by": train["select_by"],
+        "patience": train["early_stopping_patience"],
+        "compile": train["compile"],
+    }
+
+
+def needs_cache_split(wildcards):
+    """Views per image in the cache: 2 (original + flipped) for train when flips are on."""
+    if wildcards.split == "train" and "hflip" in config["train"]["augmentations"]:
+        return 2
+    return 1
+
+
+def attempt_runtime(wildcards, attempt):
+    """Minutes for a training job, growing with each retry (a resubmitted job resumes)."""
+    images = config["data"]["subset_size"] or 30000
+    scale = (config["train"]["image_size"] / 224) ** 2
+    base = 30 + images * config["train"]["epochs"] * scale / 400
+    return int(math.ceil(base * attempt))
+
+
+# ---------------------------------------------------------------- outputs
+
+
+def model_outputs(pattern, **extra):
+    return expand(pattern, model=MODELS, **extra)

@@ -1,0 +1,109 @@
+# Exploratory figures of the study (its Figures 1-4 and its null-value check).
+
+
+localrules:
+    eda_samples,
+    eda_gender_counts,
+    eda_nulls,
+    eda_attribute_counts,
+    eda_correlations,
+
+
+rule eda_samples:
+    input:
+        metadata="results/data/metadata.csv",
+        code=package_files("eda.py"),
+    output:
+        figure=report(
+            "results/figures/eda/samples.png",
+            caption="../report/eda_samples.rst",
+            category="Data",
+            labels={"figure": "sample images"},
+        ),
+    log:
+        "results/logs/eda/samples.log",
+    params:
+        seed=config["split"]["seed"],
+    message:
+        "EDA: 5 random images with their labels"
+    script:
+        "../scripts/eda.py"
+
+
+rule eda_gender_counts:
+    input:
+        metadata="results/data/metadata.csv",
+        code=package_files("eda.py"),
+    output:
+        figure=report(
+            "results/figures/eda/gender_counts.png",
+            caption="../report/eda_gender_counts.rst",
+            category="Data",
+            labels={"figure": "gender counts"},
+        ),
+        table="results/tables/gender_counts.csv",
+    log:
+        "results/logs/eda/gender_counts.log",
+    message:
+        "EDA: images per gender"
+    script:
+        "../scripts/eda.py"
+
+
+rule eda_nulls:
+    input:
+        metadata="results/data/metadata.csv",
+        code=package_files("eda.py"),
+    output:
+        table=report(
+            "results/tables/null_counts.csv",
+            caption="../report/eda_nulls.rst",
+            category="Data",
+            labels={"table": "null counts"},
+        ),
+    log:
+        "results/logs/eda/nulls.log",
+    message:
+        "EDA: null values per column"
+    script:
+        "../scripts/eda.py"
+
+
+rule eda_attribute_counts:
+    input:
+        metadata="results/data/metadata.csv",
+        code=package_files("eda.py"),
+    output:
+        figure=report(
+            "results/figures/eda/attribute_counts.png",
+            caption="../report/eda_attribute_counts.rst",
+            category="Data",
+            labels={"figure": "attribute counts"},
+        ),
+        table="results/tables/attribute_counts.csv",
+    log:
+        "results/logs/eda/attribute_counts.log",
+    message:
+        "EDA: images having each attribute"
+    script:
+        "../scripts/eda.py"
+
+
+rule eda_correlations:
+    input:
+        metadata="results/data/metadata.csv",
+        code=package_files("eda.py"),
+    output:
+        figure=report(
+            "results/figures/eda/correlations.png",
+            caption="../report/eda_correlations.rst",
+            category="Data",
+            labels={"figure": "correlations with Male"},
+        ),
+        table="results/tables/attribute_correlations.csv",
+    log:
+        "results/logs/eda/correlations.log",
+    message:
+        "EDA: correlation of each attribute with Male"
+    script:
+        "../scripts/eda.py"

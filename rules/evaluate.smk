@@ -1,0 +1,218 @@
+# Test-set evaluation, per-model figures, and the analyses that make conclusions hold.
+
+
+localrules:
+    plot_model,
+    plot_confusion,
+    plot_loss_curves,
+    roc_curves,
+    subgroups,
+    statistics,
+
+
+rule evaluate:
+    input:
+        unpack(evaluate_inputs),
+    output:
+        metrics="results/evaluation/{model}/{checkpoint}/metrics.json",
+        predictions="results/evaluation/{model}/{checkpoint}/predictions.csv",
+    log:
+        "results/logs/evaluate/{model}_{checkpoint}.log",
+    benchmark:
+        "results/benchmarks/evaluate/{model}_{checkpoint}.tsv"
+    wildcard_constraints:
+        model=r"s\d+_lr[^_/]+_seed\d+",
+        checkpoint="last|best",
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        kind=train_kind,
+        image_size=config["train"]["image_size"],
+        cache_dtype=config["train"]["cache_dtype"],
+        batch_size=config["train"]["batch_size"],
+        device=config["train"]["device"],
+    message:
+        "evaluate {wildcards.model} ({wildcards.checkpoint} epoch) on the test set"
+    script:
+        "../scripts/evaluate.py"
+
+
+rule plot_model:
+    input:
+        history="results/models/{model}/history.csv",
+        code=package_files("plots.py"),
+    output:
+        curves=report(
+            "results/figures/models/{model}/curves.png",
+            caption="../report/curves.rst",
+            category="Training",
+            subcategory="Curves",
+            labels=model_labels,
+        ),
+        table=report(
+            "results/figures/models/{model}/history_table.png",
+            caption="../report/history_table.rst",
+            category="Training",
+            subcategory="Per-epoch tables",
+            labels=model_labels,
+        ),
+    log:
+        "results/logs/plots/{model}.log",
+    message:
+        "plot the training history of {wildcards.model}"
+    script:
+        "../scripts/plot_model.py"
+
+
+rule plot_confusion:
+    input:
+        metrics="results/evaluation/{model}/{checkpoint}/metrics.json",
+        code=package_files("plots.py"),
+    output:
+        figure=report(
+            "results/figures/models/{model}/confusion_{checkpoint}.png",
+            caption="../report/confusion.rst",
+            category="Evaluation",
+            subcategory="Confusion matrices",
+            labels=eval_labels,
+        ),
+    log:
+        "results/logs/plots/{model}_confusion_{checkpoint}.log",
+    message:
+        "confusion matrix of {wildcards.model} ({wildcards.checkpoint} epoch)"
+    script:
+        "../scripts/plot_confusion.py"
+
+
+rule plot_loss_curves:
+    input:
+        histories=model_outputs("results/models/{model}/history.csv"),
+        code=package_files("plots.py"),
+    output:
+        figure=report(
+            "results/figures/loss_curves.png",
+            caption="../report/loss_curves.rst",
+            category="Training",
+            labels={"figure": "loss curves, all models"},
+        ),
+    log:
+        "results/logs/plots/loss_curves.log",
+    message:
+        "train and validation loss of every model on one figure"
+    script:
+        "../scripts/plot_loss_curves.py"
+
+
+rule roc_curves:
+    input:
+        predictions=model_outputs("results/evaluation/{model}/last/predictions.csv"),
+        code=package_files("stats.py"),
+    output:
+        figure=report(
+            "results/figures/roc_curves.png",
+            caption="../report/roc.rst",
+            category="Evaluation",
+            labels={"figure": "ROC curves"},
+        ),
+        table="results/tables/roc_auc.csv",
+    log:
+        "results/logs/plots/roc_curves.log",
+    params:
+        models=MODELS,
+    message:
+        "ROC curves of every model"
+    script:
+        "../scripts/roc_curves.py"
+
+
+rule subgroups:
+    input:
+        predictions="results/evaluation/{model}/last/predictions.csv",
+        metadata="results/data/metadata.csv",
+        code=package_files("stats.py"),
+    output:
+        attributes=report(
+            "results/evaluation/{model}/subgroups/attributes.csv",
+            caption="../report/subgroup_table.rst",
+            category="Subgroups",
+            labels=model_labels,
+        ),
+        groups="results/evaluation/{model}/subgroups/groups.csv",
+        summary="results/evaluation/{model}/subgroups/summary.json",
+        heatmap=report(
+            "results/figures/models/{model}/subgroups.png",
+            caption="../report/subgroup_heatmap.rst",
+            category="Subgroups",
+            labels=model_labels,
+        ),
+    log:
+        "results/logs/subgroups/{model}.log",
+    params:
+        min_group_size=config["evaluate"]["min_group_size"],
+    message:
+        "subgroup (fairness) audit of {wildcards.model}"
+    script:
+        "../scripts/subgroups.py"
+
+
+rule gradcam:
+    input:
+        model="results/models/{model}/model.pt",
+        predictions="results/evaluation/{model}/last/predictions.csv",
+        test="results/splits/test.csv",
+        store="results/cache/images/test.npy",
+        code=package_files("gradcam.py", "model.py", "jobs.py", "store.py"),
+    output:
+        figure=report(
+            "results/figures/models/{model}/gradcam.png",
+            caption="../report/gradcam.rst",
+            category="Explanations",
+            labels=model_labels,
+        ),
+    log:
+        "results/logs/gradcam/{model}.log",
+    benchmark:
+        "results/benchmarks/gradcam/{model}.tsv"
+    threads: 2
+    params:
+        n_images=config["evaluate"]["gradcam_images"],
+        image_size=config["train"]["image_size"],
+    message:
+        "Grad-CAM explanations of {wildcards.model}"
+    script:
+        "../scripts/gradcam.py"
+
+
+rule statistics:
+    input:
+        metrics=model_outputs(
+            "results/evaluation/{model}/{checkpoint}/metrics.json",
+            checkpoint=CHECKPOINTS,
+        ),
+        predictions=model_outputs("results/evaluation/{model}/last/predictions.csv"),
+        code=package_files("stats.py", "analysis.py"),
+    output:
+        per_model=report(
+            "results/tables/model_ci.csv",
+            caption="../report/model_ci.rst",
+            category="Statistics",
+            labels={"table": "per-model accuracy with 95% CI"},
+        ),
+        per_config=report(
+            "results/tables/seed_summary.csv",
+            caption="../report/seed_summary.rst",
+            category="Statistics",
+            labels={"table": "mean over seeds"},
+        ),
+        collapse="results/tables/collapse.csv",
+        comparison="results/tables/comparison.json",
+    log:
+        "results/logs/statistics.log",
+    params:
+        models=MODELS,
+        n_boot=config["evaluate"]["bootstrap"],
+    message:
+        "confidence intervals, paired comparison, collapse detection"
+    script:
+        "../scripts/statistics.py"

@@ -1,0 +1,57 @@
+# Decode every image once, and compute the frozen VGG-16 layers once for the whole grid.
+
+
+rule decode_images:
+    input:
+        split="results/splits/{split}.csv",
+        code=package_files("store.py", "jobs.py"),
+    output:
+        store="results/cache/images/{split}.npy",
+        meta="results/cache/images/{split}.npy.json",
+    log:
+        "results/logs/decode_images/{split}.log",
+    benchmark:
+        "results/benchmarks/decode_images/{split}.tsv"
+    wildcard_constraints:
+        split="train|val|test",
+    threads: 2
+    params:
+        image_size=config["train"]["image_size"],
+    message:
+        "decode the {wildcards.split} images once at {params.image_size} px"
+    script:
+        "../scripts/decode_images.py"
+
+
+rule build_feature_cache:
+    input:
+        weights=weights_file(),
+        split="results/splits/{split}.csv",
+        store="results/cache/images/{split}.npy",
+        code=package_files(
+            "features.py", "model.py", "store.py", "jobs.py", "weights.py", "engine.py"
+        ),
+    output:
+        prefix="results/cache/features/{split}.prefix.npy",
+        features="results/cache/features/{split}.features.npy",
+        prefix_key="results/cache/features/{split}.prefix.npy.key.json",
+        features_key="results/cache/features/{split}.features.npy.key.json",
+    log:
+        "results/logs/build_feature_cache/{split}.log",
+    benchmark:
+        "results/benchmarks/build_feature_cache/{split}.tsv"
+    wildcard_constraints:
+        split="train|val|test",
+    threads: 4
+    resources:
+        gpu=1,
+    params:
+        image_size=config["train"]["image_size"],
+        dtype=config["train"]["cache_dtype"],
+        batch_size=config["train"]["batch_size"],
+        device=config["train"]["device"],
+        views=needs_cache_split,
+    message:
+        "compute the frozen VGG-16 layers of the {wildcards.split} images once for all models"
+    script:
+        "../scripts/build_feature_cache.py"

@@ -1,0 +1,33 @@
+# Backbone weights: fetched once (ImageNet) or drawn once (random), before any training job.
+
+
+localrules:
+    fetch_imagenet_weights,
+
+
+rule fetch_imagenet_weights:
+    input:
+        code=package_files("weights.py"),
+    output:
+        IMAGENET_WEIGHTS,
+    log:
+        "results/logs/weights/imagenet.log",
+    message:
+        "fetch the ImageNet VGG-16 weights once (hash-checked)"
+    script:
+        "../scripts/fetch_weights.py"
+
+
+rule random_weights:
+    input:
+        code=package_files("weights.py"),
+    output:
+        "results/weights/vgg16-random-seed{init_seed}.pth",
+    log:
+        "results/logs/weights/random-seed{init_seed}.log",
+    wildcard_constraints:
+        init_seed=r"\d+",
+    message:
+        "draw a random (NOT pretrained) VGG-16 initialisation, seed {wildcards.init_seed}"
+    script:
+        "../scripts/random_weights.py"

@@ -1,0 +1,36 @@
+"""Names shared by every module: the CelebA attributes, the label, file names of the layouts."""
+
+# The 40 CelebA attributes in the order of list_attr_celeba.
+ATTRIBUTES: tuple[str, ...] = (
+    "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs",
+    "Big_Lips", "Big_Nose", "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair", "Bushy_Eyebrows",
+    "Chubby", "Double_Chin", "Eyeglasses", "Goatee", "Gray_Hair", "Heavy_Makeup",
+    "High_Cheekbones", "Male", "Mouth_Slightly_Open", "Mustache", "Narrow_Eyes", "No_Beard",
+    "Oval_Face", "Pale_Skin", "Pointy_Nose", "Receding_Hairline", "Rosy_Cheeks", "Sideburns",
+    "Smiling", "Straight_Hair", "Wavy_Hair", "Wearing_Earrings", "Wearing_Hat",
+    "Wearing_Lipstick", "Wearing_Necklace", "Wearing_Necktie", "Young",
+)  # fmt: skip
+
+LABEL_ATTRIBUTE = "Male"
+CLASS_NAMES: tuple[str, str] = ("female", "male")  # label 0, label 1
+IMAGE_WIDTH, IMAGE_HEIGHT = 178, 218  # aligned CelebA
+
+# ImageNet normalisation used by torchvision's VGG16_Weights.IMAGENET1K_V1.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# The study's published test accuracies (percent), keyed by (strategy, learning rate).
+PUBLISHED_TEST_ACCURACY: dict[tuple[int, float], float] = {
+    (1, 1e-3): 94.8,
+    (2, 1e-3): 57.73,
+    (1, 1e-4): 95.1,
+    (2, 1e-4): 96.37,
+}
+
+# Layout files (relative to data.root).
+KAGGLE_ATTR = "list_attr_celeba.csv"
+KAGGLE_IMAGES = ("img_align_celeba/img_align_celeba", "img_align_celeba")
+CELEBA30K_ATTR = "CelebA30k.csv"
+CELEBA30K_IMAGES = "CelebA30k"
+ORIGINAL_ATTR = "celeba/list_attr_celeba.txt"
+ORIGINAL_IMAGES = "celeba/img_align_celeba"

@@ -1,0 +1,415 @@
+"""Training and evaluation loops: small functions with explicit arguments that return metrics.
+
+Inputs come from a *source*: decoded images (end to end), the cached ``features[:24]`` output
+(strategy 2) or the cached ``features`` output (strategy 1). Every source serves the same
+batches in the same order for a given (seed, epoch), so the cached and end-to-end paths train
+the same model up to the float16 storage of the cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from .io import atomic_path
+from .model import apply_strategy, forward_from_features, forward_from_prefix, forward_images
+from .store import to_normalized
+
+log = logging.getLogger(__name__)
+
+HISTORY_COLUMNS = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds"]
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """What a training job does (all of it goes into checkpoints and model files)."""
+
+    strategy: int
+    lr: float
+    epochs: int
+    batch_size: int
+    seed: int
+    augmentations: tuple[str, ...] = ("hflip",)
+    select_by: str = "val_accuracy"
+    patience: int | None = None
+    compile: bool = False
+    source: str = "images"
+    extra: dict = field(default_factory=dict)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """CUDA if available, else MPS, else CPU (or exactly ``name``)."""
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def configure_device(device: torch.device, threads: int | None = None) -> None:
+    """Thread count on CPU; cuDNN autotuning and TF32 on CUDA."""
+    if threads:
+        torch.set_num_threads(max(1, threads))
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+# --------------------------------------------------------------------------- sources
+
+
+@dataclass
+class EpochPlan:
+    """The random choices of one epoch: order, flips, colour jitter."""
+
+    order: torch.Tensor
+    flips: torch.Tensor
+    jitter: torch.Tensor | None
+
+
+def epoch_plan(n: int, seed: int, epoch: int, augmentations: tuple[str, ...]) -> EpochPlan:
+    """Draw the epoch's order and augmentations from (seed, epoch) alone."""
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    order = torch.randperm(n, generator=gen)
+    flips = torch.randint(0, 2, (n,), generator=gen).bool()
+    if "hflip" not in augmentations:
+        flips = torch.zeros(n, dtype=torch.bool)
+    jitter = None
+    if "color_jitter" in augmentations:
+        jitter = torch.empty(n, 2).uniform_(0.8, 1.2, generator=gen)
+    return EpochPlan(order, flips, jitter)
+
+
+class ImageSource:
+    """Normalised images from a decoded uint8 store: the end-to-end path."""
+
+    kind = "images"
+
+    def __init__(self, store: np.ndarray):
+        self.store = store
+
+    def __len__(self) -> int:
+        return self.store.shape[0]
+
+    def batch(
+        self, idx: np.ndarray, flips: torch.Tensor | None, jitter: torch.Tensor | None
+    ) -> torch.Tensor:
+        x = to_normalized(self.store[idx], flips)
+        if jitter is not None:  # brightness and contrast, applied in normalised space
+            mean = x.mean(dim=(1, 2, 3), keepdim=True)
+            x = (x - mean) * jitter[:, 1].view(-1, 1, 1, 1) + mean * jitter[:, 0].view(-1, 1, 1, 1)
+        return x
+
+    @staticmethod
+    def forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return forward_images(model, x)
+
+
+class CacheSource:
+    """Cached activations of shape (N, V, C, H, W); view 1 is the flipped image."""
+
+    def __init__(self, array: np.ndarray, kind: str):
+        if kind not in ("prefix", "features"):
+            raise ValueError(f"unknown cache kind {kind!r}")
+        self.array, self.kind = array, kind
+
+    def __len__(self) -> int:
+        return self.array.shape[0]
+
+    def batch(
+        self, idx: np.ndarray, flips: torch.Tensor | None, jitter: torch.Tensor | None
+    ) -> torch.Tensor:
+        if jitter is not None:
+            raise ValueError("colour jitter cannot be served from the feature cache")
+        views = (
+            np.zeros(len(idx), dtype=np.int64) if flips is None else flips.numpy().astype(np.int64)
+        )
+        if self.array.shape[1] == 1 and views.any():
+            raise ValueError("flipped views requested from a cache built without them")
+        return torch.from_numpy(np.asarray(self.array[idx, views], dtype=np.float32))
+
+    def forward(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "prefix":
+            return forward_from_prefix(model, x)
+        return forward_from_features(model, x)
+
+
+def _to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    if device.type == "cuda":
+        x = x.pin_memory().to(device, non_blocking=True)
+        return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
+    return x.to(device)
+
+
+# --------------------------------------------------------------------------- loops
+
+
+class Progress:
+    """Per-batch progress: a tqdm bar on a terminal, one log line every ``every`` batches otherwise."""
+
+    def __init__(self, total: int, desc: str, every: int | None = None):
+        self.total, self.desc, self.n = total, desc, 0
+        self.start = time.perf_counter()
+        self.tty = sys.stderr.isatty()
+        self.every = every or max(1, math.ceil(total / 5))
+        self.bar = tqdm(total=total, desc=desc, leave=False) if self.tty else None
+
+    def update(self, **postfix: float) -> None:
+        self.n += 1
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix({k: f"{v:.4f}" for k, v in postfix.items()}, refresh=False)
+        elif self.n % self.every == 0 or self.n == self.total:
+            meter = tqdm.format_meter(self.n, self.total, time.perf_counter() - self.start, ncols=0)
+            extra = " ".join(f"{k}={v:.4f}" for k, v in postfix.items())
+            log.info("%s %s %s", self.desc, meter, extra)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def train_one_epoch(
+    model: nn.Module,
+    source,
+    labels: torch.Tensor,
+    plan: EpochPlan,
+    optimizer: torch.optim.Optimizer,
+    criterion: nn.Module,
+    device: torch.device,
+    batch_size: int,
+    desc: str = "train",
+) -> dict[str, float]:
+    """One pass over the training set in ``plan.order``; returns mean loss and accuracy."""
+    model.train()
+    use_amp = device.type == "cuda"
+    order = plan.order.numpy()
+    total_loss, correct, seen = 0.0, 0, 0
+    progress = Progress(math.ceil(len(order) / batch_size), desc)
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        jitter = None if plan.jitter is None else plan.jitter[idx]
+        x = _to_device(source.batch(idx, plan.flips[idx], jitter), device)
+        y = labels[idx].to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            logits = source.forward(model, x)
+        loss = criterion(logits.float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total_loss += loss.item() * len(idx)
+        correct += int(((logits.detach() > 0).float() == y).sum())
+        seen += len(idx)
+        progress.update(loss=total_loss / seen, acc=correct / seen)
+    progress.close()
+    return {"loss": total_loss / seen, "accuracy": correct / seen}
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, source, device: torch.device, batch_size: int) -> torch.Tensor:
+    """Logits for every item of ``source`` in order (no augmentation, eval mode)."""
+    model.eval()
+    use_amp = device.type == "cuda"
+    out = []
+    for start in range(0, len(source), batch_size):
+        idx = np.arange(start, min(len(source), start + batch_size))
+        x = _to_device(source.batch(idx, None, None), device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            out.append(source.forward(model, x).float().cpu())
+    return torch.cat(out) if out else torch.empty(0)
+
+
+def evaluate(
+    model: nn.Module,
+    source,
+    labels: torch.Tensor,
+    criterion: nn.Module,
+    device: torch.device,
+    batch_size: int,
+) -> dict[str, float]:
+    """Mean loss and accuracy of ``model`` on ``source``."""
+    logits = predict_logits(model, source, device, batch_size)
+    loss = criterion(logits, labels.float()).item()
+    accuracy = ((logits > 0).float() == labels).float().mean().item()
+    return {"loss": loss, "accuracy": accuracy}
+
+
+def make_optimizer(params: list[nn.Parameter], lr: float, device: torch.device) -> torch.optim.Adam:
+    """Adam; the fused kernel where available (on CPU it is ~5x faster for the 119.5 M-parameter head)."""
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=device.type in ("cpu", "cuda", "mps"))
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(params, lr=lr)
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The parameters that training changes (the rest equals the backbone file)."""
+    names = {n for n, p in model.named_parameters() if p.requires_grad}
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items() if k in names}
+
+
+def save_checkpoint(path: str | os.PathLike, **state) -> None:
+    """Atomically save a resumable checkpoint (model, optimizer, epoch, RNG, settings, history)."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: str | os.PathLike, settings: TrainSettings) -> dict | None:
+    """The checkpoint at ``path`` if it belongs to ``settings``; None otherwise."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a checkpoint from an older version or a damaged file
+        log.warning("ignoring unreadable checkpoint %s (%s)", path, err)
+        return None
+    if state.get("settings") != settings_dict(settings):
+        log.warning("ignoring checkpoint %s: it was made with other settings", path)
+        return None
+    return state
+
+
+def settings_dict(settings: TrainSettings) -> dict:
+    out = asdict(settings)
+    out["augmentations"] = list(settings.augmentations)
+    return out
+
+
+def save_model(
+    path: str | os.PathLike, model: nn.Module, settings: TrainSettings, epoch: int, metrics: dict
+) -> None:
+    """A standalone trained model: full state dict plus how it was trained."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        torch.save(
+            {
+                "state_dict": state,
+                "settings": settings_dict(settings),
+                "epoch": epoch,
+                "metrics": metrics,
+            },
+            tmp,
+        )
+
+
+# --------------------------------------------------------------------------- fit
+
+
+def _score(row: dict, select_by: str) -> float:
+    return row["val_accuracy"] if select_by == "val_accuracy" else -row["val_loss"]
+
+
+def fit(
+    model: nn.Module,
+    train_source,
+    val_source,
+    train_labels: torch.Tensor,
+    val_labels: torch.Tensor,
+    settings: TrainSettings,
+    device: torch.device,
+    checkpoint: str | os.PathLike,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> dict:
+    """Train for ``settings.epochs`` epochs (resuming from ``checkpoint``), validating each epoch.
+
+    Returns {"history": DataFrame, "best_state": trainable state of the best epoch,
+    "best_epoch": int, "epochs_run": int}. The model is left at its last epoch.
+    """
+    params = apply_strategy(model, settings.strategy)
+    model.to(device)
+    optimizer = make_optimizer(params, settings.lr, device)
+    criterion = nn.BCEWithLogitsLoss()
+    train_labels = train_labels.float()
+    val_labels = val_labels.float()
+    history: list[dict] = []
+    best = {"epoch": 0, "score": -math.inf, "state": None}
+    start_epoch = 1
+    torch.manual_seed(settings.seed)
+
+    resumed = load_checkpoint(checkpoint, settings)
+    if resumed is not None:
+        model.load_state_dict(resumed["model"], strict=False)
+        optimizer.load_state_dict(resumed["optimizer"])
+        torch.set_rng_state(resumed["rng"])
+        history = list(resumed["history"])
+        best = dict(resumed["best"])
+        start_epoch = int(resumed["epoch"]) + 1
+        log.info("resumed from %s after epoch %d", checkpoint, resumed["epoch"])
+
+    step = torch.compile(model) if settings.compile and device.type == "cuda" else model
+    for epoch in range(start_epoch, settings.epochs + 1):
+        if (
+            settings.patience is not None
+            and epoch - best["epoch"] > settings.patience
+            and best["epoch"] > 0
+        ):
+            log.info(
+                "early stopping: no improvement of %s for %d epochs",
+                settings.select_by,
+                settings.patience,
+            )
+            break
+        started = time.perf_counter()
+        plan = epoch_plan(len(train_source), settings.seed, epoch, settings.augmentations)
+        train = train_one_epoch(
+            step, train_source, train_labels, plan, optimizer, criterion, device,
+            settings.batch_size, desc=f"epoch {epoch}/{settings.epochs}",
+        )  # fmt: skip
+        val = evaluate(step, val_source, val_labels, criterion, device, settings.batch_size)
+        row = {
+            "epoch": epoch,
+            "train_loss": train["loss"],
+            "train_accuracy": train["accuracy"],
+            "val_loss": val["loss"],
+            "val_accuracy": val["accuracy"],
+            "seconds": time.perf_counter() - started,
+        }
+        history.append(row)
+        if _score(row, settings.select_by) > best["score"]:
+            best = {
+                "epoch": epoch,
+                "score": _score(row, settings.select_by),
+                "state": trainable_state(model),
+            }
+        log.info(
+            "epoch %d/%d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | %.1f s",
+            epoch, settings.epochs, row["train_loss"], row["train_accuracy"],
+            row["val_loss"], row["val_accuracy"], row["seconds"],
+        )  # fmt: skip
+        save_checkpoint(
+            checkpoint,
+            model=trainable_state(model),
+            optimizer=optimizer.state_dict(),
+            epoch=epoch,
+            rng=torch.get_rng_state(),
+            history=history,
+            best=best,
+            settings=settings_dict(settings),
+        )
+        if on_epoch is not None:
+            on_epoch(row)
+    return {
+        "history": pd.DataFrame(history, columns=HISTORY_COLUMNS),
+        "best_state": best["state"],
+        "best_epoch": best["epoch"],
+        "epochs_run": len(history),
+    }

@@ -1,0 +1,140 @@
+"""Feature cache: the frozen VGG-16 layers computed once for the whole grid.
+
+For every image of a split the builder stores
+- ``prefix``: the output of ``features[:24]`` (blocks 1-4, frozen in both strategies), input of
+  strategy 2;
+- ``features``: the output of the whole ``features`` stack (frozen in strategy 1), input of
+  strategy 1 (average pooling and the classifier run in the training job).
+Training images are stored in both orientations (original, horizontally flipped), so the
+random flip augmentation stays exact: each epoch picks one of the two per image.
+
+Arrays are ``.npy`` files of shape (N, V, C, H, W) with V = 2 views for train and 1 otherwise,
+stored in float16 by default, read back by memory mapping. A JSON key file, written last,
+records what the cache was computed from; a job that finds a missing or different key refuses
+the cache instead of reading a stale or half-written one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .io import DataError, atomic_path, write_json
+from .model import forward_prefix
+from .store import to_normalized
+
+log = logging.getLogger(__name__)
+
+KINDS = ("prefix", "features")
+
+
+def cache_key(
+    weights_sha256: str, image_size: int, dtype: str, split_csv: str | os.PathLike, views: int
+) -> dict:
+    """Everything that changes the cached values, as a JSON-able dict."""
+    split_hash = hashlib.sha256(Path(split_csv).read_bytes()).hexdigest()
+    return {
+        "weights_sha256": weights_sha256,
+        "image_size": int(image_size),
+        "dtype": dtype,
+        "split_sha256": split_hash,
+        "views": int(views),
+        "torch": torch.__version__.split("+")[0],
+    }
+
+
+def key_path(npy: str | os.PathLike) -> Path:
+    return Path(str(npy) + ".key.json")
+
+
+@torch.no_grad()
+def build_cache(
+    model: torch.nn.Module,
+    store: np.ndarray,
+    out: dict[str, str | os.PathLike],
+    key: dict,
+    views: int,
+    batch_size: int,
+    device: torch.device,
+    dtype: str = "float16",
+) -> dict[str, float]:
+    """Compute the requested kinds (keys of ``out``: prefix and/or features) for every image.
+
+    Returns timing figures (seconds, images per second).
+    """
+    unknown = set(out) - set(KINDS)
+    if unknown:
+        raise ValueError(f"unknown cache kinds {sorted(unknown)}; expected {KINDS}")
+    model.eval().to(device)
+    np_dtype = np.dtype(dtype)
+    n, size = store.shape[0], store.shape[1]
+    probe_prefix = forward_prefix(model, to_normalized(store[:1]).to(device))
+    shapes = {
+        "prefix": probe_prefix.shape[1:],
+        "features": model.features[24:](probe_prefix).shape[1:],
+    }
+    started = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        tmps = {kind: stack.enter_context(atomic_path(path)) for kind, path in out.items()}
+        arrays = {
+            kind: np.lib.format.open_memmap(
+                tmps[kind], mode="w+", dtype=np_dtype, shape=(n, views, *shapes[kind])
+            )
+            for kind in out
+        }
+        use_amp = device.type == "cuda"
+        for start in range(0, n, batch_size):
+            stop = min(n, start + batch_size)
+            images = to_normalized(store[start:stop])
+            for view in range(views):
+                x = images.flip(-1) if view == 1 else images
+                x = x.to(device, non_blocking=True)
+                if use_amp:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                    prefix = forward_prefix(model, x)
+                    feats = model.features[24:](prefix) if "features" in out else None
+                if "prefix" in out:
+                    arrays["prefix"][start:stop, view] = (
+                        prefix.float().cpu().numpy().astype(np_dtype)
+                    )
+                if feats is not None:
+                    arrays["features"][start:stop, view] = (
+                        feats.float().cpu().numpy().astype(np_dtype)
+                    )
+        for array in arrays.values():
+            array.flush()
+        del arrays
+    seconds = time.perf_counter() - started
+    for path in out.values():
+        write_json(key_path(path), key)
+    log.info("cache: %d images x %d views at %d px in %.1f s", n, views, size, seconds)
+    return {"seconds": seconds, "images_per_second": n * views / max(seconds, 1e-9)}
+
+
+def open_cache(npy: str | os.PathLike, expected_key: dict) -> np.ndarray:
+    """Memory-map a cache array after checking it is complete and was built for ``expected_key``."""
+    npy = Path(npy)
+    kp = key_path(npy)
+    if not npy.exists() or not kp.exists():
+        raise DataError(
+            f"{npy}: feature cache missing or incomplete (no {kp.name}; a build was interrupted). "
+            "Delete it and rerun: snakemake rebuilds it."
+        )
+    found = json.loads(kp.read_text())
+    if found != expected_key:
+        diff = sorted(
+            k for k in set(found) | set(expected_key) if found.get(k) != expected_key.get(k)
+        )
+        raise DataError(
+            f"{npy}: stale feature cache, built for other {', '.join(diff)}. Delete it and rerun."
+        )
+    return np.load(npy, mmap_mode="r")

@@ -1,0 +1,537 @@
+"""Read a CelebA folder (Kaggle, CelebA30k or original layout) into one checked metadata table.
+
+Every problem a user can fix (missing files, bad attribute values, undecodable images)
+raises :class:`celeba_gender.io.DataError` naming the file, the rows and what was expected.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageFile
+
+from celeba_gender import constants as C
+from celeba_gender.io import DataError, write_csv
+
+LAYOUTS: tuple[str, ...] = ("kaggle", "celeba30k", "original")
+ATTRIBUTE_FILES: dict[str, str] = {
+    "kaggle": C.KAGGLE_ATTR,
+    "celeba30k": C.CELEBA30K_ATTR,
+    "original": C.ORIGINAL_ATTR,
+}
+IMAGE_DIRS: dict[str, tuple[str, ...]] = {
+    "kaggle": tuple(C.KAGGLE_IMAGES),
+    "celeba30k": (C.CELEBA30K_IMAGES,),
+    "original": (C.ORIGINAL_IMAGES,),
+}
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"})
+BAD_IMAGE_COLUMNS = ["image_id", "path", "reason"]
+VALID_VALUES = ("-1", "1")
+SHOW = 10  # how many offending names / rows an error message lists
+
+
+def _logger(log: logging.Logger | None) -> logging.Logger:
+    return log if log is not None else logging.getLogger(__name__)
+
+
+def _absolute(path: str | os.PathLike) -> Path:
+    """``path`` made absolute and normalised, without resolving symlinks."""
+    return Path(os.path.abspath(path))
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 row', '2 rows'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _first(items: Sequence[str], n: int = SHOW) -> str:
+    """Join the first ``n`` items, with an ellipsis when there are more."""
+    shown = ", ".join(str(i) for i in items[:n])
+    return shown + (", …" if len(items) > n else "")
+
+
+# ---------------------------------------------------------------------------- layout
+
+
+def _check_root(root: Path) -> None:
+    if not root.is_dir():
+        what = "is not a folder" if root.exists() else "does not exist"
+        raise DataError(
+            f"ingest: data.root {root} {what}. Set data.root to the folder holding the "
+            "CelebA download (see README, 'Data layouts')."
+        )
+
+
+def _found(path: Path) -> str:
+    return "found" if path.exists() else "missing"
+
+
+def detect_layout(root: str | os.PathLike) -> str:
+    """Return the layout of ``root``: 'kaggle', 'celeba30k' or 'original'.
+
+    A layout matches when its attribute file and one of its image folders exist.
+    """
+    root = _absolute(root)
+    _check_root(root)
+    matches = [
+        layout
+        for layout in LAYOUTS
+        if (root / ATTRIBUTE_FILES[layout]).is_file()
+        and any((root / d).is_dir() for d in IMAGE_DIRS[layout])
+    ]
+    if matches:
+        if len(matches) > 1:
+            logging.getLogger(__name__).warning(
+                "ingest: %s holds several layouts (%s); using %s. Set data.format to choose.",
+                root,
+                ", ".join(matches),
+                matches[0],
+            )
+        return matches[0]
+    lines = []
+    for layout in LAYOUTS:
+        attr = root / ATTRIBUTE_FILES[layout]
+        dirs = " or ".join(f"{d}/ ({_found(root / d)})" for d in IMAGE_DIRS[layout])
+        lines.append(f"  {layout}: {ATTRIBUTE_FILES[layout]} ({_found(attr)}) and {dirs}")
+    raise DataError(
+        f"ingest: no CelebA layout found in {root}. Looked for:\n"
+        + "\n".join(lines)
+        + "\nSet data.root to the folder holding one of these layouts, or data.format to "
+        "the layout you have."
+    )
+
+
+def _check_layout_name(layout: str) -> None:
+    if layout not in LAYOUTS:
+        raise DataError(
+            f"ingest: unknown data format {layout!r}; expected auto or one of {', '.join(LAYOUTS)}."
+        )
+
+
+def attribute_file(root: str | os.PathLike, layout: str) -> Path:
+    """Path of the attribute file of ``layout`` under ``root`` (not checked)."""
+    _check_layout_name(layout)
+    return _absolute(root) / ATTRIBUTE_FILES[layout]
+
+
+def image_dir(root: str | os.PathLike, layout: str) -> Path:
+    """Folder holding the images of ``layout`` under ``root`` (Kaggle: doubled folder first)."""
+    _check_layout_name(layout)
+    candidates = [_absolute(root) / d for d in IMAGE_DIRS[layout]]
+    for folder in candidates:
+        if folder.is_dir():
+            return folder
+    raise DataError(
+        f"ingest: no image folder for the {layout} layout: looked for "
+        + " and ".join(str(c) for c in candidates)
+        + "."
+    )
+
+
+# ---------------------------------------------------------------------------- attributes
+
+
+def _read_csv_strings(path: Path, **kwargs) -> pd.DataFrame:
+    """Read ``path`` keeping every cell as text (empty cells stay '')."""
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", **kwargs)
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"ingest: attribute file {path} has no rows.") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(f"ingest: attribute file {path} cannot be parsed: {exc}") from exc
+    return frame.fillna("")
+
+
+def _read_kaggle(path: Path) -> pd.DataFrame:
+    frame = _read_csv_strings(path, skipinitialspace=True)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    first = frame.columns[0]
+    if first in C.ATTRIBUTES:
+        raise DataError(
+            f"ingest: {path} has no file-name column: its first column is the attribute "
+            f"{first!r}. Expected the image file names (e.g. 000001.jpg) in the first column."
+        )
+    return frame.rename(columns={first: "image_id"})
+
+
+def _read_celeba30k(path: Path) -> pd.DataFrame:
+    frame = _read_csv_strings(path, skipinitialspace=True)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if "filename" not in frame.columns:
+        raise DataError(
+            f"ingest: {path} has no column 'filename' (found {len(frame.columns)} columns: "
+            f"{_first(list(frame.columns), 8)}). Expected the image file names in a "
+            "'filename' column."
+        )
+    return frame.rename(columns={"filename": "image_id"})
+
+
+def _read_original(path: Path) -> pd.DataFrame:
+    with path.open(encoding="utf-8-sig") as handle:
+        count_line = handle.readline().strip()
+        names = handle.readline().split()
+    try:
+        declared = int(count_line)
+    except ValueError as exc:
+        raise DataError(
+            f"ingest: {path} line 1 should be the number of images, found {count_line!r}."
+        ) from exc
+    if not names:
+        raise DataError(f"ingest: {path} line 2 should list the attribute names; it is empty.")
+    frame = _read_csv_strings(path, sep=r"\s+", skiprows=2, header=None)
+    if frame.shape[1] != len(names) + 1:
+        raise DataError(
+            f"ingest: {path} rows have {frame.shape[1]} fields but line 2 names "
+            f"{len(names)} attributes (expected {len(names) + 1}: file name and one value each)."
+        )
+    frame.columns = ["image_id", *names]
+    if declared != len(frame):
+        raise DataError(
+            f"ingest: {path} line 1 declares {declared} images but the file has "
+            f"{len(frame)} rows. The file is probably truncated or edited; re-download it."
+        )
+    return frame
+
+
+def _check_columns(frame: pd.DataFrame, path: Path) -> None:
+    attrs = [c for c in frame.columns if c != "image_id"]
+    if C.LABEL_ATTRIBUTE not in frame.columns:
+        raise DataError(
+            f"ingest: {path.name} has no column '{C.LABEL_ATTRIBUTE}' (found {len(attrs)} "
+            f"attribute columns: {_first(attrs, 8)}). Is data.root pointing at a CelebA "
+            f"folder? (file: {path})"
+        )
+    missing = [a for a in C.ATTRIBUTES if a not in frame.columns]
+    if missing:
+        raise DataError(
+            f"ingest: {path} lacks {len(missing)} of the 40 CelebA attribute columns: "
+            f"{_first(missing)}."
+        )
+
+
+def _check_values(values: pd.DataFrame, path: Path, first_line: int) -> pd.DataFrame:
+    """Return ``values`` as -1/1 ints, or raise naming the columns and lines that are not."""
+    ok = values.isin(VALID_VALUES)
+    if not ok.to_numpy().all():
+        values = values.apply(lambda col: col.str.strip())
+        ok = values.isin(VALID_VALUES)
+    bad = ~ok.to_numpy()
+    if bad.any():
+        bad_rows = np.flatnonzero(bad.any(axis=1))
+        per_column = bad.sum(axis=0)
+        columns = [
+            f"{c} ({_count(n, 'row')})"
+            for c, n in zip(values.columns, per_column, strict=True)
+            if n
+        ]
+        examples = []
+        for row in bad_rows[:SHOW]:
+            cells = [
+                f"{c}={values.iat[row, j]!r}" for j, c in enumerate(values.columns) if bad[row, j]
+            ]
+            examples.append(f"line {row + first_line}: {', '.join(cells[:3])}")
+        raise DataError(
+            f"ingest: {path}: {_count(len(bad_rows), 'row')} with values other than -1 or 1 "
+            f"(or empty cells), in {_count(len(columns), 'column')}: {_first(columns)}. "
+            "First rows: "
+            f"{'; '.join(examples)}. Attribute values must be -1 (absent) or 1 (present)."
+        )
+    return pd.DataFrame(
+        np.where(values.to_numpy() == "1", 1, -1).astype(np.int8),
+        columns=values.columns,
+        index=values.index,
+    )
+
+
+def _check_ids(ids: pd.Series, path: Path, first_line: int) -> None:
+    empty = np.flatnonzero(ids.str.strip().eq("").to_numpy())
+    if len(empty):
+        lines = [str(i + first_line) for i in empty]
+        raise DataError(
+            f"ingest: {path}: {_count(len(empty), 'row')} with an empty file name "
+            f"(lines {_first(lines)})."
+        )
+    dup = ids[ids.duplicated(keep=False)]
+    if len(dup):
+        groups = pd.Series(dup.index, index=dup.to_numpy()).groupby(level=0, sort=False)
+        shown = [
+            f"{name} (lines {', '.join(str(i + first_line) for i in rows)})"
+            for name, rows in list(groups)[:SHOW]
+        ]
+        raise DataError(
+            f"ingest: {path}: {_count(groups.ngroups, 'image id')} listed more than once "
+            f"({len(dup)} rows): {_first(shown) if groups.ngroups > SHOW else ', '.join(shown)}. "
+            "Each image must be listed once."
+        )
+
+
+def read_attributes(root: str | os.PathLike, layout: str) -> pd.DataFrame:
+    """Read and check the attribute file: ``image_id`` then the 40 attributes as -1/1 ints."""
+    path = attribute_file(root, layout)
+    if not path.is_file():
+        raise DataError(
+            f"ingest: attribute file {path} not found (the {layout} layout expects "
+            f"{ATTRIBUTE_FILES[layout]} under data.root)."
+        )
+    if path.stat().st_size == 0:
+        raise DataError(f"ingest: attribute file {path} is empty.")
+    reader = {"kaggle": _read_kaggle, "celeba30k": _read_celeba30k, "original": _read_original}
+    frame = reader[layout](path)
+    first_line = 3 if layout == "original" else 2  # file line of the first data row
+    if frame.empty:
+        raise DataError(f"ingest: attribute file {path} has a header but no rows.")
+    _check_columns(frame, path)
+    ids = frame["image_id"].astype(str).reset_index(drop=True)
+    _check_ids(ids, path, first_line)
+    values = _check_values(
+        frame[list(C.ATTRIBUTES)].reset_index(drop=True).astype(str), path, first_line
+    )
+    return pd.concat([ids.str.strip().rename("image_id"), values], axis=1)
+
+
+# ---------------------------------------------------------------------------- images
+
+
+def load_rgb(path: str | os.PathLike) -> Image.Image:
+    """Open an image fully and return it as RGB (grayscale, CMYK, RGBA, P are converted)."""
+    with Image.open(path) as image:
+        image.load()
+        return image.convert("RGB")
+
+
+def _inspect_image(path: str) -> tuple[str | None, str | None, int, int, str | None]:
+    """Decode ``path`` fully: (format, mode, width, height, reason it is unusable or None)."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.mode != "RGB":
+                image.convert("RGB")
+            return image.format, image.mode, image.width, image.height, None
+    except Exception as exc:  # any failure means the file cannot be used
+        return None, None, 0, 0, f"{type(exc).__name__}: {exc}"
+
+
+def default_workers() -> int:
+    """Threads for the decode check: the CPU count clamped to 2..4."""
+    return min(4, max(2, os.cpu_count() or 2))
+
+
+def check_images(paths: Sequence[str], workers: int | None = None) -> pd.DataFrame:
+    """Fully decode every image: columns path, format, mode, width, height, reason."""
+    with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:
+        rows = list(pool.map(_inspect_image, paths))
+    frame = pd.DataFrame(rows, columns=["format", "mode", "width", "height", "reason"])
+    frame.insert(0, "path", list(paths))
+    return frame
+
+
+def _list_folder(folder: Path) -> set[str]:
+    with os.scandir(folder) as entries:
+        return {e.name for e in entries if e.is_file()}
+
+
+def _check_present(
+    meta: pd.DataFrame, all_ids: pd.Series, folder: Path, log: logging.Logger
+) -> None:
+    on_disk = _list_folder(folder)
+    missing = [i for i in meta["image_id"] if i not in on_disk]
+    if missing:
+        raise DataError(
+            f"ingest: {len(missing)} of {len(meta)} listed images are missing from {folder}: "
+            f"{_first(missing)}. Check data.root (and data.format), or that the download "
+            "was fully extracted."
+        )
+    listed = set(all_ids)
+    unlisted = sum(
+        1 for n in on_disk if Path(n).suffix.lower() in IMAGE_SUFFIXES and n not in listed
+    )
+    if unlisted:
+        log.info(
+            "ingest: %d image files in %s are not in the attribute file; ignored", unlisted, folder
+        )
+    not_used = len(listed) - len(meta)
+    if not_used:
+        log.info("ingest: %d listed images are outside the subset; not used", not_used)
+
+
+def _log_image_report(report: pd.DataFrame, ids: pd.Series, log: logging.Logger) -> None:
+    good = report["reason"].isna()
+    named = ids.str.lower().str.endswith((".jpg", ".jpeg")).to_numpy()
+    not_jpeg = good & named & report["format"].ne("JPEG")
+    if not_jpeg.any():
+        formats = Counter(report.loc[not_jpeg, "format"])
+        log.warning(
+            "ingest: %d images named .jpg are another format (%s): %s; kept",
+            int(not_jpeg.sum()),
+            ", ".join(f"{k}: {v}" for k, v in formats.items()),
+            _first(list(ids[not_jpeg])),
+        )
+    not_rgb = good & report["mode"].ne("RGB")
+    if not_rgb.any():
+        modes = Counter(report.loc[not_rgb, "mode"])
+        log.warning(
+            "ingest: %d images are not RGB (%s): %s; kept, converted to RGB when read",
+            int(not_rgb.sum()),
+            ", ".join(f"{k}: {v}" for k, v in modes.items()),
+            _first(list(ids[not_rgb])),
+        )
+    odd_size = good & (report["width"].ne(C.IMAGE_WIDTH) | report["height"].ne(C.IMAGE_HEIGHT))
+    if odd_size.any():
+        log.info(
+            "ingest: %d images are not %dx%d (they are resized for training)",
+            int(odd_size.sum()),
+            C.IMAGE_WIDTH,
+            C.IMAGE_HEIGHT,
+        )
+
+
+def _decode_check(
+    meta: pd.DataFrame, on_bad_image: str, workers: int | None, log: logging.Logger
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        log.warning("ingest: PIL LOAD_TRUNCATED_IMAGES is on; truncated images go undetected")
+    start = time.perf_counter()
+    report = check_images(list(meta["path"]), workers)
+    seconds = time.perf_counter() - start
+    log.info(
+        "ingest: decoded %d images in %.1f s (%.2f s per 1000 images, %d threads)",
+        len(meta),
+        seconds,
+        1000 * seconds / max(len(meta), 1),
+        workers or default_workers(),
+    )
+    ids = meta["image_id"].reset_index(drop=True)
+    _log_image_report(report, ids, log)
+    bad_mask = report["reason"].notna().to_numpy()
+    bad = pd.DataFrame(
+        {
+            "image_id": ids[bad_mask].to_numpy(),
+            "path": report.loc[bad_mask, "path"].to_numpy(),
+            "reason": report.loc[bad_mask, "reason"].to_numpy(),
+        },
+        columns=BAD_IMAGE_COLUMNS,
+    )
+    if len(bad) and on_bad_image == "error":
+        lines = [
+            f"  {i}: {r}" for i, r in zip(bad["image_id"][:SHOW], bad["reason"][:SHOW], strict=True)
+        ]
+        more = f"\n  … and {len(bad) - SHOW} more" if len(bad) > SHOW else ""
+        raise DataError(
+            f"ingest: {len(bad)} of {len(meta)} images cannot be decoded "
+            f"(in {Path(bad['path'].iloc[0]).parent}):\n"
+            + "\n".join(lines)
+            + more
+            + "\nRe-download or remove them, or set data.on_bad_image: skip to drop them "
+            "(they are then listed in the bad-images table)."
+        )
+    if len(bad):
+        log.warning(
+            "ingest: skipped %d undecodable images: %s", len(bad), _first(list(bad["image_id"]))
+        )
+    return meta.loc[~bad_mask].reset_index(drop=True), bad
+
+
+def _select_subset(
+    attrs: pd.DataFrame, subset_size: int | None, subset_order: str, seed: int, source: Path
+) -> pd.DataFrame:
+    if subset_order not in ("first", "random"):
+        raise DataError(f"ingest: data.subset_order is {subset_order!r}; expected first or random.")
+    if subset_size is None:
+        return attrs
+    if subset_size < 1:
+        raise DataError(f"ingest: data.subset_size is {subset_size}; it must be at least 1.")
+    if subset_size > len(attrs):
+        raise DataError(
+            f"ingest: data.subset_size is {subset_size} but {source} lists only {len(attrs)} "
+            "images. Lower data.subset_size or set it to null to use every image."
+        )
+    if subset_order == "first":
+        return attrs.iloc[:subset_size].reset_index(drop=True)
+    return attrs.sample(n=subset_size, random_state=seed).sort_index().reset_index(drop=True)
+
+
+def _check_classes(meta: pd.DataFrame, source: Path) -> None:
+    counts = meta["label"].value_counts()
+    if len(meta) == 0:
+        raise DataError(f"ingest: no usable images are left from {source}.")
+    if len(counts) < 2:
+        label = int(counts.index[0])
+        raise DataError(
+            f"ingest: all {len(meta)} images are {C.CLASS_NAMES[label]} "
+            f"({C.LABEL_ATTRIBUTE} = {1 if label else -1}) and none "
+            f"{C.CLASS_NAMES[1 - label]}; the classifier needs both classes. Check the "
+            f"{C.LABEL_ATTRIBUTE} column of {source}, or change data.subset_size/subset_order."
+        )
+
+
+def build_metadata(
+    root: str | os.PathLike,
+    fmt: str = "auto",
+    subset_size: int | None = None,
+    subset_order: str = "first",
+    seed: int = 42,
+    on_bad_image: str = "error",
+    check_decode: bool = True,
+    log: logging.Logger | None = None,
+    workers: int | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read ``root`` into (metadata, bad_images).
+
+    metadata: image_id, path (absolute), label (0 female / 1 male), the 40 attributes (-1/1).
+    bad_images: image_id, path, reason of the images dropped with ``on_bad_image='skip'``.
+    """
+    log = _logger(log)
+    if on_bad_image not in ("error", "skip"):
+        raise DataError(f"ingest: data.on_bad_image is {on_bad_image!r}; expected error or skip.")
+    root = _absolute(root)
+    _check_root(root)
+    layout = detect_layout(root) if fmt == "auto" else fmt
+    _check_layout_name(layout)
+    source = attribute_file(root, layout)
+    attrs = read_attributes(root, layout)
+    log.info("ingest: %s layout, %d images listed in %s", layout, len(attrs), source)
+    subset = _select_subset(attrs, subset_size, subset_order, seed, source)
+    folder = image_dir(root, layout)
+    prefix = str(folder) + os.sep
+    meta = pd.concat(
+        [
+            subset["image_id"],
+            (prefix + subset["image_id"]).rename("path"),
+            subset[C.LABEL_ATTRIBUTE].eq(1).astype(int).rename("label"),
+            subset[list(C.ATTRIBUTES)].astype(int),
+        ],
+        axis=1,
+    )
+    _check_present(meta, attrs["image_id"], folder, log)
+    bad = pd.DataFrame(columns=BAD_IMAGE_COLUMNS)
+    if check_decode:
+        meta, bad = _decode_check(meta, on_bad_image, workers, log)
+    _check_classes(meta, source)
+    n_male = int(meta["label"].sum())
+    log.info(
+        "ingest: %d images kept (%d female, %d male), %d bad",
+        len(meta),
+        len(meta) - n_male,
+        n_male,
+        len(bad),
+    )
+    return meta, bad
+
+
+def write_metadata(
+    meta: pd.DataFrame,
+    bad: pd.DataFrame,
+    out_meta: str | os.PathLike,
+    out_bad: str | os.PathLike,
+) -> None:
+    """Write the metadata and bad-images tables as CSV, each atomically."""
+    write_csv(out_meta, meta)
+    write_csv(out_bad, bad)

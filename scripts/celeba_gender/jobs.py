@@ -1,0 +1,198 @@
+"""Job-level entry points: what each heavy Snakemake rule does, with explicit arguments.
+
+The ``scripts/*.py`` wrappers map ``snakemake.input/output/params`` onto these functions.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from . import engine, features, store, weights
+from .io import CelebaGenderError, write_csv, write_json
+from .model import build_model, load_trained
+
+log = logging.getLogger(__name__)
+
+
+def read_split(path: str | os.PathLike) -> pd.DataFrame:
+    """A split file (image_id, path, label)."""
+    return pd.read_csv(path, dtype={"image_id": str, "path": str, "label": int})
+
+
+def labels_of(split: pd.DataFrame) -> torch.Tensor:
+    return torch.as_tensor(split["label"].to_numpy(), dtype=torch.float32)
+
+
+def train_views(augmentations: list[str] | tuple[str, ...]) -> int:
+    """Cached views of each training image: original and flipped when flips are on."""
+    return 2 if "hflip" in augmentations else 1
+
+
+def make_source(
+    kind: str, array_path: str | os.PathLike, *, split_csv, image_size, views, dtype, weights_sha
+):
+    """An input source for one split: the decoded images or a checked feature cache."""
+    if kind == "images":
+        n = len(read_split(split_csv))
+        return engine.ImageSource(
+            store.open_store(array_path, expected_n=n, expected_size=image_size)
+        )
+    key = features.cache_key(weights_sha, image_size, dtype, split_csv, views)
+    return engine.CacheSource(features.open_cache(array_path, key), kind)
+
+
+def build_store_job(split_csv, out_npy, image_size: int, threads: int) -> None:
+    """Decode a split's images once into a uint8 store."""
+    paths = read_split(split_csv)["path"].tolist()
+    store.build_store(paths, image_size, out_npy, threads=threads)
+
+
+def build_cache_job(
+    weights_path, split_csv, store_npy, out: dict[str, str], *, image_size: int, views: int,
+    dtype: str, batch_size: int, device: str, threads: int,
+) -> dict:  # fmt: skip
+    """Compute the frozen layers of one split into the feature cache."""
+    dev = engine.pick_device(device)
+    engine.configure_device(dev, threads)
+    model = build_model(weights.load_backbone(weights_path), head_seed=0)
+    n = len(read_split(split_csv))
+    array = store.open_store(store_npy, expected_n=n, expected_size=image_size)
+    key = features.cache_key(weights.sha256_of(weights_path), image_size, dtype, split_csv, views)
+    return features.build_cache(model, array, out, key, views, batch_size, dev, dtype)
+
+
+def train_job(
+    *, weights_path, train_csv, val_csv, kind: str, train_input, val_input,
+    settings: engine.TrainSettings, image_size: int, cache_dtype: str, device: str, threads: int,
+    out_model, out_best, out_history, checkpoint,
+) -> dict:  # fmt: skip
+    """Train one (strategy, lr, seed) model; write the last and best models and the history."""
+    dev = engine.pick_device(device)
+    engine.configure_device(dev, threads)
+    backbone = weights.load_backbone(weights_path)
+    wsha = weights.sha256_of(weights_path) if kind != "images" else ""
+    views = train_views(settings.augmentations)
+    train_split, val_split = read_split(train_csv), read_split(val_csv)
+    common = {"image_size": image_size, "dtype": cache_dtype, "weights_sha": wsha}
+    train_source = make_source(kind, train_input, split_csv=train_csv, views=views, **common)
+    val_source = make_source(kind, val_input, split_csv=val_csv, views=1, **common)
+    model = build_model(backbone, head_seed=settings.seed)
+    log.info(
+        "train: strategy %d, lr %g, seed %d, %d epochs, batch %d, input %s, device %s, %d train / %d val",
+        settings.strategy, settings.lr, settings.seed, settings.epochs, settings.batch_size, kind,
+        dev, len(train_split), len(val_split),
+    )  # fmt: skip
+    try:
+        result = engine.fit(
+            model, train_source, val_source, labels_of(train_split), labels_of(val_split),
+            settings, dev, checkpoint,
+        )  # fmt: skip
+    except torch.OutOfMemoryError as err:
+        raise CelebaGenderError(
+            f"out of memory on {dev} with batch size {settings.batch_size}: lower train.batch_size "
+            f"in the config (or train.image_size). ({err})"
+        ) from err
+    history = result["history"]
+    last = history.iloc[-1].to_dict()
+    engine.save_model(out_model, model, settings, int(last["epoch"]), last)
+    best_row = history[history["epoch"] == result["best_epoch"]].iloc[0].to_dict()
+    model.load_state_dict(result["best_state"], strict=False)
+    engine.save_model(out_best, model, settings, result["best_epoch"], best_row)
+    write_csv(out_history, history)
+    Path(checkpoint).unlink(missing_ok=True)
+    log.info(
+        "done: %d epochs, last val acc %.4f, best epoch %d (val acc %.4f), %.1f s in all",
+        len(history), last["val_accuracy"], result["best_epoch"], best_row["val_accuracy"],
+        history["seconds"].sum(),
+    )  # fmt: skip
+    return result
+
+
+def load_model_file(path: str | os.PathLike) -> tuple[nn.Module, dict]:
+    """A model saved by ``train_job`` and its record (settings, epoch, metrics)."""
+    record = torch.load(path, map_location="cpu", weights_only=True)
+    return load_trained(record["state_dict"]), record
+
+
+def classification_metrics(labels: np.ndarray, probs: np.ndarray) -> dict:
+    """Loss, accuracy, precision, recall, F1, ROC-AUC and the confusion matrix at 0.5."""
+    from sklearn.metrics import (
+        confusion_matrix,
+        f1_score,
+        precision_score,
+        recall_score,
+        roc_auc_score,
+    )
+
+    labels = labels.astype(int)
+    preds = (probs >= 0.5).astype(int)
+    eps = 1e-7
+    p = np.clip(probs, eps, 1 - eps)
+    tn, fp, fn, tp = confusion_matrix(labels, preds, labels=[0, 1]).ravel()
+    return {
+        "n": int(len(labels)),
+        "test_loss": float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p))),
+        "test_accuracy": float(np.mean(preds == labels)),
+        "precision": float(precision_score(labels, preds, zero_division=0)),
+        "recall": float(recall_score(labels, preds, zero_division=0)),
+        "f1": float(f1_score(labels, preds, zero_division=0)),
+        "roc_auc": float(roc_auc_score(labels, probs)) if len(set(labels)) == 2 else float("nan"),
+        "tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp),
+    }  # fmt: skip
+
+
+def evaluate_job(
+    *, model_path, test_csv, kind: str, test_input, weights_path, image_size: int, cache_dtype: str,
+    device: str, threads: int, batch_size: int, name: str, checkpoint_name: str,
+    out_metrics, out_predictions,
+) -> dict:  # fmt: skip
+    """Test-set metrics and per-image predictions of one trained model."""
+    dev = engine.pick_device(device)
+    engine.configure_device(dev, threads)
+    model, record = load_model_file(model_path)
+    model.to(dev)
+    test = read_split(test_csv)
+    wsha = weights.sha256_of(weights_path) if kind != "images" else ""
+    source = make_source(
+        kind,
+        test_input,
+        split_csv=test_csv,
+        image_size=image_size,
+        views=1,
+        dtype=cache_dtype,
+        weights_sha=wsha,
+    )
+    logits = engine.predict_logits(model, source, dev, batch_size)
+    probs = torch.sigmoid(logits).numpy().astype(float)
+    labels = test["label"].to_numpy()
+    metrics = classification_metrics(labels, probs)
+    settings = record["settings"]
+    metrics.update(
+        model=name, strategy=settings["strategy"], lr=settings["lr"], seed=settings["seed"],
+        checkpoint=checkpoint_name, epoch=record["epoch"],
+    )  # fmt: skip
+    predictions = pd.DataFrame(
+        {
+            "image_id": test["image_id"],
+            "label": labels,
+            "prob": probs,
+            "pred": (probs >= 0.5).astype(int),
+        }
+    )
+    write_csv(out_predictions, predictions)
+    write_json(out_metrics, metrics)
+    log.info(
+        "%s (%s): test loss %.4f, accuracy %.4f",
+        name,
+        checkpoint_name,
+        metrics["test_loss"],
+        metrics["test_accuracy"],
+    )
+    return metrics

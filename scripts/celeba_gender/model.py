@@ -1,0 +1,97 @@
+"""VGG-16 with a one-logit head, the study's two fine-tuning strategies, and staged forwards.
+
+The model is split at the two points where the grid can cache activations:
+
+    image --features[:24]--> prefix (512 x s/16 x s/16) --features[24:]--> features
+          (512 x s/32 x s/32) --avgpool, flatten, classifier--> logit
+
+Strategy 1 trains only ``classifier``; strategy 2 also trains ``features[24:]`` (conv5_1..3).
+Blocks 1-4 (``features[:24]``) are frozen in both, so their output is the same for every job.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torchvision.models import VGG, vgg16
+
+PREFIX_END = 24  # features[:24] = blocks 1-4, frozen in both strategies
+STRATEGIES = (1, 2)
+
+
+def build_model(backbone_state: dict[str, torch.Tensor] | None, head_seed: int) -> VGG:
+    """VGG-16 loaded from ``backbone_state`` with ``classifier[6]`` replaced by Linear(4096, 1).
+
+    The new head layer gets PyTorch's default Linear initialisation drawn from ``head_seed``,
+    so the same seed gives the same model whatever the global RNG state.
+    """
+    model = vgg16(weights=None)
+    if backbone_state is not None:
+        model.load_state_dict(_with_1000_class_head(backbone_state, model))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(head_seed)
+        model.classifier[6] = nn.Linear(4096, 1)
+    return model
+
+
+def _with_1000_class_head(state: dict[str, torch.Tensor], model: VGG) -> dict[str, torch.Tensor]:
+    """Accept backbones saved with either the 1000-class or a 1-logit last layer."""
+    if state["classifier.6.weight"].shape[0] == 1000:
+        return state
+    state = dict(state)
+    reference = model.state_dict()
+    state["classifier.6.weight"] = reference["classifier.6.weight"]
+    state["classifier.6.bias"] = reference["classifier.6.bias"]
+    return state
+
+
+def load_trained(state: dict[str, torch.Tensor]) -> VGG:
+    """A model saved by training (1-logit head) from its state dict."""
+    model = vgg16(weights=None)
+    model.classifier[6] = nn.Linear(4096, 1)
+    model.load_state_dict(state)
+    return model
+
+
+def trainable_modules(model: VGG, strategy: int) -> list[nn.Module]:
+    """The modules a strategy trains."""
+    if strategy == 1:
+        return [model.classifier]
+    if strategy == 2:
+        return [model.features[PREFIX_END:], model.classifier]
+    raise ValueError(f"unknown strategy {strategy!r}: expected one of {STRATEGIES}")
+
+
+def apply_strategy(model: VGG, strategy: int) -> list[nn.Parameter]:
+    """Freeze everything, unfreeze what ``strategy`` trains; return the trainable parameters."""
+    modules = trainable_modules(model, strategy)
+    model.requires_grad_(False)
+    for module in modules:
+        module.requires_grad_(True)
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def count_trainable(model: nn.Module) -> int:
+    """Number of parameters with ``requires_grad``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def forward_prefix(model: VGG, images: torch.Tensor) -> torch.Tensor:
+    """Blocks 1-4: the part frozen by both strategies."""
+    return model.features[:PREFIX_END](images)
+
+
+def forward_from_prefix(model: VGG, prefix: torch.Tensor) -> torch.Tensor:
+    """Logits from the output of ``features[:24]``."""
+    return forward_from_features(model, model.features[PREFIX_END:](prefix))
+
+
+def forward_from_features(model: VGG, features: torch.Tensor) -> torch.Tensor:
+    """Logits from the output of the whole ``features`` stack."""
+    pooled = torch.flatten(model.avgpool(features), 1)
+    return model.classifier(pooled).squeeze(1)
+
+
+def forward_images(model: VGG, images: torch.Tensor) -> torch.Tensor:
+    """Logits from normalised images (the end-to-end path); shape (N,)."""
+    return model(images).squeeze(1)

@@ -1,0 +1,149 @@
+"""Stratified train/validation/test split of the metadata table (sklearn, seeded)."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from celeba_gender.constants import CLASS_NAMES
+from celeba_gender.io import DataError, write_csv
+
+SPLIT_NAMES: tuple[str, str, str] = ("train", "val", "test")
+SPLIT_COLUMNS = ["image_id", "path", "label"]
+TOLERANCE = 1e-6
+
+
+def _check_fractions(train: float, val: float, test: float) -> None:
+    fractions = {"train": train, "val": val, "test": test}
+    low = [f"{k}={v}" for k, v in fractions.items() if not 0 < v < 1]
+    if low:
+        raise DataError(
+            f"split: fractions must each be between 0 and 1 (exclusive); got {', '.join(low)}."
+        )
+    total = train + val + test
+    if abs(total - 1.0) > TOLERANCE:
+        raise DataError(
+            f"split: fractions train={train}, val={val}, test={test} sum to {total:.6g}; "
+            "they must sum to 1."
+        )
+
+
+def _check_columns(meta: pd.DataFrame) -> None:
+    missing = [c for c in SPLIT_COLUMNS if c not in meta.columns]
+    if missing:
+        raise DataError(
+            f"split: the metadata table lacks column(s) {', '.join(missing)} "
+            f"(found: {', '.join(map(str, meta.columns))})."
+        )
+
+
+def part_sizes(n: int, train: float, val: float, test: float) -> dict[str, int]:
+    """Number of images per part: val and test rounded, train takes the rest."""
+    n_val, n_test = round(val * n), round(test * n)
+    return {"train": n - n_val - n_test, "val": n_val, "test": n_test}
+
+
+def _class_counts(frame: pd.DataFrame) -> str:
+    n_male = int(frame["label"].sum())
+    return f"{len(frame) - n_male} {CLASS_NAMES[0]}, {n_male} {CLASS_NAMES[1]}"
+
+
+def _check_feasible(meta: pd.DataFrame, sizes: dict[str, int]) -> None:
+    """Each part must be able to hold one image of each class."""
+    counts = meta["label"].value_counts()
+    for label, name in enumerate(CLASS_NAMES):
+        have = int(counts.get(label, 0))
+        if have < len(SPLIT_NAMES):
+            raise DataError(
+                f"split: only {have} {name} images (label {label}) among {len(meta)}; each of "
+                f"train/val/test needs at least one, so at least {len(SPLIT_NAMES)} are needed."
+            )
+    for name, size in sizes.items():
+        if size < len(CLASS_NAMES):
+            raise DataError(
+                f"split: the {name} part would hold {size} images ({len(meta)} images, "
+                f"sizes {sizes}); it needs at least one image of each class. Use more images "
+                "or larger split fractions."
+            )
+
+
+def _check_parts(parts: dict[str, pd.DataFrame], n: int) -> None:
+    for name, part in parts.items():
+        if part["label"].nunique() < len(CLASS_NAMES):
+            raise DataError(
+                f"split: the {name} part ({len(part)} of {n} images: {_class_counts(part)}) "
+                "lacks one class. Use more images or larger split fractions."
+            )
+
+
+def _split_off(
+    table: pd.DataFrame, n_second: int, seed: int, first: str, second: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stratified split of ``table`` into (len - n_second, n_second) rows; both hold each class."""
+    counts = table["label"].value_counts()
+    for label, name in enumerate(CLASS_NAMES):
+        if counts.get(label, 0) < 2:
+            raise DataError(
+                f"split: the {first}+{second} part ({len(table)} images: {_class_counts(table)}) "
+                f"has {counts.get(label, 0)} {name} images; it needs at least 2 to give one to "
+                f"each of {first} and {second}. Use more images or larger split fractions."
+            )
+    try:
+        head, tail = train_test_split(
+            table, test_size=n_second, stratify=table["label"], random_state=seed
+        )
+    except ValueError as exc:
+        raise DataError(
+            f"split: cannot split {len(table)} images ({_class_counts(table)}) into "
+            f"{first} ({len(table) - n_second}) and {second} ({n_second}): {exc}"
+        ) from exc
+    return head, tail
+
+
+def stratified_split(
+    meta: pd.DataFrame,
+    train: float = 0.8,
+    val: float = 0.1,
+    test: float = 0.1,
+    seed: int = 42,
+) -> dict[str, pd.DataFrame]:
+    """Split ``meta`` into train/val/test stratified on ``label``.
+
+    Two sklearn ``train_test_split`` calls (train vs rest, then val vs test), both with
+    ``random_state=seed``. Each part keeps ``image_id, path, label`` in the input's row order.
+    """
+    _check_fractions(train, val, test)
+    _check_columns(meta)
+    table = meta[SPLIT_COLUMNS].reset_index(drop=True)
+    sizes = part_sizes(len(table), train, val, test)
+    _check_feasible(table, sizes)
+    train_part, rest = _split_off(table, sizes["val"] + sizes["test"], seed, "train", "val+test")
+    val_part, test_part = _split_off(rest, sizes["test"], seed, "val", "test")
+    parts = {
+        name: part.sort_index().reset_index(drop=True)
+        for name, part in zip(SPLIT_NAMES, (train_part, val_part, test_part), strict=True)
+    }
+    _check_parts(parts, len(table))
+    return parts
+
+
+def summary(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per split: split, n, n_female, n_male."""
+    rows = []
+    for name, part in splits.items():
+        n_male = int(part["label"].sum())
+        rows.append(
+            {"split": name, "n": len(part), "n_female": len(part) - n_male, "n_male": n_male}
+        )
+    return pd.DataFrame(rows, columns=["split", "n", "n_female", "n_male"])
+
+
+def write_splits(splits: dict[str, pd.DataFrame], out_paths: dict[str, str | os.PathLike]) -> None:
+    """Write each split to its path (``image_id,path,label``), atomically."""
+    missing = [name for name in splits if name not in out_paths]
+    if missing:
+        raise ValueError(f"split: no output path for split(s) {', '.join(missing)}")
+    for name, part in splits.items():
+        write_csv(out_paths[name], part[SPLIT_COLUMNS])

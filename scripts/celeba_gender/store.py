@@ -1,0 +1,106 @@
+"""Decoded image store: every image of a split decoded once, resized, kept as uint8 on disk.
+
+Layout: a ``.npy`` array of shape (N, S, S, 3), uint8, in the row order of the split file,
+read back through memory mapping. Training (end to end) and the feature-cache builder read
+batches from it instead of decoding JPEGs every epoch for every model.
+
+The resize is PIL's bilinear resize to (S, S), which is what torchvision's
+``Resize((S, S))`` does on a PIL image, so tensors made from the store equal the study's
+``Resize -> ToTensor -> Normalize`` pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .constants import IMAGENET_MEAN, IMAGENET_STD
+from .io import DataError, atomic_path, write_json
+
+log = logging.getLogger(__name__)
+
+
+def decode_resized(path: str | os.PathLike, size: int) -> np.ndarray:
+    """One image as (S, S, 3) uint8: decoded, converted to RGB, bilinear-resized."""
+    try:
+        with Image.open(path) as image:
+            rgb = image.convert("RGB")
+    except (OSError, SyntaxError, ValueError) as err:
+        raise DataError(f"{path}: cannot decode image ({err})") from err
+    return np.asarray(rgb.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
+
+
+def build_store(
+    paths: list[str], size: int, out_npy: str | os.PathLike, threads: int = 2
+) -> np.ndarray:
+    """Decode ``paths`` into a uint8 store at ``out_npy`` (written atomically); return a memmap."""
+    out_npy = Path(out_npy)
+    with atomic_path(out_npy) as tmp:
+        array = np.lib.format.open_memmap(
+            tmp, mode="w+", dtype=np.uint8, shape=(len(paths), size, size, 3)
+        )
+        with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+            for i, pixels in enumerate(pool.map(lambda p: decode_resized(p, size), paths)):
+                array[i] = pixels
+        array.flush()
+        del array
+    write_json(store_meta_path(out_npy), {"n": len(paths), "size": size})
+    log.info("store: %d images at %d px -> %s", len(paths), size, out_npy)
+    return open_store(out_npy, expected_n=len(paths), expected_size=size)
+
+
+def store_meta_path(npy: str | os.PathLike) -> Path:
+    """The JSON sidecar that is written after the array is complete."""
+    return Path(str(npy) + ".json")
+
+
+def open_store(
+    npy: str | os.PathLike, expected_n: int | None = None, expected_size: int | None = None
+) -> np.ndarray:
+    """Memory-map a store, checking that it is complete and of the expected shape."""
+    npy = Path(npy)
+    meta_path = store_meta_path(npy)
+    if not npy.exists() or not meta_path.exists():
+        raise DataError(
+            f"{npy}: image store missing or incomplete (no {meta_path.name}); rebuild it"
+        )
+    meta = json.loads(meta_path.read_text())
+    array = np.load(npy, mmap_mode="r")
+    expected = (meta["n"], meta["size"], meta["size"], 3)
+    if array.shape != expected or array.dtype != np.uint8:
+        raise DataError(
+            f"{npy}: shape {array.shape} {array.dtype}, expected {expected} uint8; rebuild it"
+        )
+    if expected_n is not None and meta["n"] != expected_n:
+        raise DataError(
+            f"{npy}: holds {meta['n']} images, the split lists {expected_n}; rebuild it"
+        )
+    if expected_size is not None and meta["size"] != expected_size:
+        raise DataError(
+            f"{npy}: images of {meta['size']} px, expected {expected_size} px; rebuild it"
+        )
+    return array
+
+
+_MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+_STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+
+
+def to_normalized(
+    batch_uint8: np.ndarray | torch.Tensor, flips: torch.Tensor | None = None
+) -> torch.Tensor:
+    """(B, S, S, 3) uint8 -> (B, 3, S, S) float32: ToTensor, ImageNet Normalize, optional hflip.
+
+    ``flips`` is a bool tensor of length B; flipped rows are mirrored left-right.
+    """
+    x = torch.as_tensor(np.ascontiguousarray(batch_uint8)).permute(0, 3, 1, 2).float().div_(255.0)
+    if flips is not None and bool(flips.any()):
+        x[flips] = x[flips].flip(-1)
+    return (x - _MEAN) / _STD

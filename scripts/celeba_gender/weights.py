@@ -1,0 +1,167 @@
+"""Obtain and check VGG-16 backbone weights: ImageNet (fetched once), random, or a local file.
+
+Training jobs never download: the ``prepare_weights`` rule resolves ``model.weights`` to a file
+before any job runs (a ``localrule``, so on a cluster it runs on the login node).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from torchvision.models import VGG16_Weights, vgg16
+
+from .io import WeightsError, atomic_path
+
+log = logging.getLogger(__name__)
+
+IMAGENET_URL: str = VGG16_Weights.IMAGENET1K_V1.url
+IMAGENET_FILE: str = IMAGENET_URL.rsplit("/", 1)[-1]  # vgg16-397923af.pth
+IMAGENET_SHA256_PREFIX: str = IMAGENET_FILE.rsplit("-", 1)[-1].split(".")[0]  # 397923af
+
+
+def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_hash(path: str | os.PathLike, prefix: str) -> None:
+    """Raise WeightsError unless the file's SHA-256 starts with ``prefix``."""
+    actual = sha256_of(path)
+    if not actual.startswith(prefix):
+        raise WeightsError(
+            f"{path}: SHA-256 {actual[:16]}… does not start with {prefix!r} "
+            f"(the hash in the name of {IMAGENET_FILE}); the file is corrupt or another model. "
+            "Delete it and fetch it again."
+        )
+
+
+def torch_hub_copy() -> Path:
+    """Where torch's own cache would hold the ImageNet file ($TORCH_HOME/hub/checkpoints)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / IMAGENET_FILE
+
+
+def fetch_imagenet(
+    dest: str | os.PathLike,
+    url: str = IMAGENET_URL,
+    sha256_prefix: str = IMAGENET_SHA256_PREFIX,
+    hub_copy: str | os.PathLike | None = None,
+) -> Path:
+    """Put the hash-checked ImageNet VGG-16 state dict at ``dest``.
+
+    Order: ``dest`` already there and valid; torch's hub cache (copied); a download from ``url``.
+    If everything fails the error says where to put the file by hand.
+    """
+    dest = Path(dest)
+    hub_copy = Path(hub_copy) if hub_copy is not None else torch_hub_copy()
+    if dest.exists():
+        check_hash(dest, sha256_prefix)
+        log.info("weights: %s already present and hash-checked", dest)
+        return dest
+    if hub_copy.exists():
+        check_hash(hub_copy, sha256_prefix)
+        with atomic_path(dest) as tmp:
+            shutil.copyfile(hub_copy, tmp)
+        log.info("weights: copied %s from torch's cache %s", dest, hub_copy)
+        return dest
+    log.info("weights: downloading %s", url)
+    try:
+        with atomic_path(dest) as tmp:
+            torch.hub.download_url_to_file(url, str(tmp), hash_prefix=None, progress=False)
+            check_hash(tmp, sha256_prefix)
+    except WeightsError:
+        raise
+    except Exception as err:  # URLError, socket errors, HTTP errors …
+        raise WeightsError(
+            f"could not download the ImageNet VGG-16 weights from {url} ({type(err).__name__}: "
+            f"{err}). Without internet, copy {IMAGENET_FILE} (528 MB, SHA-256 starting with "
+            f"{sha256_prefix}) to {dest.resolve()} or to {hub_copy}, or set model.weights to the "
+            "path of a VGG-16 state dict, or to 'random' for a run without pretraining."
+        ) from err
+    return dest
+
+
+def make_random(dest: str | os.PathLike, seed: int) -> Path:
+    """Save a seeded random VGG-16 initialisation (NOT pretrained) to ``dest``."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        state = vgg16(weights=None).state_dict()
+    with atomic_path(dest) as tmp:
+        torch.save(state, tmp)
+    return Path(dest)
+
+
+def load_backbone(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Load a VGG-16 state dict with ``weights_only=True`` and check its keys and shapes."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(
+            f"model.weights: {path} does not exist. Set model.weights to imagenet, random, or the "
+            "path of a VGG-16 .pth state dict."
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise WeightsError(
+            f"{path} could not be loaded as a PyTorch state dict with weights_only=True "
+            f"({type(err).__name__}: {err}). Expected a .pth file saved with "
+            "torch.save(model.state_dict(), path)."
+        ) from err
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsError(
+            f"{path} holds a {type(state).__name__}, not a state dict (a mapping from parameter "
+            "names to tensors). Save it with torch.save(model.state_dict(), path)."
+        )
+    check_vgg16_keys(state, path)
+    return state
+
+
+def check_vgg16_keys(state: dict[str, torch.Tensor], path: str | os.PathLike) -> None:
+    """Raise WeightsError unless ``state`` fits torchvision's VGG-16 (head of 1000 or 1 outputs)."""
+    reference = vgg16(weights=None).state_dict()
+    missing = [k for k in reference if k not in state]
+    unexpected = [k for k in state if k not in reference]
+    wrong = [
+        f"{k} {tuple(state[k].shape)} (expected {tuple(v.shape)})"
+        for k, v in reference.items()
+        if k in state and state[k].shape != v.shape and not k.startswith("classifier.6.")
+    ]
+    head = state.get("classifier.6.weight")
+    if head is not None and tuple(head.shape) not in {(1000, 4096), (1, 4096)}:
+        wrong.append(
+            f"classifier.6.weight {tuple(head.shape)} (expected (1000, 4096) or (1, 4096))"
+        )
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing keys (first: {', '.join(missing[:3])})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected keys (first: {', '.join(unexpected[:3])})")
+        if wrong:
+            parts.append(f"{len(wrong)} wrong shapes (first: {'; '.join(wrong[:3])})")
+        raise WeightsError(
+            f"{path} is not a torchvision VGG-16 state dict: {'; '.join(parts)}. "
+            "Use the weights of torchvision.models.vgg16."
+        )
+
+
+def resolve(
+    weights: str, dest: str | os.PathLike, init_seed: int = 0, url: str = IMAGENET_URL
+) -> Path:
+    """Resolve ``model.weights`` into a checked backbone file at ``dest`` (what training reads)."""
+    if weights == "imagenet":
+        return fetch_imagenet(dest, url=url)
+    if weights == "random":
+        return make_random(dest, init_seed)
+    load_backbone(weights)  # validates; the rule uses the user's file directly
+    return Path(weights)

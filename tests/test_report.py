@@ -1,0 +1,338 @@
+"""The aggregated metrics table, the comparison with the study and the self-contained HTML page."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+from html.parser import HTMLParser
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from celeba_gender import report
+from celeba_gender.report import ReportError
+
+NOT_PRETRAINED = "weights: random — the backbone was NOT pretrained on ImageNet"
+PRETRAINED = "weights: imagenet (torchvision VGG16_Weights.IMAGENET1K_V1)"
+
+
+def _history(final_val: float, epochs: int = 3) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "epoch": list(range(1, epochs + 1)),
+            "train_loss": [0.5, 0.3, 0.2][:epochs],
+            "train_accuracy": [0.80, 0.90, 0.95][:epochs],
+            "val_loss": [0.55, 0.35, 0.30][:epochs],
+            "val_accuracy": [0.78, final_val + 0.01, final_val][:epochs],
+            "seconds": [10.0, 9.0, 9.5][:epochs],
+        }
+    )
+
+
+def _metrics(
+    model: str, strategy: int, lr: float, accuracy: float, checkpoint: str = "last", seed: int = 0
+) -> dict:
+    return {
+        "model": model,
+        "strategy": strategy,
+        "lr": lr,
+        "seed": seed,
+        "checkpoint": checkpoint,
+        "n": 100,
+        "test_loss": 0.25,
+        "test_accuracy": accuracy,
+        "precision": 0.9,
+        "recall": 0.8,
+        "f1": 0.85,
+        "roc_auc": 0.95,
+        "tn": 50,
+        "fp": 5,
+        "fn": 9,
+        "tp": 36,
+    }
+
+
+def _write_eval(root, metrics: dict):
+    folder = root / "evaluation" / metrics["model"] / metrics["checkpoint"]
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    return folder
+
+
+@pytest.fixture
+def histories() -> dict[str, pd.DataFrame]:
+    return {"s1_lr1e-3_seed0": _history(0.90), "s2_lr1e-4_seed0": _history(0.93)}
+
+
+@pytest.fixture
+def eval_dirs(tmp_path) -> list:
+    return [
+        _write_eval(tmp_path, _metrics("s1_lr1e-3_seed0", 1, 1e-3, 0.91)),
+        _write_eval(tmp_path, _metrics("s2_lr1e-4_seed0", 2, 1e-4, 0.94)),
+        _write_eval(tmp_path, _metrics("s2_lr1e-4_seed0", 2, 1e-4, 0.95, checkpoint="best")),
+    ]
+
+
+@pytest.fixture
+def metrics(eval_dirs, histories) -> pd.DataFrame:
+    return report.collect_metrics(eval_dirs, histories)
+
+
+@pytest.fixture
+def figures(tmp_path) -> dict[str, list]:
+    paths = []
+    for i, size in enumerate([(30, 20), (25, 25), (40, 10)]):
+        path = tmp_path / "fig" / f"f{i}.png"
+        path.parent.mkdir(exist_ok=True)
+        Image.new("RGB", size, (10 * i, 80, 160)).save(path)
+        paths.append(path)
+    return {
+        "Dataset": [("Figure 2. Gender counts", paths[0], "Images per gender.")],
+        "Training": [
+            ("Figure 9. Loss curves", paths[1], "Solid train, dashed val."),
+            ("Figure 13. Confusion matrix", paths[2], "Counts & row percentages."),
+        ],
+    }
+
+
+def _render(tmp_path, metrics, figures, weights_note=NOT_PRETRAINED, **kwargs) -> str:
+    return report.render_html(
+        tmp_path / "report" / "report.html",
+        dataset_summary={
+            "layout": "kaggle",
+            "root": "/data/celeba",
+            "n_images": 300,
+            "female": 170,
+            "male": 130,
+        },
+        split_summary=pd.DataFrame({"split": ["train", "val", "test"], "n": [240, 30, 30]}),
+        metrics=metrics,
+        figures=figures,
+        weights_note=weights_note,
+        **kwargs,
+    )
+
+
+class _ModelRows(HTMLParser):
+    """Collect the data-model attribute of every row inside the table with id="models"."""
+
+    def __init__(self):
+        super().__init__()
+        self.in_models, self.models = False, []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table" and attrs.get("id") == "models":
+            self.in_models = True
+        elif tag == "tr" and self.in_models and "data-model" in attrs:
+            self.models.append(attrs["data-model"])
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self.in_models = False
+
+
+# ----------------------------------------------------------------------------- metrics table
+
+
+def test_collect_metrics_takes_final_train_and_val_numbers_from_the_last_history_row(metrics):
+    row = metrics[metrics["model"] == "s1_lr1e-3_seed0"].iloc[0]
+    assert row["final_train_loss"] == pytest.approx(0.2)
+    assert row["final_train_accuracy"] == pytest.approx(0.95)
+    assert row["final_val_loss"] == pytest.approx(0.30)
+    assert row["final_val_accuracy"] == pytest.approx(0.90)
+    assert row["best_val_accuracy"] == pytest.approx(0.91) and row["best_epoch"] == 2
+    assert row["epochs"] == 3
+
+
+def test_collect_metrics_keeps_the_grid_cell_and_every_test_metric(metrics):
+    assert len(metrics) == 3
+    row = metrics[(metrics["model"] == "s2_lr1e-4_seed0") & (metrics["checkpoint"] == "best")].iloc[
+        0
+    ]
+    assert (row["strategy"], row["lr"], row["seed"]) == (2, 1e-4, 0)
+    assert row["test_accuracy"] == pytest.approx(0.95)
+    for key in ("test_loss", "precision", "recall", "f1", "roc_auc", "n", "tn", "fp", "fn", "tp"):
+        assert key in metrics.columns
+
+
+def test_collect_metrics_orders_rows_like_the_study(metrics):
+    assert list(zip(metrics["lr"], metrics["strategy"], metrics["checkpoint"], strict=True)) == [
+        (1e-3, 1, "last"),
+        (1e-4, 2, "last"),
+        (1e-4, 2, "best"),
+    ]
+
+
+def test_collect_metrics_accepts_metrics_json_paths(eval_dirs, histories):
+    frame = report.collect_metrics([d / "metrics.json" for d in eval_dirs], histories)
+    assert len(frame) == 3
+
+
+def test_collect_metrics_names_the_file_and_the_missing_key(tmp_path, histories):
+    broken = _metrics("s1_lr1e-3_seed0", 1, 1e-3, 0.9)
+    del broken["roc_auc"]
+    folder = _write_eval(tmp_path, broken)
+    with pytest.raises(ReportError, match=r"metrics\.json: missing key\(s\) roc_auc"):
+        report.collect_metrics([folder], histories)
+
+
+def test_collect_metrics_names_a_model_without_history(eval_dirs):
+    with pytest.raises(ReportError, match="no training history for model 's2_lr1e-4_seed0'"):
+        report.collect_metrics(eval_dirs, {"s1_lr1e-3_seed0": _history(0.9)})
+
+
+def test_collect_metrics_rejects_the_same_model_and_checkpoint_twice(eval_dirs, histories):
+    with pytest.raises(ReportError, match="more than one metrics.json"):
+        report.collect_metrics([eval_dirs[0], eval_dirs[0]], histories)
+
+
+def test_write_metrics_writes_a_csv_that_reads_back(metrics, tmp_path):
+    out = report.write_metrics(metrics, tmp_path / "report" / "metrics.csv")
+    pd.testing.assert_frame_equal(pd.read_csv(out), metrics, check_dtype=False)
+
+
+def test_load_histories_keys_each_history_by_its_model_folder(tmp_path):
+    path = tmp_path / "models" / "s1_lr1e-3_seed0" / "history.csv"
+    path.parent.mkdir(parents=True)
+    _history(0.9).to_csv(path, index=False)
+    histories = report.load_histories([path])
+    assert list(histories) == ["s1_lr1e-3_seed0"]
+    assert histories["s1_lr1e-3_seed0"]["val_accuracy"].iloc[-1] == pytest.approx(0.9)
+
+
+def test_published_comparison_puts_the_study_accuracy_beside_ours(metrics):
+    table = report.published_comparison(metrics)
+    assert list(zip(table["strategy"], table["lr"], strict=True)) == [(1, 1e-3), (2, 1e-4)]
+    assert table["test_accuracy_pct"].tolist() == pytest.approx([91.0, 94.0])  # last checkpoint
+    assert table["published_test_accuracy_pct"].tolist() == [94.8, 96.37]
+    assert table["difference_pct"].tolist() == pytest.approx([-3.8, -2.37])
+
+
+def test_published_comparison_is_nan_where_the_study_had_no_such_cell(histories):
+    frame = pd.DataFrame([{**_metrics("s1_lr1e-2_seed0", 1, 1e-2, 0.8), "final_val_accuracy": 0.8}])
+    table = report.published_comparison(frame)
+    assert math.isnan(table["published_test_accuracy_pct"].iloc[0])
+
+
+def test_published_comparison_averages_the_seeds_of_a_cell():
+    frame = pd.DataFrame(
+        [_metrics(f"s1_lr1e-4_seed{s}", 1, 1e-4, acc, seed=s) for s, acc in enumerate([0.94, 0.96])]
+    )
+    row = report.published_comparison(frame).iloc[0]
+    assert row["n_seeds"] == 2
+    assert row["test_accuracy_pct"] == pytest.approx(95.0)
+    assert row["test_accuracy_pct_min"] == pytest.approx(94.0)
+    assert row["published_test_accuracy_pct"] == 95.1
+
+
+def test_best_model_is_the_highest_final_validation_accuracy_last_checkpoint(metrics):
+    best = report.best_model(metrics)
+    assert (best["model"], best["checkpoint"]) == ("s2_lr1e-4_seed0", "last")
+
+
+# ----------------------------------------------------------------------------- HTML page
+
+
+def test_render_html_lists_every_model_in_the_models_table(tmp_path, metrics, figures):
+    page = _render(tmp_path, metrics, figures)
+    parser = _ModelRows()
+    parser.feed(page)
+    assert parser.models == list(metrics["model"])
+    assert set(parser.models) == {"s1_lr1e-3_seed0", "s2_lr1e-4_seed0"}
+
+
+def test_render_html_embeds_every_figure_as_a_data_uri(tmp_path, metrics, figures):
+    page = _render(tmp_path, metrics, figures)
+    assert page.count('<img src="data:image/png;base64,') == 3
+    first = figures["Dataset"][0][1]
+    encoded = re.search(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page).group(1)
+    assert base64.b64decode(encoded) == first.read_bytes()
+
+
+def test_render_html_has_no_external_resource_and_no_script(tmp_path, metrics, figures):
+    page = _render(tmp_path, metrics, figures, notes=["<script>alert(1)</script>"])
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:|//)""", page, re.IGNORECASE)
+    assert "<script" not in page.lower()
+    assert "<link" not in page.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_render_html_writes_the_page_it_returns(tmp_path, metrics, figures):
+    page = _render(tmp_path, metrics, figures)
+    assert (tmp_path / "report" / "report.html").read_text(encoding="ascii") == page
+
+
+def test_render_html_shows_the_published_numbers_beside_ours(tmp_path, metrics, figures):
+    page = _render(tmp_path, metrics, figures)
+    models_table = page[
+        page.index('id="models"') : page.index("</table>", page.index('id="models"'))
+    ]
+    assert "Study test acc %" in models_table
+    assert "94.80" in models_table and "96.37" in models_table
+    assert "91.00" in models_table and "94.00" in models_table
+
+
+def test_render_html_warns_when_the_weights_are_not_pretrained(tmp_path, metrics, figures):
+    page = _render(tmp_path, metrics, figures, weights_note=NOT_PRETRAINED)
+    assert 'class="banner warning"' in page
+    assert "NOT pretrained on ImageNet" in page
+
+
+def test_render_html_shows_no_warning_for_pretrained_weights(tmp_path, metrics, figures):
+    page = _render(tmp_path, metrics, figures, weights_note=PRETRAINED)
+    assert 'class="banner warning"' not in page
+    assert "IMAGENET1K_V1" in page
+
+
+def test_render_html_warning_follows_an_explicit_pretrained_flag(tmp_path, metrics, figures):
+    page = _render(tmp_path, metrics, figures, weights_note="weights: my_vgg.pth", pretrained=False)
+    assert 'class="banner warning"' in page
+
+
+def test_render_html_states_the_best_model_in_words(tmp_path, metrics, figures):
+    page = _render(tmp_path, metrics, figures)
+    assert re.search(
+        r"Best model by validation accuracy.*<strong>s2_lr1e-4_seed0</strong>.*"
+        r"validation accuracy of 93\.00%.*test accuracy of 94\.00%",
+        page,
+    )
+
+
+def test_render_html_shows_dataset_summary_splits_captions_extra_tables_and_notes(
+    tmp_path, metrics, figures
+):
+    extra = {"Null values per column": pd.DataFrame({"column": ["Male"], "nulls": [0]})}
+    page = _render(tmp_path, metrics, figures, extra_tables=extra, notes=["Synthetic demo data."])
+    for text in (
+        "kaggle",
+        "/data/celeba",
+        "Splits",
+        "<td>240</td>",
+        "Counts &amp; row percentages.",
+        "Figure 9. Loss curves",
+        "Null values per column",
+        "Synthetic demo data.",
+    ):
+        assert text in page, text
+
+
+def test_render_html_names_a_missing_figure_file(tmp_path, metrics, figures):
+    figures["Training"].append(("Figure X", tmp_path / "missing.png", "gone"))
+    with pytest.raises(ReportError, match=r"missing\.png: figure file not found"):
+        _render(tmp_path, metrics, figures)
+
+
+def test_render_html_gives_every_section_a_unique_anchor_linked_from_the_nav(
+    tmp_path, metrics, figures
+):
+    assert "Dataset" in figures  # a figure section named like the fixed Dataset section
+    page = _render(tmp_path, metrics, figures, notes=["n"])
+    ids = re.findall(r'<h2 id="([^"]+)"', page)
+    assert len(ids) == len(set(ids)) == 6  # Dataset, Splits, Models, Dataset, Training, Notes
+    assert "models" not in ids
+    nav = re.search(r"<nav>(.*?)</nav>", page).group(1)
+    assert re.findall(r'href="#([^"]+)"', nav) == ids
