@@ -215,4 +215,4 @@ rule statistics:
     message:
         "confidence intervals, paired comparison, collapse detection"
     script:
-        "../scripts/statistics.py"
+        "../scripts/model_statistics.py"
