@@ -109,10 +109,22 @@ def weights_file():
     return weights
 
 
+def random_weights_calibration(wildcards):
+    """The decoded training images a random backbone is calibrated on (none when disabled)."""
+    return (
+        ["results/cache/images/train.npy"]
+        if config["model"]["calibration_images"]
+        else []
+    )
+
+
 def weights_note():
     weights = config["model"]["weights"]
     if weights == "random":
-        return "weights: random (NOT pretrained: a seeded random initialisation; demo and tests only)"
+        return (
+            "weights: random (NOT pretrained: a seeded random initialisation, its classifier "
+            "calibrated on unlabelled training images; demo and tests only)"
+        )
     if weights == "imagenet":
         return "weights: ImageNet (torchvision VGG16_Weights.IMAGENET1K_V1)"
     return f"weights: {weights}"

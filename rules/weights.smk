@@ -20,13 +20,16 @@ rule fetch_imagenet_weights:
 
 rule random_weights:
     input:
-        code=package_files("weights.py"),
+        store=random_weights_calibration,
+        code=package_files("weights.py", "store.py"),
     output:
         "results/weights/vgg16-random-seed{init_seed}.pth",
     log:
         "results/logs/weights/random-seed{init_seed}.log",
     wildcard_constraints:
         init_seed=r"\d+",
+    params:
+        n_images=config["model"]["calibration_images"],
     message:
         "draw a random (NOT pretrained) VGG-16 initialisation, seed {wildcards.init_seed}"
     script:

@@ -65,7 +65,7 @@ def dataset(tmp_path_factory) -> dict:
         out[split] = {
             "csv": csv,
             "paths": table["path"].tolist(),
-            "labels": torch.as_tensor(table["label"].to_numpy(), dtype=torch.float32),
+            "labels": torch.tensor(table["label"].to_numpy(), dtype=torch.float32),
             "store_npy": npy,
             "store": store.build_store(table["path"].tolist(), SIZE, npy, threads=1),
         }
@@ -158,10 +158,10 @@ def test_open_store_accepts_the_store_it_built(dataset) -> None:
 @pytest.mark.parametrize(
     ("dtype", "kind", "tolerance"),
     [
-        ("float16", "features", 1e-2),
-        ("float16", "prefix", 1e-2),
-        ("float32", "features", 1e-5),
-        ("float32", "prefix", 1e-5),
+        ("float16", "features", 2e-3),  # seen: 3e-4 of the largest |logit|
+        ("float16", "prefix", 2e-3),  # seen: 6e-4
+        ("float32", "features", 2e-5),  # seen: 0
+        ("float32", "prefix", 2e-5),  # seen: 3e-6
     ],
 )
 def test_cached_logits_equal_end_to_end_logits(dataset, dtype, kind, tolerance) -> None:
@@ -219,16 +219,18 @@ def fit_history(dataset, settings, source_kind: str, tmp_path: Path) -> pd.DataF
         model, train, val, dataset["train"]["labels"], dataset["val"]["labels"], settings, CPU,
         tmp_path / f"{source_kind}.pt",
     )  # fmt: skip
+    (tmp_path / f"{source_kind}.pt").unlink()  # 1.9 GB: not for pytest's retained temp dirs
     return result["history"]
 
 
 @pytest.mark.parametrize(("strategy", "kind"), [(1, "features"), (2, "prefix")])
 def test_cached_training_history_equals_end_to_end(dataset, tmp_path, strategy, kind) -> None:
+    """Two epochs on a float32 cache train like two epochs on the decoded images."""
     settings = engine.TrainSettings(strategy=strategy, lr=1e-4, epochs=2, batch_size=BATCH, seed=0)
     cached = fit_history(dataset, settings, kind, tmp_path)
     end_to_end = fit_history(dataset, settings, "images", tmp_path)
-    for column in ("train_loss", "val_loss"):
-        np.testing.assert_allclose(cached[column], end_to_end[column], rtol=1e-3, err_msg=column)
+    for column in ("train_loss", "val_loss"):  # seen: equal to 1e-7 (float16 cache: 1e-3)
+        np.testing.assert_allclose(cached[column], end_to_end[column], rtol=1e-4, err_msg=column)
     for column, n in (("train_accuracy", N["train"]), ("val_accuracy", N["val"])):
         np.testing.assert_allclose(cached[column], end_to_end[column], rtol=0, atol=1.01 / n)
 
@@ -288,6 +290,29 @@ def test_an_interrupted_build_leaves_nothing_to_open(dataset, tmp_path) -> None:
     assert list(tmp_path.iterdir()) == []  # no array, no temporary file, no key
     with pytest.raises(DataError, match="no train_features.npy.key.json"):
         features.open_cache(npy, split["float16"]["key"])
+
+
+def test_a_rebuild_killed_before_its_key_is_written_is_refused(
+    dataset, tmp_path, monkeypatch
+) -> None:
+    """The old key file goes first: it must not vouch for an array built from other inputs."""
+    split = dataset["val"]
+    npy = tmp_path / "val_features.npy"
+    old_key = split["float16"]["key"]
+    new_key = {**old_key, "weights_sha256": "cd" * 32}
+    build = (dataset["model"], split["store"], {"features": npy})
+    features.build_cache(*build, old_key, VIEWS["val"], BATCH, CPU)
+
+    def killed(*_args, **_kwargs) -> None:
+        raise OSError("killed before the key was written")
+
+    monkeypatch.setattr(features, "write_json", killed)
+    with pytest.raises(OSError, match="killed before the key"):
+        features.build_cache(*build, new_key, VIEWS["val"], BATCH, CPU)
+    assert npy.exists()  # the new array is complete, but nothing says what it was built from
+    for key in (old_key, new_key):
+        with pytest.raises(DataError, match="no val_features.npy.key.json"):
+            features.open_cache(npy, key)
 
 
 def test_cache_key_file_records_what_the_cache_was_built_from(dataset) -> None:

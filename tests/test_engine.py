@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +84,7 @@ def head_of(model: nn.Module) -> torch.Tensor:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(base_model, data, tmp_path_factory) -> dict:
+def uninterrupted(base_model, data, tmp_path_factory) -> Iterator[dict]:
     """SETTINGS run start to end; records per epoch the checkpoint's epoch and the head."""
     model = copy.deepcopy(base_model)
     checkpoint = tmp_path_factory.mktemp("uninterrupted") / "checkpoint.pt"
@@ -94,11 +95,12 @@ def uninterrupted(base_model, data, tmp_path_factory) -> dict:
         seen["heads"][row["epoch"]] = head_of(model)
 
     result = run_fit(model, data, SETTINGS, checkpoint, on_epoch)
-    return {**result, **seen, "model": model, "checkpoint": checkpoint}
+    yield {**result, **seen, "model": model, "checkpoint": checkpoint}
+    checkpoint.unlink(missing_ok=True)  # 1.9 GB: not for pytest's retained temp dirs
 
 
 @pytest.fixture(scope="module")
-def killed(base_model, data, tmp_path_factory) -> dict:
+def killed(base_model, data, tmp_path_factory) -> Iterator[dict]:
     """SETTINGS run killed (an exception from on_epoch) after epoch 2 of 3."""
     checkpoint = tmp_path_factory.mktemp("killed") / "checkpoint.pt"
     rows = []
@@ -110,11 +112,12 @@ def killed(base_model, data, tmp_path_factory) -> dict:
 
     with pytest.raises(Killed):
         run_fit(copy.deepcopy(base_model), data, SETTINGS, checkpoint, on_epoch)
-    return {"rows": rows, "checkpoint": checkpoint}
+    yield {"rows": rows, "checkpoint": checkpoint}
+    checkpoint.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")
-def stopper(base_model, data, uninterrupted, tmp_path_factory) -> dict:
+def stopper(base_model, data, uninterrupted, tmp_path_factory) -> Iterator[dict]:
     """Select by val_accuracy with patience 1, started over the uninterrupted run's checkpoint."""
     checkpoint = tmp_path_factory.mktemp("stopper") / "checkpoint.pt"
     os.link(uninterrupted["checkpoint"], checkpoint)  # fit replaces it; the original stays
@@ -126,7 +129,8 @@ def stopper(base_model, data, uninterrupted, tmp_path_factory) -> dict:
         seen["epochs_seen"].append(row["epoch"])
         seen["heads"][row["epoch"]] = head_of(model)
 
-    return {**run_fit(model, data, settings, checkpoint, on_epoch), **seen}
+    yield {**run_fit(model, data, settings, checkpoint, on_epoch), **seen}
+    checkpoint.unlink(missing_ok=True)
 
 
 def without_seconds(history: pd.DataFrame) -> pd.DataFrame:
@@ -220,7 +224,8 @@ def test_fit_writes_a_checkpoint_each_epoch(uninterrupted) -> None:
     assert uninterrupted["checkpoint_epochs"] == [1, 2, 3]
     state = engine.load_checkpoint(uninterrupted["checkpoint"], SETTINGS)
     assert state is not None and state["epoch"] == 3
-    assert state["model"].keys() == {k for k in state["model"] if k.startswith("classifier.")}
+    head = {f"classifier.{i}.{p}" for i in (0, 3, 6) for p in ("weight", "bias")}
+    assert set(state["model"]) == head  # strategy 1 saves the trainable parameters only
 
 
 def test_two_fits_with_the_same_seed_have_identical_histories(uninterrupted, killed) -> None:
@@ -252,10 +257,10 @@ def test_fit_resumes_a_killed_job_and_matches_an_uninterrupted_run(
 
 
 def test_fit_ignores_a_checkpoint_made_with_other_settings(stopper) -> None:
-    assert stopper["epochs_seen"][0] == 1  # trained from scratch, not resumed after epoch 3
+    assert stopper["epochs_seen"][:1] == [1]  # trained from scratch, not resumed after epoch 3
 
 
-def test_load_checkpoint_accepts_only_identical_settings(tmp_path) -> None:
+def test_load_checkpoint_accepts_a_checkpoint_with_identical_settings(tmp_path) -> None:
     path = tmp_path / "checkpoint.pt"
     engine.save_checkpoint(path, epoch=2, settings=engine.settings_dict(SETTINGS))
     assert engine.load_checkpoint(path, SETTINGS)["epoch"] == 2

@@ -278,7 +278,7 @@ def load_checkpoint(path: str | os.PathLike, settings: TrainSettings) -> dict | 
     if not path.exists():
         return None
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as err:  # a checkpoint from an older version or a damaged file
         log.warning("ignoring unreadable checkpoint %s (%s)", path, err)
         return None
@@ -384,12 +384,10 @@ def fit(
             "seconds": time.perf_counter() - started,
         }
         history.append(row)
+        state = trainable_state(model)
         if _score(row, settings.select_by) > best["score"]:
-            best = {
-                "epoch": epoch,
-                "score": _score(row, settings.select_by),
-                "state": trainable_state(model),
-            }
+            # the same tensors as the checkpoint's model: torch.save stores them once
+            best = {"epoch": epoch, "score": _score(row, settings.select_by), "state": state}
         log.info(
             "epoch %d/%d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | %.1f s",
             epoch, settings.epochs, row["train_loss"], row["train_accuracy"],
@@ -397,7 +395,7 @@ def fit(
         )  # fmt: skip
         save_checkpoint(
             checkpoint,
-            model=trainable_state(model),
+            model=state,
             optimizer=optimizer.state_dict(),
             epoch=epoch,
             rng=torch.get_rng_state(),

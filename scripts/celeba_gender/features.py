@@ -73,6 +73,8 @@ def build_cache(
     unknown = set(out) - set(KINDS)
     if unknown:
         raise ValueError(f"unknown cache kinds {sorted(unknown)}; expected {KINDS}")
+    for path in out.values():  # an old key must never vouch for the array about to replace it
+        key_path(path).unlink(missing_ok=True)
     model.eval().to(device)
     np_dtype = np.dtype(dtype)
     n, size = store.shape[0], store.shape[1]

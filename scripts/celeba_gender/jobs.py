@@ -27,7 +27,7 @@ def read_split(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def labels_of(split: pd.DataFrame) -> torch.Tensor:
-    return torch.as_tensor(split["label"].to_numpy(), dtype=torch.float32)
+    return torch.tensor(split["label"].to_numpy(), dtype=torch.float32)
 
 
 def train_views(augmentations: list[str] | tuple[str, ...]) -> int:

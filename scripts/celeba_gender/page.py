@@ -56,9 +56,7 @@ def build_report(
     for m, path in zip(models, subgroup_summaries, strict=True):
         s = _read_json(path)
         w = s.get("worst_group") or {}
-        gaps = ", ".join(
-            f"{g['attribute']} {g['accuracy_gap']:+.1%}" for g in s.get("largest_gaps", [])[:3]
-        )
+        gaps = ", ".join(f"{g['attribute']} {g['gap']:+.1%}" for g in s.get("largest_gaps", [])[:3])
         worst.append({"model": m, "accuracy": s.get("accuracy"), "worst group": w.get("name"),
                       "worst-group n": w.get("n"), "worst-group accuracy": w.get("accuracy"),
                       "largest gaps (present - absent)": gaps})  # fmt: skip

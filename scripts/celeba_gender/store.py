@@ -100,7 +100,7 @@ def to_normalized(
 
     ``flips`` is a bool tensor of length B; flipped rows are mirrored left-right.
     """
-    x = torch.as_tensor(np.ascontiguousarray(batch_uint8)).permute(0, 3, 1, 2).float().div_(255.0)
+    x = torch.from_numpy(np.array(batch_uint8)).permute(0, 3, 1, 2).float().div_(255.0)
     if flips is not None and bool(flips.any()):
         x[flips] = x[flips].flip(-1)
     return (x - _MEAN) / _STD

@@ -1023,7 +1023,12 @@ def write_images(attributes: pd.DataFrame, image_dir: Path, seed: int, workers: 
         for job in jobs:
             _write_images(job)
         return
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+    # fork where available: spawn re-imports __main__, which breaks callers such as Snakemake
+    # script wrappers; the workers only draw with PIL and numpy.
+    methods = multiprocessing.get_all_start_methods()
+    with multiprocessing.get_context("fork" if "fork" in methods else "spawn").Pool(
+        workers
+    ) as pool:
         for _ in pool.imap_unordered(_write_images, jobs):
             pass
 

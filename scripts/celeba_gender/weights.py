@@ -89,14 +89,39 @@ def fetch_imagenet(
     return dest
 
 
-def make_random(dest: str | os.PathLike, seed: int) -> Path:
-    """Save a seeded random VGG-16 initialisation (NOT pretrained) to ``dest``."""
+def make_random(
+    dest: str | os.PathLike, seed: int, calibration_images: torch.Tensor | None = None
+) -> Path:
+    """Save a seeded random VGG-16 initialisation (NOT pretrained) to ``dest``.
+
+    With ``calibration_images`` (normalised, N x 3 x S x S) the two hidden classifier layers are
+    rescaled so that their outputs are centred with unit variance on those images: a
+    data-dependent initialisation (Kraehenbuehl et al. 2016; Mishkin and Matas 2016) that uses
+    no labels. Without it, frozen random features reach the head with a large common offset and
+    the head does not learn within a demo's few hundred steps.
+    """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        state = vgg16(weights=None).state_dict()
+        model = vgg16(weights=None)
+    if calibration_images is not None:
+        calibrate_classifier(model, calibration_images)
     with atomic_path(dest) as tmp:
-        torch.save(state, tmp)
+        torch.save(model.state_dict(), tmp)
     return Path(dest)
+
+
+@torch.no_grad()
+def calibrate_classifier(model: torch.nn.Module, images: torch.Tensor) -> None:
+    """Rescale ``classifier[0]`` and ``classifier[3]`` to centred, unit-variance outputs on ``images``."""
+    model.eval()
+    x = torch.flatten(model.avgpool(model.features(images)), 1)
+    for index in (0, 3):
+        layer = model.classifier[index]
+        z = layer(x)
+        mean, std = z.mean(0), z.std(0) + 1e-6
+        layer.weight.div_(std[:, None])
+        layer.bias.sub_(mean).div_(std)
+        x = torch.relu(layer(x))
 
 
 def load_backbone(path: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -154,15 +179,3 @@ def check_vgg16_keys(state: dict[str, torch.Tensor], path: str | os.PathLike) ->
             f"{path} is not a torchvision VGG-16 state dict: {'; '.join(parts)}. "
             "Use the weights of torchvision.models.vgg16."
         )
-
-
-def resolve(
-    weights: str, dest: str | os.PathLike, init_seed: int = 0, url: str = IMAGENET_URL
-) -> Path:
-    """Resolve ``model.weights`` into a checked backbone file at ``dest`` (what training reads)."""
-    if weights == "imagenet":
-        return fetch_imagenet(dest, url=url)
-    if weights == "random":
-        return make_random(dest, init_seed)
-    load_backbone(weights)  # validates; the rule uses the user's file directly
-    return Path(weights)
