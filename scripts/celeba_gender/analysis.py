@@ -7,6 +7,7 @@ import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -99,7 +100,7 @@ def compare_top_configs(
 def statistics_job(metrics_files, prediction_files, models, n_boot, out_per_model, out_per_config,
                    out_collapse, out_comparison) -> None:  # fmt: skip
     """Write the per-model CI table, the seed summary, the collapse table and the comparison."""
-    metrics = [json.loads(open(p).read()) for p in metrics_files]
+    metrics = [json.loads(Path(p).read_text()) for p in metrics_files]
     predictions = {m: read_predictions(p) for m, p in zip(models, prediction_files, strict=True)}
     per_model = model_table(metrics, predictions, n_boot)
     write_csv(out_per_model, per_model)
