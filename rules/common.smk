@@ -6,6 +6,20 @@ from snakemake.utils import validate
 
 validate(config, "../config/schema.yaml")
 
+
+def check_config(config):
+    """Checks the JSON schema cannot express; each error names the key."""
+    split = config["split"]
+    total = split["train"] + split["val"] + split["test"]
+    if abs(total - 1.0) > 1e-6:
+        raise ValueError(
+            f"config split: train + val + test = {split['train']} + {split['val']} + "
+            f"{split['test']} = {total:g}; the three fractions must sum to 1."
+        )
+
+
+check_config(config)
+
 PACKAGE = Path(workflow.basedir) / "scripts" / "celeba_gender"
 CORE_MODULES = ("__init__.py", "constants.py", "io.py", "runlog.py")
 SPLITS = ("train", "val", "test")

@@ -8,8 +8,8 @@ from celeba_gender.weights import make_random
 
 with job_logging(snakemake.log[0]) as log:
     images = None
-    if snakemake.input.store:
-        store = np.load(snakemake.input.store, mmap_mode="r")
+    if len(snakemake.input.store):  # a list: empty when calibration is off
+        store = np.load(snakemake.input.store[0], mmap_mode="r")
         images = to_normalized(store[: snakemake.params.n_images])
         log.info("calibrating the classifier on %d unlabelled training images", len(images))
     make_random(

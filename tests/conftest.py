@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "tests" / "data" / "tiny.yaml"
 
 LAYOUTS = ("kaggle", "celeba30k", "original")
 N_SYNTH_IMAGES = 40
@@ -42,3 +47,46 @@ def dataset_copy(synthetic_roots: dict[str, Path], tmp_path: Path) -> Callable[[
 def n_images() -> int:
     """Number of images in each synthetic dataset of ``synthetic_roots``."""
     return N_SYNTH_IMAGES
+
+
+# ---------------------------------------------------------------- the workflow as a subprocess
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the repository's Snakefile in ``workdir`` (which holds a config/ copy)."""
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+           "--cores", "2", "--resources", "gpu=1", "--configfile", str(workdir / "tiny.yaml"), *args]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=1800)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+        )
+    return proc
+
+
+def make_workdir(path: Path, **overrides) -> Path:
+    shutil.copytree(REPO / "config", path / "config")
+    text = TINY.read_text()
+    for key, value in overrides.items():
+        text = text.replace(key, value)
+    (path / "tiny.yaml").write_text(text)
+    return path
+
+
+def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
+    """Rule -> number of jobs a dry run would execute."""
+    out = snakemake(workdir, "-n", "--quiet", "rules", *args).stdout
+    jobs = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job"):
+            jobs[parts[0]] = int(parts[1])
+    return jobs
+
+
+@pytest.fixture(scope="session")
+def workflow_run(tmp_path_factory) -> Path:
+    """A finished run of the whole workflow on the tiny synthetic config (shared by the session)."""
+    workdir = make_workdir(tmp_path_factory.mktemp("workflow"))
+    snakemake(workdir)
+    return workdir

@@ -295,20 +295,24 @@ def settings_dict(settings: TrainSettings) -> dict:
 
 
 def save_model(
-    path: str | os.PathLike, model: nn.Module, settings: TrainSettings, epoch: int, metrics: dict
+    path: str | os.PathLike,
+    model: nn.Module,
+    settings: TrainSettings,
+    epoch: int,
+    metrics: dict,
+    device: str = "",
 ) -> None:
-    """A standalone trained model: full state dict plus how it was trained."""
+    """A standalone trained model: full state dict plus how, where and how long it was trained."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    record = {
+        "state_dict": state,
+        "settings": settings_dict(settings),
+        "epoch": epoch,
+        "metrics": metrics,
+        "device": device,
+    }
     with atomic_path(path) as tmp:
-        torch.save(
-            {
-                "state_dict": state,
-                "settings": settings_dict(settings),
-                "epoch": epoch,
-                "metrics": metrics,
-            },
-            tmp,
-        )
+        torch.save(record, tmp)
 
 
 # --------------------------------------------------------------------------- fit

@@ -5,6 +5,7 @@ The ``scripts/*.py`` wrappers map ``snakemake.input/output/params`` onto these f
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -76,6 +77,7 @@ def train_job(
     """Train one (strategy, lr, seed) model; write the last and best models and the history."""
     dev = engine.pick_device(device)
     engine.configure_device(dev, threads)
+    settings = dataclasses.replace(settings, extra={**settings.extra, "image_size": image_size})
     backbone = weights.load_backbone(weights_path)
     wsha = weights.sha256_of(weights_path) if kind != "images" else ""
     views = train_views(settings.augmentations)
@@ -101,10 +103,12 @@ def train_job(
         ) from err
     history = result["history"]
     last = history.iloc[-1].to_dict()
-    engine.save_model(out_model, model, settings, int(last["epoch"]), last)
+    engine.save_model(out_model, model, settings, int(last["epoch"]), last, device=device_name(dev))
     best_row = history[history["epoch"] == result["best_epoch"]].iloc[0].to_dict()
     model.load_state_dict(result["best_state"], strict=False)
-    engine.save_model(out_best, model, settings, result["best_epoch"], best_row)
+    engine.save_model(
+        out_best, model, settings, result["best_epoch"], best_row, device=device_name(dev)
+    )
     write_csv(out_history, history)
     Path(checkpoint).unlink(missing_ok=True)
     log.info(
@@ -113,6 +117,19 @@ def train_job(
         history["seconds"].sum(),
     )  # fmt: skip
     return result
+
+
+def device_name(device: torch.device) -> str:
+    """A readable name of the device: the GPU model, or the CPU model."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "cpu":
+        import platform
+
+        return (
+            f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+        )
+    return str(device)
 
 
 def load_model_file(path: str | os.PathLike) -> tuple[nn.Module, dict]:
@@ -176,7 +193,7 @@ def evaluate_job(
     settings = record["settings"]
     metrics.update(
         model=name, strategy=settings["strategy"], lr=settings["lr"], seed=settings["seed"],
-        checkpoint=checkpoint_name, epoch=record["epoch"],
+        checkpoint=checkpoint_name, epoch=record["epoch"], device=record.get("device", ""),
     )  # fmt: skip
     predictions = pd.DataFrame(
         {

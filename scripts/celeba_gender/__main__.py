@@ -1,0 +1,46 @@
+"""Command line: ``python -m celeba_gender predict --model MODEL.pt IMAGE_OR_FOLDER...``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .io import CelebaGenderError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m celeba_gender")
+    sub = parser.add_subparsers(dest="command", required=True)
+    predict = sub.add_parser("predict", help="print P(Male) for each image")
+    predict.add_argument(
+        "--model", required=True, help="a trained model: results/models/<model>/model.pt"
+    )
+    predict.add_argument("images", nargs="+", help="image files or folders of images")
+    predict.add_argument(
+        "--image-size", type=int, default=None, help="override the training image size"
+    )
+    predict.add_argument(
+        "--threshold", type=float, default=0.5, help="P(male) at or above which 'male' is printed"
+    )
+    args = parser.parse_args(argv)
+
+    from .predict import expand_inputs, load_for_prediction, predict_images
+
+    try:
+        model, size = load_for_prediction(args.model)
+        size = args.image_size or size
+        if not size:
+            raise CelebaGenderError(
+                f"{args.model} does not record its image size: pass --image-size"
+            )
+        print("image\tp_male\tprediction")
+        for path, prob in predict_images(model, expand_inputs(args.images), size):
+            print(f"{path}\t{prob:.4f}\t{'male' if prob >= args.threshold else 'female'}")
+    except CelebaGenderError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
