@@ -13,8 +13,9 @@ Both sides use the same synthetic CelebA images, the same split and the same bac
 seeded RANDOM VGG-16 (NOT ImageNet), its classifier calibrated on unlabelled training images as
 ``scripts/random_weights.py`` does, so that a head on frozen features learns something.
 
-Peak memory per phase: proportional set size (PSS) of the phase's process and its children
-(DataLoader workers), sampled every 0.2 s with psutil; and ``getrusage`` max RSS per process.
+Peak memory: per phase, the resident set size (RSS) of the phase's process sampled every 0.05 s;
+per process, ``getrusage`` max RSS, and for the baseline the largest DataLoader worker's max RSS
+(which counts the pages it shares copy-on-write with the parent that forked it).
 The last line printed is ``grid speedup: X`` (baseline wall time / workflow wall time).
 
     python benchmarks/grid_speed.py --train-images 96 --epochs 10 --image-size 224 --out /tmp/grid
@@ -132,46 +133,39 @@ class Layout:
 
 
 class PeakMemory:
-    """Peak PSS (MB) of this process plus its children, sampled in a thread while in the block."""
+    """Peak resident memory (MB) of this process while in the block, sampled from /proc.
 
-    def __init__(self, interval: float = 0.2):
+    Reading ``/proc/self/statm`` costs microseconds, so sampling does not slow the phase (PSS
+    through ``smaps_rollup`` costs ~0.1 s per read of a multi-GB process, too much on 2 cores).
+    """
+
+    def __init__(self, interval: float = 0.05):
         self.interval = interval
-        self.peak_mb: float | None = None
+        self.peak_mb = current_rss_mb()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> PeakMemory:
-        try:
-            import psutil
-        except ImportError:  # the getrusage figures remain
-            return self
-        self._psutil = psutil
-        self.peak_mb = 0.0
-        self._sample()
-        self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            self._sample()
-
-    def _sample(self) -> None:
-        psutil = self._psutil
-        me = psutil.Process()
-        total = 0
-        for proc in [me, *me.children(recursive=True)]:
-            try:
-                total += proc.memory_full_info().pss
-            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-                continue
-        self.peak_mb = max(self.peak_mb or 0.0, total / 2**20)
+            self.peak_mb = max(self.peak_mb, current_rss_mb())
 
     def __exit__(self, *exc) -> None:
-        if self._thread is not None:
-            self._sample()
-            self._stop.set()
-            self._thread.join()
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, current_rss_mb())
+
+
+def current_rss_mb() -> float:
+    """Resident set size of this process in MB (Linux /proc; 0 where unavailable)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def maxrss_mb() -> dict[str, float]:
@@ -352,7 +346,7 @@ def run_baseline(args: argparse.Namespace, layout: Layout) -> dict:
             {
                 "phase": f"baseline train {name}",
                 "seconds": time.perf_counter() - started,
-                "peak_pss_mb": memory.peak_mb,
+                "peak_rss_mb": memory.peak_mb,
                 "fixed_seconds": setup,
                 "scaling": {"train": train_s, "val": val_s},
                 "history": history,
@@ -369,7 +363,7 @@ def run_baseline(args: argparse.Namespace, layout: Layout) -> dict:
             {
                 "phase": f"baseline test {name}",
                 "seconds": seconds,
-                "peak_pss_mb": memory.peak_mb,
+                "peak_rss_mb": memory.peak_mb,
                 "fixed_seconds": 0.0,
                 "scaling": {"test": seconds},
                 "test_loss": test_loss,
@@ -522,7 +516,7 @@ def run_phase(args: argparse.Namespace, layout: Layout) -> None:
         else:
             raise SystemExit(f"unknown phase {args.phase!r}")
     record.update(
-        in_process_seconds=time.perf_counter() - started, peak_pss_mb=memory.peak_mb, **maxrss_mb()
+        in_process_seconds=time.perf_counter() - started, peak_rss_mb=memory.peak_mb, **maxrss_mb()
     )
     path = layout.phase_json(args.phase)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -564,10 +558,13 @@ def fmt_mb(value: float | None) -> str:
     return "-" if value is None else f"{value:8.0f}"
 
 
-def print_phase(name: str, wall: float, in_proc: float | None, scaling: float, pss, rss) -> None:
+def print_phase(
+    name: str, wall: float, in_proc: float | None, scaling: float, peak, maxrss
+) -> None:
     in_proc_text = "-" if in_proc is None else f"{in_proc:8.1f}"
     print(
-        f"  {name:<34} {wall:8.1f} {in_proc_text:>8} {scaling:9.1f} {fmt_mb(pss):>9} {fmt_mb(rss):>9}"
+        f"  {name:<34} {wall:8.1f} {in_proc_text:>8} {scaling:9.1f} {fmt_mb(peak):>9} "
+        f"{fmt_mb(maxrss):>9}"
     )
 
 
@@ -581,17 +578,20 @@ def report_baseline(record: dict, sizes: dict[str, int]) -> float:
     )
     for phase in record["phases"]:
         scaling = sum(phase["scaling"].values())
-        print_phase(phase["phase"], phase["seconds"], None, scaling, phase["peak_pss_mb"], None)
+        print_phase(phase["phase"], phase["seconds"], None, scaling, phase["peak_rss_mb"], None)
         projected += phase["seconds"] - scaling + phase_ratio(phase["scaling"], sizes)
     print_phase(
         "baseline total (process)",
         record["wall_seconds"],
         record["in_process_seconds"],
         sum(sum(p["scaling"].values()) for p in record["phases"]),
-        record["peak_pss_mb"],
+        record["peak_rss_mb"],
         record["maxrss_mb"],
     )
-    print(f"    DataLoader workers: largest max RSS {record['children_maxrss_mb']:.0f} MB")
+    print(
+        f"    DataLoader workers: largest max RSS {record['children_maxrss_mb']:.0f} MB "
+        "(counts pages shared copy-on-write with the main process)"
+    )
     return projected
 
 
@@ -607,7 +607,7 @@ def report_workflow(records: dict[str, dict], sizes: dict[str, int]) -> float:
             record["wall_seconds"],
             record["in_process_seconds"],
             scaling,
-            record["peak_pss_mb"],
+            record["peak_rss_mb"],
             record["maxrss_mb"],
         )
         projected += projection_row(record, sizes)
@@ -621,7 +621,7 @@ def report_workflow(records: dict[str, dict], sizes: dict[str, int]) -> float:
 
 def header() -> None:
     print(
-        f"  {'phase':<34} {'wall s':>8} {'in-proc':>8} {'scaling s':>9} {'peak PSS':>9} "
+        f"  {'phase':<34} {'wall s':>8} {'in-proc':>8} {'scaling s':>9} {'peak RSS':>9} "
         f"{'maxRSS MB':>9}"
     )
 

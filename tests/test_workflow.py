@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from conftest import REPO, planned_jobs
 
 pytestmark = pytest.mark.slow

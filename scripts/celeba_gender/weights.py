@@ -112,9 +112,19 @@ def make_random(
 
 @torch.no_grad()
 def calibrate_classifier(model: torch.nn.Module, images: torch.Tensor) -> None:
-    """Rescale ``classifier[0]`` and ``classifier[3]`` to centred, unit-variance outputs on ``images``."""
+    """Data-dependent initialisation of the two hidden classifier layers on ``images`` (no labels).
+
+    ``classifier[0]`` is made to see standardised inputs (each of the 25,088 pooled features
+    centred and scaled by its spread on ``images``), then both hidden layers are rescaled to
+    centred, unit-variance outputs. The random directions stay those of the seeded init.
+    """
     model.eval()
     x = torch.flatten(model.avgpool(model.features(images)), 1)
+    first = model.classifier[0]
+    mean, spread = x.mean(0), x.std(0)
+    spread = spread + 0.1 * spread.mean() + 1e-6  # features constant on these images stay small
+    first.weight.div_(spread[None, :])
+    first.bias.sub_(first.weight @ mean)
     for index in (0, 3):
         layer = model.classifier[index]
         z = layer(x)

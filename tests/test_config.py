@@ -1,0 +1,101 @@
+"""Config errors: every bad value is refused at start-up, before any job, naming the key.
+
+Each test edits one value of the tiny test config (tests/data/tiny.yaml) and runs Snakemake as
+a dry run; validation happens while the workflow is parsed, so the dry run sees the error.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import make_workdir, snakemake
+
+TINY_MODEL = "model: {weights: random}"
+TINY_TRAIN_LR = "learning_rates: [1.0e-4]"
+TINY_SUBSET = "subset_size: null"
+
+
+def dry_run_with(tmp_path: Path, old: str, new: str) -> subprocess.CompletedProcess:
+    """A dry run of the tiny config with ``old`` replaced by ``new`` (the text must be there)."""
+    workdir = make_workdir(tmp_path, **{old: new})
+    assert new in (workdir / "tiny.yaml").read_text(), f"{old!r} is not in tests/data/tiny.yaml"
+    return snakemake(workdir, "-n", check=False)
+
+
+def refused(proc: subprocess.CompletedProcess) -> str:
+    """The output of a run that must have stopped before planning any job."""
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert "Job stats" not in output, "a job was planned before the config was refused"
+    return output
+
+
+def test_the_unchanged_tiny_config_is_accepted(tmp_path) -> None:
+    proc = snakemake(make_workdir(tmp_path), "-n", check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "Job stats" in proc.stdout + proc.stderr
+
+
+def test_split_fractions_not_summing_to_1_are_refused_with_the_sum(tmp_path) -> None:
+    split = f"{TINY_MODEL}\nsplit: {{train: 0.7, val: 0.1, test: 0.1}}"
+    output = refused(dry_run_with(tmp_path, TINY_MODEL, split))
+    assert "config split: train + val + test = 0.7 + 0.1 + 0.1 = 0.9" in output
+    assert "must sum to 1" in output
+
+
+@pytest.mark.parametrize("lr", ["0.0", "-1.0e-4"])
+def test_a_non_positive_learning_rate_is_refused_naming_the_key(tmp_path, lr) -> None:
+    output = refused(dry_run_with(tmp_path, TINY_TRAIN_LR, f"learning_rates: [{lr}]"))
+    assert "['train']['learning_rates']" in output
+    assert "less than or equal to the minimum of 0" in output
+
+
+def test_batch_size_0_is_refused_naming_the_key(tmp_path) -> None:
+    output = refused(dry_run_with(tmp_path, "batch_size: 32", "batch_size: 0"))
+    assert "['train']['batch_size']" in output
+    assert "0 is less than the minimum of 1" in output
+
+
+def test_an_unknown_strategy_is_refused_naming_the_key(tmp_path) -> None:
+    output = refused(dry_run_with(tmp_path, "strategies: [1, 2]", "strategies: [1, 3]"))
+    assert "['train']['strategies']" in output
+    assert "3 is not one of [1, 2]" in output
+
+
+def test_a_subset_size_below_the_minimum_is_refused_naming_the_key(tmp_path) -> None:
+    output = refused(dry_run_with(tmp_path, TINY_SUBSET, "subset_size: 10"))
+    assert "['data']['subset_size']" in output
+    assert "10 is less than the minimum of 20" in output
+
+
+def test_an_unknown_data_format_is_refused_naming_the_key(tmp_path) -> None:
+    output = refused(dry_run_with(tmp_path, TINY_SUBSET, f"{TINY_SUBSET}, format: zip"))
+    assert "['data']['format']" in output
+    assert "'zip' is not one of" in output
+
+
+def test_an_unknown_top_level_key_is_refused_naming_it(tmp_path) -> None:
+    output = refused(dry_run_with(tmp_path, TINY_MODEL, f"{TINY_MODEL}\ntrian: {{epochs: 1}}"))
+    assert "'trian' was unexpected" in output
+
+
+def test_a_misspelt_nested_key_is_refused_naming_it(tmp_path) -> None:
+    output = refused(dry_run_with(tmp_path, "batch_size: 32", "batchsize: 32"))
+    assert "'batchsize' was unexpected" in output
+
+
+def test_model_weights_pointing_nowhere_is_refused_naming_the_path(tmp_path) -> None:
+    missing = "downloads/vgg16-missing.pth"
+    output = refused(dry_run_with(tmp_path, "weights: random", f"weights: {missing}"))
+    assert f"config model.weights: {missing} does not exist" in output
+
+
+def test_a_refused_config_creates_no_output(tmp_path) -> None:
+    """Not a dry run: the error comes before any job, so nothing is written under results/."""
+    workdir = make_workdir(tmp_path, **{"batch_size: 32": "batch_size: 0"})
+    output = refused(snakemake(workdir, check=False))
+    assert "['train']['batch_size']" in output
+    assert not (workdir / "results").exists()

@@ -1,0 +1,426 @@
+"""Faults: killed training jobs resume, outputs are never truncated, half-built caches are
+refused, runs are reproducible, out-of-memory and bad weights give errors a user can act on.
+
+The workflow tests run the real workflow on a small synthetic config (120 images at 32 px,
+strategy 1, 3 epochs). One workdir runs the upstream jobs once; it is copied (with its
+.snakemake folder, so Snakemake sees the same finished jobs) into the killed run and the bad
+weights run, and then trains uninterrupted as the reference. A second, independent workdir
+runs the same config from scratch for the reproducibility checks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from celeba_gender import engine, jobs
+from celeba_gender.io import CelebaGenderError, DataError
+from conftest import REPO, make_workdir, planned_jobs, snakemake
+
+pytestmark = pytest.mark.slow
+
+MODEL = "s1_lr1e-4_seed0"
+EPOCHS = 3
+FAULTS_CONFIG = {  # edits of tests/data/tiny.yaml
+    "n_images: 200": "n_images: 120",
+    "epochs: 2": f"epochs: {EPOCHS}",
+    "strategies: [1, 2]": "strategies: [1]",
+}
+HISTORY = f"results/models/{MODEL}/history.csv"
+METRICS = f"results/evaluation/{MODEL}/last/metrics.json"
+CHECKPOINT = f"results/checkpoints/{MODEL}/last.pt"
+TRAIN_LOG = f"results/logs/train/{MODEL}.log"
+MODEL_FILES = (f"results/models/{MODEL}/model.pt", f"results/models/{MODEL}/best.pt")
+TEST_NUMBERS = ("n", "test_loss", "test_accuracy", "precision", "recall", "f1", "roc_auc",
+                "tn", "fp", "fn", "tp")  # fmt: skip
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def faults_workdir(path: Path) -> Path:
+    workdir = make_workdir(path, **FAULTS_CONFIG)
+    text = (workdir / "tiny.yaml").read_text()
+    assert all(new in text for new in FAULTS_CONFIG.values()), "tests/data/tiny.yaml changed"
+    return workdir
+
+
+def clone(workdir: Path, dest: Path) -> Path:
+    """A copy of a workdir, .snakemake included (mtimes kept, so no job looks stale)."""
+    shutil.copytree(workdir, dest, symlinks=True)
+    return dest
+
+
+def start_snakemake(workdir: Path, *args: str) -> subprocess.Popen:
+    """Snakemake in its own session (process group), output to ``workdir/snakemake.out``."""
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+           "--cores", "2", "--resources", "gpu=1", "--configfile", str(workdir / "tiny.yaml"), *args]  # fmt: skip
+    out = open(workdir / "snakemake.out", "w")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(
+        cmd, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def group_processes(pgid: int) -> dict[int, str]:
+    """Live (not zombie) processes of a process group: pid -> command line."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state ppid pgrp ...
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found[int(entry.name)] = cmdline
+    return found
+
+
+def wait_for(condition, what: str, proc: subprocess.Popen, timeout: float = 300) -> None:
+    """Poll ``condition`` every 50 ms; fail if Snakemake ends first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc.poll() is not None:
+            raise AssertionError(f"snakemake ended (rc {proc.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def kill_group(proc: subprocess.Popen) -> dict[int, str]:
+    """SIGKILL Snakemake and every job it started; return what was still alive 30 s later."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while (alive := group_processes(proc.pid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return alive
+
+
+def training_processes(pgid: int) -> list[int]:
+    """The Python processes of a process group running Snakemake's copy of scripts/train.py."""
+    return [
+        pid
+        for pid, cmd in group_processes(pgid).items()
+        if "python" in Path(cmd.split()[0]).name
+        and ".snakemake/scripts/" in cmd
+        and cmd.rstrip().endswith(".train.py")
+    ]
+
+
+def job_log(workdir: Path) -> str:
+    path = workdir / TRAIN_LOG
+    return path.read_text() if path.exists() else ""
+
+
+def checkpoint_epoch(workdir: Path) -> int | None:
+    """The last completed epoch recorded in the training checkpoint (None if there is none)."""
+    path = workdir / CHECKPOINT
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["epoch"])
+    except (FileNotFoundError, RuntimeError, EOFError):
+        return None
+
+
+def final_name_files(workdir: Path) -> list[Path]:
+    """Every file under results/ with a final name (temporaries are hidden: ``.name.*``)."""
+    return [
+        p for p in (workdir / "results").rglob("*") if p.is_file() and not p.name.startswith(".")
+    ]
+
+
+def check_complete(path: Path) -> None:
+    """Read a result file completely with the reader of its type (raises if truncated)."""
+    if path.suffix in (".pt", ".pth"):
+        torch.load(path, map_location="cpu", weights_only=True)
+    elif path.suffix == ".csv":
+        pd.read_csv(path)
+    elif path.suffix == ".json":
+        json.loads(path.read_text())
+    elif path.suffix == ".npy":
+        np.asarray(np.load(path, mmap_mode="r")).sum()
+
+
+def without_workdir(path: Path, workdir: Path) -> str:
+    """A text file with the workdir's absolute path replaced (metadata and splits list paths)."""
+    return path.read_text().replace(str(workdir), "<workdir>")
+
+
+def history_without_seconds(workdir: Path) -> pd.DataFrame:
+    return pd.read_csv(workdir / HISTORY).drop(columns="seconds")
+
+
+def assert_same_weights(a: Path, b: Path) -> None:
+    state_a = torch.load(a, map_location="cpu", weights_only=True)["state_dict"]
+    state_b = torch.load(b, map_location="cpu", weights_only=True)["state_dict"]
+    assert state_a.keys() == state_b.keys()
+    differing = [k for k in state_a if not torch.equal(state_a[k], state_b[k])]
+    assert not differing, f"{a.name}: tensors differ: {differing[:5]}"
+
+
+# ---------------------------------------------------------------- workdirs
+
+
+@pytest.fixture(scope="module")
+def workdirs(tmp_path_factory) -> dict[str, Path]:
+    """Upstream jobs (data, split, weights, caches) done once; copies made before training."""
+    reference = faults_workdir(tmp_path_factory.mktemp("reference"))
+    snakemake(reference, "--omit-from", "train", "--", METRICS)
+    return {
+        "reference": reference,
+        "killed": clone(reference, tmp_path_factory.mktemp("killed") / "w"),
+        "bad_weights": clone(reference, tmp_path_factory.mktemp("bad_weights") / "w"),
+    }
+
+
+@pytest.fixture(scope="module")
+def reference_run(workdirs) -> Path:
+    """The same config trained and evaluated without interruption."""
+    snakemake(workdirs["reference"], "--", METRICS)
+    return workdirs["reference"]
+
+
+@pytest.fixture(scope="module")
+def independent_run(tmp_path_factory) -> Path:
+    """The same config from scratch in another workdir (for reproducibility)."""
+    workdir = faults_workdir(tmp_path_factory.mktemp("independent"))
+    snakemake(workdir, "--", METRICS)
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def killed_run(workdirs) -> dict:
+    """Training killed twice: the job alone (Snakemake retries it), then Snakemake itself.
+
+    1. When epoch 1 is checkpointed, SIGKILL the training process only (as a node or OOM
+       killer would): Snakemake's ``retries`` restart the job, which resumes.
+    2. When the restarted job has checkpointed epoch 2, SIGKILL Snakemake's whole process
+       group (as a dead login session would); then rerun: locked, --unlock, rerun, done.
+    """
+    workdir = workdirs["killed"]
+    plan = planned_jobs(workdir, "--", HISTORY)
+    assert plan == {"train": 1}, f"the copy should only need training, not {plan}"
+    proc = start_snakemake(workdir, "--", HISTORY)
+    try:
+        wait_for(lambda: checkpoint_epoch(workdir) == 1, "epoch 1 was checkpointed", proc)
+        (trainer,) = training_processes(proc.pid)
+        os.kill(trainer, signal.SIGKILL)
+        wait_for(lambda: "after epoch 1" in job_log(workdir), "the retried job resumed", proc)
+        wait_for(lambda: checkpoint_epoch(workdir) == 2, "epoch 2 was checkpointed", proc)
+        retry_log = job_log(workdir)  # Snakemake deletes a job's log before each attempt
+        model_exists = (workdir / MODEL_FILES[0]).exists()
+    finally:
+        left_running = kill_group(proc)
+    after_kill = {
+        "final_names": final_name_files(workdir),
+        "temporaries": [p for p in (workdir / "results").rglob(".*") if p.is_file()],
+        "model_exists": model_exists,
+        "left_running": left_running,
+        "retry_log": retry_log,
+    }
+    locked = snakemake(workdir, "--", HISTORY, check=False)
+    unlock = snakemake(workdir, "--unlock", check=False)
+    rerun = snakemake(workdir, "--", HISTORY, check=False)
+    return {
+        "workdir": workdir,
+        "first_run": (workdir / "snakemake.out").read_text(),
+        "after_kill": after_kill,
+        "locked": locked,
+        "unlock": unlock,
+        "rerun": rerun,
+        "log": job_log(workdir),
+    }
+
+
+# ---------------------------------------------------------------- resume after SIGKILL
+
+
+def test_a_killed_training_process_is_retried_by_snakemake_and_resumes(killed_run) -> None:
+    assert f"resumed from {CHECKPOINT} after epoch 1" in killed_run["after_kill"]["retry_log"]
+    assert "Trying to restart job" in killed_run["first_run"]
+
+
+def test_nothing_is_left_running_after_killing_the_snakemake_process_group(killed_run) -> None:
+    assert killed_run["after_kill"]["left_running"] == {}
+
+
+def test_the_model_was_not_finished_when_snakemake_was_killed(killed_run) -> None:
+    assert not killed_run["after_kill"]["model_exists"]
+
+
+def test_after_killing_snakemake_a_rerun_says_to_unlock_the_directory(killed_run) -> None:
+    locked = killed_run["locked"]
+    assert locked.returncode != 0
+    assert "Directory cannot be locked" in locked.stderr
+    assert "--unlock" in locked.stderr
+
+
+def test_after_unlock_a_plain_rerun_resumes_from_the_last_completed_epoch(killed_run) -> None:
+    assert killed_run["unlock"].returncode == 0, killed_run["unlock"].stderr
+    rerun = killed_run["rerun"]
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "--rerun-incomplete" not in rerun.stderr
+    assert f"resumed from {CHECKPOINT} after epoch 2" in killed_run["log"]
+
+
+def test_resumed_history_equals_an_uninterrupted_run(killed_run, reference_run) -> None:
+    resumed = history_without_seconds(killed_run["workdir"])
+    assert resumed["epoch"].tolist() == list(range(1, EPOCHS + 1))
+    pd.testing.assert_frame_equal(resumed, history_without_seconds(reference_run), check_exact=True)
+
+
+@pytest.mark.parametrize("model_file", MODEL_FILES)
+def test_resumed_weights_equal_an_uninterrupted_run(killed_run, reference_run, model_file) -> None:
+    assert_same_weights(killed_run["workdir"] / model_file, reference_run / model_file)
+
+
+def test_the_checkpoint_is_removed_once_the_model_is_written(killed_run) -> None:
+    assert (killed_run["workdir"] / MODEL_FILES[0]).is_file()
+    assert not (killed_run["workdir"] / CHECKPOINT).exists()
+
+
+# ---------------------------------------------------------------- atomic outputs
+
+
+def test_a_kill_leaves_no_truncated_file_under_a_final_name(killed_run) -> None:
+    files = killed_run["after_kill"]["final_names"]
+    assert Path(killed_run["workdir"] / CHECKPOINT) in files
+    for path in files:
+        check_complete(path)  # raises on a truncated file
+
+
+def test_a_kill_leaves_temporary_files_only_under_hidden_names(killed_run) -> None:
+    for path in killed_run["after_kill"]["temporaries"]:
+        assert path.name.startswith(".") and path.name.count(".") >= 2, path
+
+
+# ---------------------------------------------------------------- incomplete caches
+
+
+def write_split(path: Path, n: int) -> Path:
+    rows = [
+        {"image_id": f"{i:06d}.jpg", "path": f"/x/{i:06d}.jpg", "label": i % 2} for i in range(n)
+    ]
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["features", "prefix"])
+def test_training_refuses_a_feature_cache_whose_build_was_killed(tmp_path, kind) -> None:
+    split = write_split(tmp_path / "train.csv", 4)
+    npy = tmp_path / f"train.{kind}.npy"
+    npy.write_bytes(b"\x93NUMPY half written")  # an array at its final name, no .key.json
+    with pytest.raises(DataError, match=rf"{npy}: feature cache missing or incomplete"):
+        jobs.make_source(kind, npy, split_csv=split, image_size=32, views=2, dtype="float16",
+                         weights_sha="ab" * 32)  # fmt: skip
+
+
+def test_training_refuses_an_image_store_whose_build_was_killed(tmp_path) -> None:
+    split = write_split(tmp_path / "train.csv", 4)
+    npy = tmp_path / "train.npy"
+    np.save(npy, np.zeros((2, 32, 32, 3), np.uint8))  # only part of the split, no .npy.json
+    with pytest.raises(DataError, match=rf"{npy}: image store missing or incomplete"):
+        jobs.make_source("images", npy, split_csv=split, image_size=32, views=1,
+                         dtype="float16", weights_sha="")  # fmt: skip
+
+
+def test_snakemake_rebuilds_a_cache_left_without_its_key_file(reference_run) -> None:
+    """A build killed before its key was written: Snakemake sees a missing output and reruns it."""
+    workdir = reference_run  # the key file is put back after the dry run
+    key = workdir / "results/cache/features/val.features.npy.key.json"
+    moved = key.with_name("moved-away.json")
+    key.rename(moved)
+    try:
+        jobs_planned = planned_jobs(workdir, "--", HISTORY)
+    finally:
+        moved.rename(key)
+    assert jobs_planned.get("build_feature_cache") == 1
+    assert jobs_planned.get("train") == 1
+
+
+# ---------------------------------------------------------------- reproducibility
+
+
+@pytest.mark.parametrize(
+    "table", ["results/data/metadata.csv", *(f"results/splits/{s}.csv" for s in ("train", "val", "test"))]
+)  # fmt: skip
+def test_same_config_gives_identical_tables(reference_run, independent_run, table) -> None:
+    assert without_workdir(reference_run / table, reference_run) == without_workdir(
+        independent_run / table, independent_run
+    )
+
+
+def test_same_config_gives_identical_histories(reference_run, independent_run) -> None:
+    pd.testing.assert_frame_equal(
+        history_without_seconds(reference_run), history_without_seconds(independent_run),
+        check_exact=True,
+    )  # fmt: skip
+
+
+def test_same_config_gives_identical_test_metrics(reference_run, independent_run) -> None:
+    a = json.loads((reference_run / METRICS).read_text())
+    b = json.loads((independent_run / METRICS).read_text())
+    assert {k: a[k] for k in TEST_NUMBERS} == {k: b[k] for k in TEST_NUMBERS}
+
+
+def test_same_config_gives_identical_weights(reference_run, independent_run) -> None:
+    assert_same_weights(reference_run / MODEL_FILES[0], independent_run / MODEL_FILES[0])
+
+
+# ---------------------------------------------------------------- out of memory
+
+
+def test_out_of_memory_names_the_batch_size_and_the_config_key(tmp_path, monkeypatch) -> None:
+    def out_of_memory(*_args, **_kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(engine, "fit", out_of_memory)
+    monkeypatch.setattr(jobs.weights, "load_backbone", lambda _path: None)
+    monkeypatch.setattr(jobs, "make_source", lambda *_args, **_kwargs: None)
+    monkeypatch.setattr(jobs, "build_model", lambda *_args, **_kwargs: torch.nn.Linear(1, 1))
+    split = write_split(tmp_path / "split.csv", 4)
+    settings = engine.TrainSettings(strategy=1, lr=1e-4, epochs=1, batch_size=48, seed=0)
+    out = tmp_path / "out"
+    with pytest.raises(CelebaGenderError, match="batch size 48") as raised:
+        jobs.train_job(
+            weights_path="unused.pth", train_csv=split, val_csv=split, kind="images",
+            train_input="unused.npy", val_input="unused.npy", settings=settings, image_size=32,
+            cache_dtype="float16", device="cpu", threads=1, out_model=out / "model.pt",
+            out_best=out / "best.pt", out_history=out / "history.csv",
+            checkpoint=out / "last.pt",
+        )  # fmt: skip
+    assert "lower train.batch_size" in str(raised.value)
+    assert "CUDA out of memory" in str(raised.value)
+    assert not out.exists()
+
+
+# ---------------------------------------------------------------- weights
+
+
+def test_weights_that_are_not_a_state_dict_stop_the_workflow_naming_the_file(workdirs) -> None:
+    workdir = workdirs["bad_weights"]
+    bad = workdir / "downloads" / "vgg16.pth"
+    bad.parent.mkdir()
+    bad.write_text("<html><body>404 Not Found</body></html>\n")  # a failed download, saved
+    config = workdir / "tiny.yaml"
+    config.write_text(config.read_text().replace("weights: random", f"weights: {bad}"))
+    proc = snakemake(workdir, "--", HISTORY, check=False)
+    assert proc.returncode != 0
+    assert f"ERROR: {bad} could not be loaded as a PyTorch state dict" in proc.stderr
+    assert "torch.save(model.state_dict(), path)" in proc.stderr
+    logs = "".join(p.read_text() for p in (workdir / "results/logs/build_feature_cache").glob("*"))
+    assert f"{bad} could not be loaded" in logs
+    assert not (workdir / "results/models").exists()
