@@ -168,6 +168,15 @@ def current_rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process (all threads) and of its waited-for children (workers)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
 def maxrss_mb() -> dict[str, float]:
     """getrusage max RSS of this process and of its largest waited-for child, in MB (Linux: KB)."""
     return {
@@ -323,7 +332,7 @@ def run_baseline(args: argparse.Namespace, layout: Layout) -> dict:
     criterion = nn.BCEWithLogitsLoss()
     phases, models = [], {}
     for name, strategy, lr in model_names(args.seed):
-        started = time.perf_counter()
+        started, cpu0, load = time.perf_counter(), own_cpu_seconds(), os.getloadavg()[0]
         with PeakMemory() as memory:
             model = study_model(layout.weights, strategy, args.seed).to(device)
             trainable = [p for p in model.parameters() if p.requires_grad]
@@ -346,6 +355,8 @@ def run_baseline(args: argparse.Namespace, layout: Layout) -> dict:
             {
                 "phase": f"baseline train {name}",
                 "seconds": time.perf_counter() - started,
+                "cpu_seconds": own_cpu_seconds() - cpu0,
+                "load_at_start": load,
                 "peak_rss_mb": memory.peak_mb,
                 "fixed_seconds": setup,
                 "scaling": {"train": train_s, "val": val_s},
@@ -354,7 +365,7 @@ def run_baseline(args: argparse.Namespace, layout: Layout) -> dict:
         )
     accuracies = {}
     for name, model in models.items():
-        started = time.perf_counter()
+        started, cpu0, load = time.perf_counter(), own_cpu_seconds(), os.getloadavg()[0]
         with PeakMemory() as memory:
             test_loss, test_acc = study_epoch(model, loaders["test"], criterion, device)
         seconds = time.perf_counter() - started
@@ -363,6 +374,8 @@ def run_baseline(args: argparse.Namespace, layout: Layout) -> dict:
             {
                 "phase": f"baseline test {name}",
                 "seconds": seconds,
+                "cpu_seconds": own_cpu_seconds() - cpu0,
+                "load_at_start": load,
                 "peak_rss_mb": memory.peak_mb,
                 "fixed_seconds": 0.0,
                 "scaling": {"test": seconds},
@@ -531,16 +544,25 @@ def spawn(phase: str, argv: list[str], layout: Layout) -> dict:
     layout.log(phase).parent.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, str(Path(__file__).resolve()), *argv, "--phase", phase]
     env = {**os.environ, "PYTHONPATH": str(REPO / "scripts")}
+    load = os.getloadavg()[0]
+    cpu_before = children_cpu_seconds()
     started = time.perf_counter()
     with open(layout.log(phase), "w") as log:
         proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, check=False)
     wall = time.perf_counter() - started
+    cpu = children_cpu_seconds() - cpu_before
     if proc.returncode != 0:
         tail = layout.log(phase).read_text()[-3000:]
         raise SystemExit(f"phase {phase} failed (exit {proc.returncode}):\n{tail}")
     record = json.loads(layout.phase_json(phase).read_text())
-    record["wall_seconds"] = wall
+    record.update(wall_seconds=wall, cpu_seconds=cpu, load_at_start=load)
     return record
+
+
+def children_cpu_seconds() -> float:
+    """User + system CPU seconds of all waited-for child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def phase_ratio(scaling: dict[str, float], sizes: dict[str, int]) -> float:
@@ -554,76 +576,73 @@ def projection_row(record: dict, sizes: dict[str, int]) -> float:
     return max(fixed, 0.0) + phase_ratio(record["scaling"], sizes)
 
 
-def fmt_mb(value: float | None) -> str:
-    return "-" if value is None else f"{value:8.0f}"
+def fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
-def print_phase(
-    name: str, wall: float, in_proc: float | None, scaling: float, peak, maxrss
-) -> None:
-    in_proc_text = "-" if in_proc is None else f"{in_proc:8.1f}"
+def header() -> None:
     print(
-        f"  {name:<34} {wall:8.1f} {in_proc_text:>8} {scaling:9.1f} {fmt_mb(peak):>9} "
-        f"{fmt_mb(maxrss):>9}"
+        f"  {'phase':<34} {'wall s':>8} {'CPU s':>8} {'scaling s':>9} {'peak RSS MB':>11} "
+        f"{'load':>5}"
+    )
+
+
+def print_phase(name: str, wall: float, cpu, scaling: float, peak_mb, load) -> None:
+    print(
+        f"  {name:<34} {wall:8.1f} {fmt(cpu):>8} {scaling:9.1f} {fmt(peak_mb, 0):>11} "
+        f"{fmt(load, 2):>5}"
     )
 
 
 def report_baseline(record: dict, sizes: dict[str, int]) -> float:
     """Print the baseline's phases; return its projected full-study seconds."""
-    print("baseline (study's method, one process):")
+    print("baseline (the study's method, one process; DataLoader workers included in CPU s):")
     header()
-    startup = record["wall_seconds"] - record["in_process_seconds"]
-    projected = startup + max(
-        0.0, record["in_process_seconds"] - sum(p["seconds"] for p in record["phases"])
-    )
+    rest = record["wall_seconds"] - sum(p["seconds"] for p in record["phases"])
+    projected = max(rest, 0.0)  # interpreter start, imports, DataLoaders
     for phase in record["phases"]:
         scaling = sum(phase["scaling"].values())
-        print_phase(phase["phase"], phase["seconds"], None, scaling, phase["peak_rss_mb"], None)
+        print_phase(
+            phase["phase"], phase["seconds"], phase["cpu_seconds"], scaling,
+            phase["peak_rss_mb"], phase["load_at_start"],
+        )  # fmt: skip
         projected += phase["seconds"] - scaling + phase_ratio(phase["scaling"], sizes)
     print_phase(
-        "baseline total (process)",
-        record["wall_seconds"],
-        record["in_process_seconds"],
-        sum(sum(p["scaling"].values()) for p in record["phases"]),
-        record["peak_rss_mb"],
-        record["maxrss_mb"],
-    )
+        "baseline total (process)", record["wall_seconds"], record["cpu_seconds"],
+        sum(sum(p["scaling"].values()) for p in record["phases"]), record["maxrss_mb"],
+        record["load_at_start"],
+    )  # fmt: skip
     print(
-        f"    DataLoader workers: largest max RSS {record['children_maxrss_mb']:.0f} MB "
-        "(counts pages shared copy-on-write with the main process)"
+        f"    peak RSS of the process {record['maxrss_mb']:.0f} MB (getrusage); largest "
+        f"DataLoader worker {record['children_maxrss_mb']:.0f} MB (counts the pages it shares "
+        "copy-on-write with the main process)"
     )
     return projected
 
 
 def report_workflow(records: dict[str, dict], sizes: dict[str, int]) -> float:
     """Print the workflow's jobs; return its projected full-study seconds."""
-    print("workflow (package jobs, one process each):")
+    print("workflow (the package's jobs, one process each, as Snakemake runs them):")
     header()
     projected = 0.0
     for phase, record in records.items():
-        scaling = sum(record["scaling"].values())
         print_phase(
-            phase,
-            record["wall_seconds"],
-            record["in_process_seconds"],
-            scaling,
-            record["peak_rss_mb"],
-            record["maxrss_mb"],
-        )
+            phase, record["wall_seconds"], record["cpu_seconds"],
+            sum(record["scaling"].values()), record["maxrss_mb"], record["load_at_start"],
+        )  # fmt: skip
         projected += projection_row(record, sizes)
-    total = sum(r["wall_seconds"] for r in records.values())
-    print(f"  {'workflow total':<34} {total:8.1f}")
+    print_phase(
+        "workflow total", sum(r["wall_seconds"] for r in records.values()),
+        sum(r["cpu_seconds"] for r in records.values()),
+        sum(sum(r["scaling"].values()) for r in records.values()),
+        max(r["maxrss_mb"] for r in records.values()), None,
+    )  # fmt: skip
     for group in ("store", "cache", "train", "evaluate"):
-        part = sum(r["wall_seconds"] for p, r in records.items() if p.startswith(group))
-        print(f"    {group:<10} {part:8.1f} s")
+        part = [r for p, r in records.items() if p.startswith(group)]
+        wall = sum(r["wall_seconds"] for r in part)
+        start = sum(r["wall_seconds"] - r["in_process_seconds"] for r in part)
+        print(f"    {group:<9} {wall:8.1f} s, of which interpreter start and imports {start:.1f} s")
     return projected
-
-
-def header() -> None:
-    print(
-        f"  {'phase':<34} {'wall s':>8} {'in-proc':>8} {'scaling s':>9} {'peak RSS':>9} "
-        f"{'maxRSS MB':>9}"
-    )
 
 
 def report_accuracy(baseline: dict[str, float], workflow: dict[str, float], n_test: int) -> None:
@@ -695,6 +714,13 @@ def orchestrate(args: argparse.Namespace, argv: list[str], layout: Layout) -> No
         "loadavg_end": os.getloadavg(),
     }
     (layout.out / "summary.json").write_text(json.dumps(summary, indent=1))
+    base_cpu = baseline["cpu_seconds"]
+    flow_cpu = sum(r["cpu_seconds"] for r in workflow.values())
+    print(
+        f"CPU seconds (less sensitive to other load on the machine): baseline {base_cpu:.1f}, "
+        f"workflow {flow_cpu:.1f}, ratio {base_cpu / flow_cpu:.2f}; load average at the end "
+        f"{os.getloadavg()[0]:.2f}"
+    )
     print(f"baseline grid wall time {base_wall:.1f} s, workflow grid wall time {flow_wall:.1f} s")
     print(f"grid speedup: {base_wall / flow_wall:.2f}")
 

@@ -150,7 +150,7 @@ def weights_note():
 def cache_enabled():
     """The feature cache is exact only when flips are the only augmentation."""
     augmentations = set(config["train"]["augmentations"])
-    return config["train"]["cache"] == "auto" and augmentations <= {"hflip"}
+    return config["train"]["cache"] in ("auto", True) and augmentations <= {"hflip"}
 
 
 def input_kind(strategy):

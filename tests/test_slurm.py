@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -57,13 +57,15 @@ def run_workflow(
     configfile: Path | None,
     extra_args: Sequence[str] = (),
     snakefile: Path = REPO / "Snakefile",
+    timeout_s: int = SNAKEMAKE_TIMEOUT_S,
 ) -> subprocess.CompletedProcess[str]:
-    """Run Snakemake in ``workdir`` with profiles/slurm and the test overlay, killed after 600 s."""
+    """Run Snakemake in ``workdir`` with profiles/slurm and the test overlay, killed after
+    ``timeout_s`` (it ignores SIGTERM while it waits on cluster jobs, hence ``timeout -k``)."""
     cmd = [
         "timeout",
         "-k",
         "10",
-        str(SNAKEMAKE_TIMEOUT_S),
+        str(timeout_s),
         sys.executable,
         "-m",
         "snakemake",
@@ -204,17 +206,45 @@ def test_profiles_are_accepted_by_snakemake(profile_args: list[str], tmp_path: P
 # --- runs on the local cluster ----------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def slurm_cluster(request: pytest.FixtureRequest) -> Iterator[SlurmCluster]:
-    """Start the test cluster (tests/cluster/start.sh) for the session; always stop it.
+@dataclass(frozen=True)
+class ClusterStart:
+    """What starting the test cluster gave: the cluster, or why it did not start."""
 
-    The state folder is not under pytest's tmp_path: munged refuses a socket below a
-    directory others cannot enter. It is deleted after a session without failures.
+    cluster: SlurmCluster
+    error: str | None
+
+
+CLUSTER_KEY = pytest.StashKey[ClusterStart]()
+
+
+def stop_cluster(
+    state_dir: Path, env: dict[str, str], patch: pytest.MonkeyPatch, session: pytest.Session
+) -> None:
+    """Stop the test cluster (tests/cluster/stop.sh); delete its state after a clean session."""
+    patch.undo()
+    stopped = subprocess.run(
+        [str(CLUSTER_DIR / "stop.sh"), str(state_dir)], check=False, timeout=300, env=env
+    )
+    if stopped.returncode == 0 and session.testsfailed == 0:
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def shared_cluster(request: pytest.FixtureRequest) -> SlurmCluster:
+    """Start the test cluster once per pytest run, whichever test module asks first.
+
+    A session fixture imported into another module would be a second fixture and start a
+    second cluster on the same ports, so each module's ``slurm_cluster`` fixture calls this,
+    and the cluster is kept in the pytest config and stopped when pytest exits (always). The
+    state folder is not under pytest's tmp_path: munged refuses a socket below a directory
+    others cannot enter. It is deleted after a session without failures.
     """
-    state_dir = Path(tempfile.mkdtemp(prefix="celeba-gender-slurm-"))
-    state_dir.chmod(0o755)
-    env = {**os.environ, **TEST_NODE_ENV}
-    try:
+    config = request.config
+    if CLUSTER_KEY not in config.stash:
+        state_dir = Path(tempfile.mkdtemp(prefix="celeba-gender-slurm-"))
+        state_dir.chmod(0o755)
+        env = {**os.environ, **TEST_NODE_ENV}
+        patch = pytest.MonkeyPatch()
+        config.add_cleanup(lambda: stop_cluster(state_dir, env, patch, request.session))
         started = subprocess.run(
             [str(CLUSTER_DIR / "start.sh"), str(state_dir)],
             env=env,
@@ -223,20 +253,25 @@ def slurm_cluster(request: pytest.FixtureRequest) -> Iterator[SlurmCluster]:
             check=False,
             timeout=900,
         )
-        if started.returncode != 0:
-            pytest.fail(f"tests/cluster/start.sh failed:\n{output_tail(started)}")
         conf = state_dir / "etc" / "slurm.conf"
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("SLURM_CONF", str(conf))
-            yield SlurmCluster(
-                state_dir=state_dir, conf=conf, node=socket.gethostname().split(".")[0]
-            )
-    finally:
-        stopped = subprocess.run(
-            [str(CLUSTER_DIR / "stop.sh"), str(state_dir)], check=False, timeout=300, env=env
+        patch.setenv("SLURM_CONF", str(conf))
+        cluster = SlurmCluster(
+            state_dir=state_dir, conf=conf, node=socket.gethostname().split(".")[0]
         )
-        if stopped.returncode == 0 and request.session.testsfailed == 0:
-            shutil.rmtree(state_dir, ignore_errors=True)
+        error = None
+        if started.returncode != 0:
+            error = f"tests/cluster/start.sh failed:\n{output_tail(started)}"
+        config.stash[CLUSTER_KEY] = ClusterStart(cluster, error)
+    start = config.stash[CLUSTER_KEY]
+    if start.error is not None:
+        pytest.fail(start.error)
+    return start.cluster
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(request: pytest.FixtureRequest) -> SlurmCluster:
+    """The test cluster of tests/cluster/start.sh, shared by the run (see ``shared_cluster``)."""
+    return shared_cluster(request)
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,11 @@ def train_job(
     """Train one (strategy, lr, seed) model; write the last and best models and the history."""
     dev = engine.pick_device(device)
     engine.configure_device(dev, threads)
+    log.info(
+        "host %s, CUDA_VISIBLE_DEVICES=%s, SLURM_JOB_ID=%s",
+        os.uname().nodename, os.environ.get("CUDA_VISIBLE_DEVICES", "unset"),
+        os.environ.get("SLURM_JOB_ID", "none"),
+    )  # fmt: skip
     settings = dataclasses.replace(settings, extra={**settings.extra, "image_size": image_size})
     backbone = weights.load_backbone(weights_path)
     wsha = weights.sha256_of(weights_path) if kind != "images" else ""

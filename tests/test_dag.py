@@ -1,0 +1,55 @@
+"""The shape of the DAG, from dry runs: one shared feature cache, the exact fallback to the end-to-end
+path, the seed wildcard. Fast: nothing is executed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from conftest import make_workdir, planned_jobs, snakemake
+
+
+def train_inputs(workdir: Path) -> dict[str, str]:
+    """Model -> the input kind (features, prefix, images) each planned training job announces."""
+    out = snakemake(workdir, "-n").stdout
+    return dict(re.findall(r"train (s\d_lr\S+_seed\d+) \(strategy \d, input: (\w+)\)", out))
+
+
+def test_the_grid_shares_one_feature_cache_build_per_split(tmp_path):
+    workdir = make_workdir(tmp_path)
+    jobs = planned_jobs(workdir)
+    assert jobs["build_feature_cache"] == 3  # train, val, test: once for the whole grid
+    assert jobs["decode_images"] == 3
+    assert jobs["train"] == 2 and jobs["evaluate"] == 4
+    assert train_inputs(workdir) == {"s1_lr1e-4_seed0": "features", "s2_lr1e-4_seed0": "prefix"}
+
+
+def test_cache_off_trains_end_to_end_from_decoded_images(tmp_path):
+    workdir = make_workdir(tmp_path, **{"seed: 0}": "seed: 0, cache: 'off'}"})
+    jobs = planned_jobs(workdir)
+    assert "build_feature_cache" not in jobs
+    assert set(train_inputs(workdir).values()) == {"images"}
+
+
+def test_an_augmentation_other_than_flip_falls_back_to_end_to_end(tmp_path):
+    workdir = make_workdir(
+        tmp_path, **{"seed: 0}": "seed: 0, augmentations: [hflip, color_jitter]}"}
+    )
+    assert "build_feature_cache" not in planned_jobs(workdir)
+    assert set(train_inputs(workdir).values()) == {"images"}
+
+
+def test_seeds_add_a_seed_wildcard(tmp_path):
+    workdir = make_workdir(tmp_path, **{"seed: 0}": "seeds: [0, 1]}"})
+    jobs = planned_jobs(workdir)
+    assert jobs["train"] == 4
+    assert set(train_inputs(workdir)) == {
+        "s1_lr1e-4_seed0", "s1_lr1e-4_seed1", "s2_lr1e-4_seed0", "s2_lr1e-4_seed1"
+    }  # fmt: skip
+
+
+def test_imagenet_weights_are_fetched_by_a_local_rule_before_training(tmp_path):
+    workdir = make_workdir(tmp_path, **{"model: {weights: random}": "model: {weights: imagenet}"})
+    jobs = planned_jobs(workdir)
+    assert jobs["fetch_imagenet_weights"] == 1 and "random_weights" not in jobs
+    assert "fetch the ImageNet VGG-16 weights once" in snakemake(workdir, "-n").stdout
