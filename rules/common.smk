@@ -1,5 +1,6 @@
 # Helper functions shared by the rules (no rules here).
 import math
+import re
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -32,9 +33,27 @@ LAYOUT_ATTRIBUTE_FILES = {
 IMAGENET_WEIGHTS = "resources/weights/vgg16-397923af.pth"
 
 
+def package_imports(name):
+    """Package modules imported by ``name`` (a file name such as "engine.py")."""
+    source = (PACKAGE / name).read_text()
+    found = set()
+    pattern = r"^\s*from (?:celeba_gender\.?|\.)(\w*) import ([\w, ]+)"
+    for sub, names in re.findall(pattern, source, flags=re.M):
+        candidates = [sub] if sub else [n.split()[0] for n in names.split(",") if n.strip()]
+        found |= {f"{c}.py" for c in candidates if (PACKAGE / f"{c}.py").is_file()}
+    return found
+
+
 def package_files(*modules):
-    """The package modules a rule depends on, so that editing them reruns the rule."""
-    return [str(PACKAGE / name) for name in (*CORE_MODULES, *modules)]
+    """The package modules a rule runs, with everything they import from the package, so that
+    editing any of them reruns the rule (Snakemake does not track imports of scripts)."""
+    todo, seen = list(CORE_MODULES + modules), set()
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(package_imports(name))
+    return sorted(str(PACKAGE / name) for name in seen)
 
 
 def format_lr(lr):

@@ -19,18 +19,13 @@ from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from celeba_gender.constants import ATTRIBUTES, CLASS_NAMES, LABEL_ATTRIBUTE  # noqa: E402
+from celeba_gender.ingest import load_rgb  # noqa: E402
 from celeba_gender.io import DataError, save_figure  # noqa: E402
 from celeba_gender.plots import LABEL_SIZE, TITLE_SIZE, new_figure, style_axes  # noqa: E402
 
 NEGATIVE_COLOUR = "#2166ac"  # blue: attribute more frequent in women
 POSITIVE_COLOUR = "#b2182b"  # red: attribute more frequent in men
 GENDER_COLOURS = ("#d6604d", "#4393c3")  # female, male
-
-
-def load_rgb(path: str | os.PathLike) -> Image.Image:
-    """Open an image file as RGB."""
-    with Image.open(path) as image:
-        return image.convert("RGB")
 
 
 def _require_columns(meta: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
