@@ -196,13 +196,13 @@ rule statistics:
         per_model=report(
             "results/tables/model_ci.csv",
             caption="../report/model_ci.rst",
-            category="Statistics",
+            category="Uncertainty",
             labels={"table": "per-model accuracy with 95% CI"},
         ),
         per_config=report(
             "results/tables/seed_summary.csv",
             caption="../report/seed_summary.rst",
-            category="Statistics",
+            category="Uncertainty",
             labels={"table": "mean over seeds"},
         ),
         collapse="results/tables/collapse.csv",

@@ -23,7 +23,7 @@ from conftest import snakemake
 pytestmark = pytest.mark.slow
 
 REPORT_ZIP = "results/report/snakemake-report.zip"
-CATEGORIES = {"Data", "Training", "Evaluation", "Subgroups", "Explanations", "Statistics"}
+CATEGORIES = {"Data", "Training", "Evaluation", "Subgroups", "Explanations", "Uncertainty"}
 MODELS = {"s1_lr1e-4_seed0", "s2_lr1e-4_seed0"}
 MODEL_LABELS = {"strategy", "learning rate", "seed"}
 WINDOW = (1400, 900)

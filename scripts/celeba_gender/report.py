@@ -187,18 +187,19 @@ def best_model(metrics: pd.DataFrame) -> pd.Series:
 CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 0;
        color: #222; background: #fafafa; line-height: 1.45; }
-main { max-width: 1200px; margin: 0 auto; padding: 1.5rem 2rem 4rem; }
+main { max-width: 1500px; margin: 0 auto; padding: 1.5rem 2rem 4rem; }
 h1 { font-size: 1.7rem; margin-bottom: 0.3rem; }
 h2 { border-bottom: 2px solid #dbe6f3; padding-bottom: 0.2rem; margin-top: 2.2rem; }
 nav a { margin-right: 1rem; color: #1f5fa8; }
 .banner { padding: 0.9rem 1.2rem; border-radius: 6px; margin: 1rem 0; font-size: 1.05rem; }
 .banner.warning { background: #fdecea; border: 2px solid #c62828; color: #8e0000; font-weight: 600; }
 .banner.info { background: #e8f1fb; border: 1px solid #9dbce0; }
-.table-wrap { max-height: 34rem; overflow: auto; border: 1px solid #ddd; border-radius: 4px;
+.table-wrap { max-height: 48rem; overflow: auto; border: 1px solid #ddd; border-radius: 4px;
               margin: 0.6rem 0 1rem; background: white; }
 table.data { border-collapse: collapse; font-size: 0.9rem; width: 100%; }
 table.data th, table.data td { padding: 0.35rem 0.7rem; border-bottom: 1px solid #e6e6e6;
-                               text-align: right; white-space: nowrap; }
+                               text-align: right; white-space: pre-wrap; max-width: 40rem;
+                               overflow-wrap: anywhere; vertical-align: top; }
 table.data th:first-child, table.data td:first-child { text-align: left; }
 table.data thead th { position: sticky; top: 0; background: #dbe6f3; z-index: 1; }
 table.data tbody tr:nth-child(even) { background: #f4f7fb; }
@@ -467,7 +468,10 @@ def cost_table(
         total = {"job": "TOTAL", "wall_s": table["wall_s"].sum(), "cpu_s": table["cpu_s"].sum(),
                  "max_rss_mb": table["max_rss_mb"].max()}  # fmt: skip
         table = pd.concat([table, pd.DataFrame([total])], ignore_index=True)
-    return table.round(2)
+    table = table.rename(
+        columns={"wall_s": "wall (s)", "cpu_s": "CPU (s)", "max_rss_mb": "peak RSS (MB)"}
+    )
+    return table.round(1)
 
 
 def provenance(
