@@ -154,6 +154,17 @@ def check_complete(path: Path) -> None:
         np.asarray(np.load(path, mmap_mode="r")).sum()
 
 
+def unreadable(paths: list[Path]) -> dict[Path, str]:
+    """The files among ``paths`` that their reader cannot read completely, with the error."""
+    found = {}
+    for path in paths:
+        try:
+            check_complete(path)
+        except Exception as err:  # any failure to read counts
+            found[path] = f"{type(err).__name__}: {err}"
+    return found
+
+
 def without_workdir(path: Path, workdir: Path) -> str:
     """A text file with the workdir's absolute path replaced (metadata and splits list paths)."""
     return path.read_text().replace(str(workdir), "<workdir>")
@@ -171,19 +182,43 @@ def assert_same_weights(a: Path, b: Path) -> None:
     assert not differing, f"{a.name}: tensors differ: {differing[:5]}"
 
 
+def simulate_partial_outputs(workdir: Path) -> subprocess.CompletedProcess:
+    """A dry run as if the kill had come after the job wrote model.pt (not yet history.csv).
+
+    Snakemake marks a job's outputs incomplete when it starts; model.pt is written for the
+    dry run and removed again, so the real rerun that follows finds no output.
+    """
+    partial = workdir / MODEL_FILES[0]
+    shutil.copyfile(workdir / "results/weights/vgg16-random-seed0.pth", partial)
+    try:
+        return snakemake(workdir, "-n", "--", HISTORY, check=False)
+    finally:
+        partial.unlink()
+
+
 # ---------------------------------------------------------------- workdirs
 
 
 @pytest.fixture(scope="module")
-def workdirs(tmp_path_factory) -> dict[str, Path]:
-    """Upstream jobs (data, split, weights, caches) done once; copies made before training."""
-    reference = faults_workdir(tmp_path_factory.mktemp("reference"))
-    snakemake(reference, "--omit-from", "train", "--", METRICS)
-    return {
-        "reference": reference,
-        "killed": clone(reference, tmp_path_factory.mktemp("killed") / "w"),
-        "bad_weights": clone(reference, tmp_path_factory.mktemp("bad_weights") / "w"),
-    }
+def workdirs(tmp_path_factory):
+    """Upstream jobs (data, split, weights, caches) done once; copies made before training.
+
+    The independent run starts first, in the background (it shares nothing but the config).
+    """
+    independent = faults_workdir(tmp_path_factory.mktemp("independent"))
+    background = start_snakemake(independent, "--", METRICS)
+    try:
+        reference = faults_workdir(tmp_path_factory.mktemp("reference"))
+        snakemake(reference, "--omit-from", "train", "--", METRICS)
+        yield {
+            "reference": reference,
+            "killed": clone(reference, tmp_path_factory.mktemp("killed") / "w"),
+            "bad_weights": clone(reference, tmp_path_factory.mktemp("bad_weights") / "w"),
+            "independent": (independent, background),
+        }
+    finally:
+        if background.poll() is None:
+            kill_group(background)
 
 
 @pytest.fixture(scope="module")
@@ -194,10 +229,11 @@ def reference_run(workdirs) -> Path:
 
 
 @pytest.fixture(scope="module")
-def independent_run(tmp_path_factory) -> Path:
+def independent_run(workdirs) -> Path:
     """The same config from scratch in another workdir (for reproducibility)."""
-    workdir = faults_workdir(tmp_path_factory.mktemp("independent"))
-    snakemake(workdir, "--", METRICS)
+    workdir, background = workdirs["independent"]
+    rc = background.wait(timeout=1800)
+    assert rc == 0, (workdir / "snakemake.out").read_text()[-6000:]
     return workdir
 
 
@@ -221,18 +257,19 @@ def killed_run(workdirs) -> dict:
         wait_for(lambda: "after epoch 1" in job_log(workdir), "the retried job resumed", proc)
         wait_for(lambda: checkpoint_epoch(workdir) == 2, "epoch 2 was checkpointed", proc)
         retry_log = job_log(workdir)  # Snakemake deletes a job's log before each attempt
-        model_exists = (workdir / MODEL_FILES[0]).exists()
     finally:
         left_running = kill_group(proc)
+    final_names = final_name_files(workdir)
     after_kill = {
-        "final_names": final_name_files(workdir),
+        "final_names": final_names,
+        "unreadable": unreadable(final_names),
         "temporaries": [p for p in (workdir / "results").rglob(".*") if p.is_file()],
-        "model_exists": model_exists,
         "left_running": left_running,
         "retry_log": retry_log,
     }
     locked = snakemake(workdir, "--", HISTORY, check=False)
     unlock = snakemake(workdir, "--unlock", check=False)
+    partial = simulate_partial_outputs(workdir)
     rerun = snakemake(workdir, "--", HISTORY, check=False)
     return {
         "workdir": workdir,
@@ -240,6 +277,7 @@ def killed_run(workdirs) -> dict:
         "after_kill": after_kill,
         "locked": locked,
         "unlock": unlock,
+        "partial": partial,
         "rerun": rerun,
         "log": job_log(workdir),
     }
@@ -258,7 +296,8 @@ def test_nothing_is_left_running_after_killing_the_snakemake_process_group(kille
 
 
 def test_the_model_was_not_finished_when_snakemake_was_killed(killed_run) -> None:
-    assert not killed_run["after_kill"]["model_exists"]
+    names = killed_run["after_kill"]["final_names"]
+    assert not [p for p in names if p.parent.name == MODEL and p.parent.parent.name == "models"]
 
 
 def test_after_killing_snakemake_a_rerun_says_to_unlock_the_directory(killed_run) -> None:
@@ -266,6 +305,14 @@ def test_after_killing_snakemake_a_rerun_says_to_unlock_the_directory(killed_run
     assert locked.returncode != 0
     assert "Directory cannot be locked" in locked.stderr
     assert "--unlock" in locked.stderr
+
+
+def test_a_kill_after_some_outputs_were_written_asks_for_rerun_incomplete(killed_run) -> None:
+    partial = killed_run["partial"]
+    assert partial.returncode != 0
+    assert "seem to be incomplete" in partial.stderr
+    assert "--rerun-incomplete" in partial.stderr
+    assert MODEL_FILES[0] in partial.stderr
 
 
 def test_after_unlock_a_plain_rerun_resumes_from_the_last_completed_epoch(killed_run) -> None:
@@ -296,10 +343,9 @@ def test_the_checkpoint_is_removed_once_the_model_is_written(killed_run) -> None
 
 
 def test_a_kill_leaves_no_truncated_file_under_a_final_name(killed_run) -> None:
-    files = killed_run["after_kill"]["final_names"]
-    assert Path(killed_run["workdir"] / CHECKPOINT) in files
-    for path in files:
-        check_complete(path)  # raises on a truncated file
+    after_kill = killed_run["after_kill"]
+    assert killed_run["workdir"] / CHECKPOINT in after_kill["final_names"]
+    assert after_kill["unreadable"] == {}
 
 
 def test_a_kill_leaves_temporary_files_only_under_hidden_names(killed_run) -> None:
@@ -335,20 +381,6 @@ def test_training_refuses_an_image_store_whose_build_was_killed(tmp_path) -> Non
     with pytest.raises(DataError, match=rf"{npy}: image store missing or incomplete"):
         jobs.make_source("images", npy, split_csv=split, image_size=32, views=1,
                          dtype="float16", weights_sha="")  # fmt: skip
-
-
-def test_snakemake_rebuilds_a_cache_left_without_its_key_file(reference_run) -> None:
-    """A build killed before its key was written: Snakemake sees a missing output and reruns it."""
-    workdir = reference_run  # the key file is put back after the dry run
-    key = workdir / "results/cache/features/val.features.npy.key.json"
-    moved = key.with_name("moved-away.json")
-    key.rename(moved)
-    try:
-        jobs_planned = planned_jobs(workdir, "--", HISTORY)
-    finally:
-        moved.rename(key)
-    assert jobs_planned.get("build_feature_cache") == 1
-    assert jobs_planned.get("train") == 1
 
 
 # ---------------------------------------------------------------- reproducibility
@@ -417,7 +449,7 @@ def test_weights_that_are_not_a_state_dict_stop_the_workflow_naming_the_file(wor
     bad.write_text("<html><body>404 Not Found</body></html>\n")  # a failed download, saved
     config = workdir / "tiny.yaml"
     config.write_text(config.read_text().replace("weights: random", f"weights: {bad}"))
-    proc = snakemake(workdir, "--", HISTORY, check=False)
+    proc = snakemake(workdir, "--", "results/cache/features/val.features.npy", check=False)
     assert proc.returncode != 0
     assert f"ERROR: {bad} could not be loaded as a PyTorch state dict" in proc.stderr
     assert "torch.save(model.state_dict(), path)" in proc.stderr
