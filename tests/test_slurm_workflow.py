@@ -66,7 +66,6 @@ class WorkflowRun:
     jobs: list[dict[str, str]]
     planned: dict[str, int]
     local_rules: frozenset[str]
-    seconds: float
 
 
 def declared_local_rules(rule_files: list[Path]) -> frozenset[str]:
@@ -108,6 +107,7 @@ def job_environment(log_path: Path) -> dict[str, str]:
 
 
 def read_metrics(workdir: Path, model: str, checkpoint: str) -> dict:
+    """A model's test metrics for one checkpoint."""
     path = workdir / "results" / "evaluation" / model / checkpoint / "metrics.json"
     return json.loads(path.read_text())
 
@@ -145,7 +145,7 @@ def slurm_workflow(
         f"workflow failed on SLURM after {seconds:.0f} s:\n{output_tail(proc)}"
     )
     jobs = jobs_of_run(sacct_jobs(since), JOBNAME_PREFIX)
-    return WorkflowRun(workdir, proc, jobs, planned, local_rules, seconds)
+    return WorkflowRun(workdir, proc, jobs, planned, local_rules)
 
 
 def test_dag_has_the_expected_cluster_and_local_rules(slurm_workflow: WorkflowRun) -> None:
