@@ -66,7 +66,7 @@ def _check_root(root: Path) -> None:
         what = "is not a folder" if root.exists() else "does not exist"
         raise DataError(
             f"ingest: data.root {root} {what}. Set data.root to the folder holding the "
-            "CelebA download (see README, "Running the real study")."
+            "CelebA download (see README, 'Running the real study')."
         )
 
 
