@@ -39,14 +39,17 @@ def package_imports(name):
     found = set()
     pattern = r"^\s*from (?:celeba_gender\.?|\.)(\w*) import ([\w, ]+)"
     for sub, names in re.findall(pattern, source, flags=re.M):
-        candidates = [sub] if sub else [n.split()[0] for n in names.split(",") if n.strip()]
+        candidates = (
+            [sub] if sub else [n.split()[0] for n in names.split(",") if n.strip()]
+        )
         found |= {f"{c}.py" for c in candidates if (PACKAGE / f"{c}.py").is_file()}
     return found
 
 
 def package_files(*modules):
     """The package modules a rule runs, with everything they import from the package, so that
-    editing any of them reruns the rule (Snakemake does not track imports of scripts)."""
+    editing any of them reruns the rule (Snakemake does not track imports of scripts).
+    """
     todo, seen = list(CORE_MODULES + modules), set()
     while todo:
         name = todo.pop()
