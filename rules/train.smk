@@ -32,6 +32,7 @@ rule train:
         cache_dtype=config["train"]["cache_dtype"],
         device=config["train"]["device"],
         checkpoint="results/checkpoints/{model}/last.pt",
+        checkpoint_minutes=config["train"]["checkpoint_minutes"],
     message:
         "train {wildcards.model} (strategy {params.settings[strategy]}, input: {params.kind})"
     script:

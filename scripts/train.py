@@ -34,4 +34,5 @@ with job_logging(snakemake.log[0]):
         out_best=snakemake.output.best,
         out_history=snakemake.output.history,
         checkpoint=snakemake.params.checkpoint,
+        checkpoint_minutes=snakemake.params.checkpoint_minutes,
     )

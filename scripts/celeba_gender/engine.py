@@ -332,8 +332,14 @@ def fit(
     device: torch.device,
     checkpoint: str | os.PathLike,
     on_epoch: Callable[[dict], None] | None = None,
+    checkpoint_minutes: float = 0.0,
 ) -> dict:
     """Train for ``settings.epochs`` epochs (resuming from ``checkpoint``), validating each epoch.
+
+    A resumable checkpoint is written after every epoch, or, with ``checkpoint_minutes`` > 0,
+    after the first epoch that ends at least that many minutes after the last one written (or the
+    start): a checkpoint of strategy 1 holds ~1.4 GB (the head and its two Adam moments), which
+    costs seconds per epoch on a short CPU run.
 
     Returns {"history": DataFrame, "best_state": trainable state of the best epoch,
     "best_epoch": int, "epochs_run": int}. The model is left at its last epoch.
@@ -360,6 +366,7 @@ def fit(
         log.info("resumed from %s after epoch %d", checkpoint, resumed["epoch"])
 
     step = torch.compile(model) if settings.compile and device.type == "cuda" else model
+    last_saved = time.perf_counter()
     for epoch in range(start_epoch, settings.epochs + 1):
         if (
             settings.patience is not None
@@ -388,8 +395,10 @@ def fit(
             "seconds": time.perf_counter() - started,
         }
         history.append(row)
-        state = trainable_state(model)
-        if _score(row, settings.select_by) > best["score"]:
+        improved = _score(row, settings.select_by) > best["score"]
+        due = time.perf_counter() - last_saved >= 60 * checkpoint_minutes
+        state = trainable_state(model) if improved or due else None
+        if improved:
             # the same tensors as the checkpoint's model: torch.save stores them once
             best = {"epoch": epoch, "score": _score(row, settings.select_by), "state": state}
         log.info(
@@ -397,16 +406,9 @@ def fit(
             epoch, settings.epochs, row["train_loss"], row["train_accuracy"],
             row["val_loss"], row["val_accuracy"], row["seconds"],
         )  # fmt: skip
-        save_checkpoint(
-            checkpoint,
-            model=state,
-            optimizer=optimizer.state_dict(),
-            epoch=epoch,
-            rng=torch.get_rng_state(),
-            history=history,
-            best=best,
-            settings=settings_dict(settings),
-        )
+        if due:
+            _save_epoch_checkpoint(checkpoint, state, optimizer, epoch, history, best, settings)
+            last_saved = time.perf_counter()
         if on_epoch is not None:
             on_epoch(row)
     return {
@@ -415,3 +417,17 @@ def fit(
         "best_epoch": best["epoch"],
         "epochs_run": len(history),
     }
+
+
+def _save_epoch_checkpoint(checkpoint, state, optimizer, epoch, history, best, settings) -> None:
+    """The resumable state after ``epoch``: trainable weights, optimizer, RNG, history, best."""
+    save_checkpoint(
+        checkpoint,
+        model=state,
+        optimizer=optimizer.state_dict(),
+        epoch=epoch,
+        rng=torch.get_rng_state(),
+        history=history,
+        best=best,
+        settings=settings_dict(settings),
+    )

@@ -72,7 +72,7 @@ def build_cache_job(
 def train_job(
     *, weights_path, train_csv, val_csv, kind: str, train_input, val_input,
     settings: engine.TrainSettings, image_size: int, cache_dtype: str, device: str, threads: int,
-    out_model, out_best, out_history, checkpoint,
+    out_model, out_best, out_history, checkpoint, checkpoint_minutes: float = 0.0,
 ) -> dict:  # fmt: skip
     """Train one (strategy, lr, seed) model; write the last and best models and the history."""
     dev = engine.pick_device(device)
@@ -99,7 +99,7 @@ def train_job(
     try:
         result = engine.fit(
             model, train_source, val_source, labels_of(train_split), labels_of(val_split),
-            settings, dev, checkpoint,
+            settings, dev, checkpoint, checkpoint_minutes=checkpoint_minutes,
         )  # fmt: skip
     except torch.OutOfMemoryError as err:
         raise CelebaGenderError(

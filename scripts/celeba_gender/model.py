@@ -25,8 +25,10 @@ def build_model(backbone_state: dict[str, torch.Tensor] | None, head_seed: int) 
     The new head layer gets PyTorch's default Linear initialisation drawn from ``head_seed``,
     so the same seed gives the same model whatever the global RNG state.
     """
-    model = vgg16(weights=None)
-    if backbone_state is not None:
+    if backbone_state is None:
+        model = vgg16(weights=None)
+    else:
+        model = _empty_vgg16()
         model.load_state_dict(_with_1000_class_head(backbone_state, model))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(head_seed)
@@ -45,10 +47,19 @@ def _with_1000_class_head(state: dict[str, torch.Tensor], model: VGG) -> dict[st
     return state
 
 
+def _empty_vgg16(head_outputs: int = 1000) -> VGG:
+    """VGG-16 with uninitialised parameters, for a state dict to fill: skips drawing the random
+    initialisation of 138 M parameters (seconds on a CPU), which load_state_dict overwrites."""
+    with torch.device("meta"):
+        model = vgg16(weights=None)
+        if head_outputs != 1000:
+            model.classifier[6] = nn.Linear(4096, head_outputs)
+    return model.to_empty(device="cpu")
+
+
 def load_trained(state: dict[str, torch.Tensor]) -> VGG:
     """A model saved by training (1-logit head) from its state dict."""
-    model = vgg16(weights=None)
-    model.classifier[6] = nn.Linear(4096, 1)
+    model = _empty_vgg16(head_outputs=1)
     model.load_state_dict(state)
     return model
 
