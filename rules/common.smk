@@ -220,6 +220,13 @@ def train_kind(wildcards):
     return input_kind(parse_model(wildcards.model)[0])
 
 
+def evaluate_threads(wildcards):
+    """Threads of a test-set evaluation: 1 when it reads the feature cache (a few matrix products,
+    so that two evaluations run side by side), 2 when it runs the whole VGG-16 on images.
+    """
+    return 2 if train_kind(wildcards) == "images" else 1
+
+
 def train_settings(wildcards):
     strategy, lr, seed = parse_model(wildcards.model)
     train = config["train"]

@@ -23,7 +23,7 @@ rule evaluate:
     wildcard_constraints:
         model=r"s\d+_lr[^_/]+_seed\d+",
         checkpoint="last|best",
-    threads: 2
+    threads: evaluate_threads
     resources:
         gpu=1,
     params:
@@ -174,7 +174,7 @@ rule gradcam:
         "results/logs/gradcam/{model}.log",
     benchmark:
         "results/benchmarks/gradcam/{model}.tsv"
-    threads: 2
+    threads: 1
     params:
         n_images=config["evaluate"]["gradcam_images"],
         image_size=config["train"]["image_size"],

@@ -309,3 +309,27 @@ def test_select_by_val_loss_picks_the_lowest_val_loss_epoch(uninterrupted) -> No
     assert uninterrupted["best_epoch"] == expected
     best_head = uninterrupted["best_state"]["classifier.6.weight"]
     assert torch.equal(best_head, uninterrupted["heads"][expected])
+
+
+def test_checkpoint_minutes_skips_checkpoints_but_not_training(
+    base_model, data, uninterrupted, tmp_path
+) -> None:
+    """With checkpoint_minutes longer than the run, no checkpoint is written; the history, the
+    best epoch and the final weights are those of a run that checkpoints every epoch."""
+    checkpoint = tmp_path / "checkpoint.pt"
+    model = copy.deepcopy(base_model)
+    written = []
+    result = engine.fit(
+        model, data["train_source"], data["val_source"], data["train_labels"],
+        data["val_labels"], SETTINGS, CPU, checkpoint,
+        on_epoch=lambda row: written.append(checkpoint.exists()), checkpoint_minutes=60,
+    )  # fmt: skip
+    assert written == [False, False, False]
+    pd.testing.assert_frame_equal(
+        without_seconds(result["history"]),
+        without_seconds(uninterrupted["history"]),
+        check_exact=True,
+    )
+    assert result["best_epoch"] == uninterrupted["best_epoch"]
+    assert set(result["best_state"]) == set(uninterrupted["best_state"])
+    assert torch.equal(head_of(model), head_of(uninterrupted["model"]))
