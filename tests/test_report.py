@@ -336,3 +336,12 @@ def test_render_html_gives_every_section_a_unique_anchor_linked_from_the_nav(
     assert "models" not in ids
     nav = re.search(r"<nav>(.*?)</nav>", page).group(1)
     assert re.findall(r'href="#([^"]+)"', nav) == ids
+
+
+def test_table_html_keeps_the_significant_digits_of_learning_rates():
+    """6e-05 must not print as 0.0001 (the 4-decimal float format of the other columns)."""
+    table = report.table_html(
+        pd.DataFrame({"lr": [6e-05, 2e-05, 1e-3], "accuracy": [0.5, 0.6, 0.7]})
+    )
+    cells = re.findall(r"<td>([^<]*)</td>", table)
+    assert cells == ["6e-05", "0.5000", "2e-05", "0.6000", "0.001", "0.7000"]

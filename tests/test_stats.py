@@ -380,3 +380,10 @@ def test_plot_roc_curves_auc_of_perfect_and_random_scorers(tmp_path):
 def test_plot_roc_curves_one_class_labels_give_nan_auc(tmp_path):
     aucs = plot_roc_curves({"m": ([1, 1, 1], [0.2, 0.6, 0.9])}, tmp_path / "roc.png")
     assert math.isnan(aucs["m"])
+
+
+def test_seed_summary_interval_stays_within_0_and_1():
+    """Two seeds far apart: the t interval (quantile 12.7) is clipped to accuracies' range."""
+    summary = seed_summary([0.55, 0.72])
+    assert summary["ci_low"] == 0.0 and summary["ci_high"] == 1.0
+    assert summary["mean"] == pytest.approx(0.635)

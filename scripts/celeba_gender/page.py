@@ -73,6 +73,10 @@ def build_report(
         extra["Skipped bad images"] = bad
     notes = [comparison_info["sentence"]]
     notes += [
+        f"{pair['sentence']} {pair.get('bootstrap_sentence', '')}".strip()
+        for pair in comparison_info.get("pairs", [])
+    ]
+    notes += [
         f"{r.model}: {r.collapse_message}" for r in collapse_table.itertuples() if r.collapsed
     ]
     report.render_html(

@@ -234,7 +234,11 @@ def image_data_uri(path: str | os.PathLike) -> str:
 def table_html(
     frame: pd.DataFrame, table_id: str | None = None, float_format: str = "{:.4f}"
 ) -> str:
-    """A DataFrame as an escaped HTML table with the page's CSS classes, in a scrolling wrapper."""
+    """A DataFrame as an escaped HTML table with the page's CSS classes, in a scrolling wrapper.
+
+    Learning rates (an ``lr`` column) keep their significant digits (6e-05, not 0.0001)."""
+    if "lr" in frame.columns:
+        frame = frame.assign(lr=[_lr_text(v) for v in frame["lr"]])
     body = frame.to_html(
         classes="data",
         index=False,
@@ -245,6 +249,13 @@ def table_html(
         escape=True,
     )
     return f'<div class="table-wrap">{body}</div>'
+
+
+def _lr_text(value) -> str:
+    try:
+        return f"{float(value):g}"
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def _tag_rows(table: str, names: Sequence[str]) -> str:

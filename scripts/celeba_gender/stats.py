@@ -77,7 +77,10 @@ def bootstrap_accuracy_ci(
 
 
 def seed_summary(accuracies: Sequence[float], level: float = 0.95) -> dict[str, float]:
-    """Mean, std (ddof=1), n and t-distribution CI of accuracies over seeds (NaN when n = 1)."""
+    """Mean, std (ddof=1), n and t-distribution CI of accuracies over seeds (NaN when n = 1).
+
+    The interval is clipped to [0, 1], the range of an accuracy: with two seeds the t quantile
+    is 12.7, and the unclipped interval often reaches past both ends."""
     _check_level(level)
     values = np.asarray(accuracies, dtype=float)
     if values.ndim != 1 or not values.size:
@@ -90,7 +93,8 @@ def seed_summary(accuracies: Sequence[float], level: float = 0.95) -> dict[str, 
         return {"mean": mean, "std": math.nan, "n": 1, "ci_low": math.nan, "ci_high": math.nan}
     std = float(values.std(ddof=1))
     half = float(sps.t.ppf((1 + level) / 2, df=n - 1)) * std / math.sqrt(n)
-    return {"mean": mean, "std": std, "n": n, "ci_low": mean - half, "ci_high": mean + half}
+    low, high = max(0.0, mean - half), min(1.0, mean + half)
+    return {"mean": mean, "std": std, "n": n, "ci_low": low, "ci_high": high}
 
 
 # ----------------------------------------------------------------------------- paired tests
