@@ -99,3 +99,27 @@ def test_a_refused_config_creates_no_output(tmp_path) -> None:
     output = refused(snakemake(workdir, check=False))
     assert "['train']['batch_size']" in output
     assert not (workdir / "results").exists()
+
+
+def schema_keys(node: dict, prefix: str = "") -> list[tuple[str, dict]]:
+    """Every leaf key of the config schema, dotted (train.batch_size), with its schema."""
+    keys = []
+    for name, sub in node.get("properties", {}).items():
+        if sub.get("type") == "object" and "properties" in sub:
+            keys += schema_keys(sub, f"{prefix}{name}.")
+        else:
+            keys.append((f"{prefix}{name}", sub))
+    return keys
+
+
+def test_every_config_key_has_a_description_a_default_and_a_readme_row() -> None:
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    schema = yaml.safe_load((repo / "config" / "schema.yaml").read_text())
+    readme = (repo / "README.md").read_text()
+    keys = schema_keys(schema)
+    assert len(keys) > 20
+    undocumented = [k for k, s in keys if not s.get("description") or "default" not in s]
+    missing_rows = [k for k, _ in keys if f"| `{k}` |" not in readme]
+    assert undocumented == [] and missing_rows == []
