@@ -65,6 +65,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--keep-models", action="store_true", help="keep the 528 MB model files of the workflow"
     )
+    parser.add_argument(
+        "--reuse-baseline",
+        type=Path,
+        default=None,
+        metavar="SUMMARY_JSON",
+        help="take the baseline's record from an earlier run's summary.json with the same "
+        "arguments instead of rerunning it (it takes ~30 min here); says so in the output",
+    )
     parser.add_argument("--phase", default=None, help=argparse.SUPPRESS)  # child process entry
     args = parser.parse_args(argv)
     if args.train_images < 16 or args.epochs < 1 or args.image_size < 32:
@@ -410,11 +418,19 @@ def kind_of(strategy: int) -> str:
     return "features" if strategy == 1 else "prefix"
 
 
+def workflow_default(section: str, key: str):
+    """A config key's default from config/schema.yaml: the workflow side runs as configured."""
+    import yaml
+
+    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
+    return schema["properties"][section]["properties"][key]["default"]
+
+
 def run_store(args: argparse.Namespace, layout: Layout, split: str) -> dict:
-    from celeba_gender import jobs
+    from celeba_gender import store  # as scripts/decode_images.py: no torch import
 
     started = time.perf_counter()
-    jobs.build_store_job(layout.split(split), layout.store(split), args.image_size, args.threads)
+    store.build_split_store(layout.split(split), layout.store(split), args.image_size, args.threads)
     return {"scaling": {split: time.perf_counter() - started}}
 
 
@@ -457,6 +473,7 @@ def run_train(args: argparse.Namespace, layout: Layout, name: str, strategy: int
         out_best=folder / "best.pt",
         out_history=folder / "history.csv",
         checkpoint=layout.out / "workflow" / "checkpoints" / name / "last.pt",
+        checkpoint_minutes=workflow_default("train", "checkpoint_minutes"),
     )
     history = result["history"]
     return {
@@ -576,6 +593,26 @@ def spawn(phase: str, argv: list[str], layout: Layout) -> dict:
     record = json.loads(layout.phase_json(phase).read_text())
     record.update(wall_seconds=wall, cpu_seconds=cpu, load_at_start=load)
     return record
+
+
+COMPARED_ARGS = ("train_images", "epochs", "image_size", "threads", "seed", "device")
+
+
+def reused_baseline(summary_json: Path, args: argparse.Namespace) -> dict:
+    """The baseline record of an earlier run with the same arguments (the baseline's code and
+    the data, deterministic for the seed, are unchanged between the two runs)."""
+    summary = json.loads(summary_json.read_text())
+    earlier = summary["args"]
+    differing = [k for k in COMPARED_ARGS if earlier.get(k) != str(getattr(args, k))]
+    if differing:
+        raise SystemExit(
+            f"--reuse-baseline {summary_json}: made with other arguments ({', '.join(differing)})"
+        )
+    print(
+        f"baseline: REUSED from {summary_json} (measured {summary.get('finished', 'earlier')}, "
+        "same arguments), not rerun"
+    )
+    return summary["baseline"]
 
 
 def children_cpu_seconds() -> float:
@@ -701,7 +738,11 @@ def orchestrate(args: argparse.Namespace, argv: list[str], layout: Layout) -> No
     setup = spawn("setup", argv, layout)
     print(f"setup (synthetic images, split, weights; not timed): {setup['wall_seconds']:.1f} s")
 
-    baseline = spawn("baseline", argv, layout)
+    baseline = (
+        reused_baseline(args.reuse_baseline, args)
+        if args.reuse_baseline
+        else spawn("baseline", argv, layout)
+    )
     workflow = {phase: spawn(phase, argv, layout) for phase in workflow_phases(args.seed)}
     if not args.keep_models:
         shutil.rmtree(layout.out / "workflow" / "models", ignore_errors=True)
@@ -732,6 +773,8 @@ def orchestrate(args: argparse.Namespace, argv: list[str], layout: Layout) -> No
         "workflow": workflow,
         "projection_seconds": {"baseline": projected_base, "workflow": projected_flow},
         "loadavg_end": os.getloadavg(),
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "baseline_reused_from": str(args.reuse_baseline) if args.reuse_baseline else None,
     }
     (layout.out / "summary.json").write_text(json.dumps(summary, indent=1))
     base_cpu = baseline["cpu_seconds"]

@@ -4,7 +4,7 @@
 rule decode_images:
     input:
         split="results/splits/{split}.csv",
-        code=package_files("store.py", "jobs.py"),
+        code=package_files("store.py"),
     output:
         store="results/cache/images/{split}.npy",
         meta="results/cache/images/{split}.npy.json",

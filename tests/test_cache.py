@@ -326,3 +326,16 @@ def test_cache_source_refuses_colour_jitter(dataset) -> None:
     source = cache_source(dataset, "train", "float16", "features")
     with pytest.raises(ValueError, match="colour jitter"):
         source.batch(np.arange(2), torch.zeros(2, dtype=torch.bool), torch.ones(2, 2))
+
+
+def test_build_split_store_decodes_the_split_files_images_in_order(dataset, tmp_path) -> None:
+    """The decode_images job's entry point: same array as build_store on the path column."""
+    built = store.build_split_store(dataset["val"]["csv"], tmp_path / "val.npy", SIZE, threads=1)
+    np.testing.assert_array_equal(np.asarray(built), np.asarray(dataset["val"]["store"]))
+
+
+def test_build_split_store_names_a_split_file_without_a_path_column(tmp_path) -> None:
+    bad = tmp_path / "val.csv"
+    bad.write_text("image_id,file,label\n000001.jpg,x.jpg,0\n")
+    with pytest.raises(DataError, match=r"val\.csv: no 'path' column"):
+        store.build_split_store(bad, tmp_path / "val.npy", SIZE, threads=1)

@@ -51,8 +51,7 @@ def make_source(
 
 def build_store_job(split_csv, out_npy, image_size: int, threads: int) -> None:
     """Decode a split's images once into a uint8 store."""
-    paths = read_split(split_csv)["path"].tolist()
-    store.build_store(paths, image_size, out_npy, threads=threads)
+    store.build_split_store(split_csv, out_npy, image_size, threads)
 
 
 def build_cache_job(

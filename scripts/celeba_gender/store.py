@@ -11,18 +11,22 @@ The resize is PIL's bilinear resize to (S, S), which is what torchvision's
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image
 
 from .constants import IMAGENET_MEAN, IMAGENET_STD
 from .io import DataError, atomic_path, write_json
+
+if TYPE_CHECKING:  # torch is imported where tensors are made: decoding needs only PIL and numpy
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,15 @@ def build_store(
     write_json(store_meta_path(out_npy), {"n": len(paths), "size": size})
     log.info("store: %d images at %d px -> %s", len(paths), size, out_npy)
     return open_store(out_npy, expected_n=len(paths), expected_size=size)
+
+
+def build_split_store(split_csv: str | os.PathLike, out_npy, image_size: int, threads: int):
+    """Decode the images of a split file (its ``path`` column, in order) into a store."""
+    with open(split_csv, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if rows and "path" not in rows[0]:
+        raise DataError(f"{split_csv}: no 'path' column (expected image_id,path,label)")
+    return build_store([row["path"] for row in rows], image_size, out_npy, threads=threads)
 
 
 def store_meta_path(npy: str | os.PathLike) -> Path:
@@ -89,10 +102,6 @@ def open_store(
     return array
 
 
-_MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-_STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-
-
 def to_normalized(
     batch_uint8: np.ndarray | torch.Tensor, flips: torch.Tensor | None = None
 ) -> torch.Tensor:
@@ -100,7 +109,11 @@ def to_normalized(
 
     ``flips`` is a bool tensor of length B; flipped rows are mirrored left-right.
     """
+    import torch
+
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     x = torch.from_numpy(np.array(batch_uint8)).permute(0, 3, 1, 2).float().div_(255.0)
     if flips is not None and bool(flips.any()):
         x[flips] = x[flips].flip(-1)
-    return (x - _MEAN) / _STD
+    return (x - mean) / std
