@@ -49,11 +49,6 @@ def make_source(
     return engine.CacheSource(features.open_cache(array_path, key), kind)
 
 
-def build_store_job(split_csv, out_npy, image_size: int, threads: int) -> None:
-    """Decode a split's images once into a uint8 store."""
-    store.build_split_store(split_csv, out_npy, image_size, threads)
-
-
 def build_cache_job(
     weights_path, split_csv, store_npy, out: dict[str, str], *, image_size: int, views: int,
     dtype: str, batch_size: int, device: str, threads: int,
