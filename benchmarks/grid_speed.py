@@ -541,8 +541,10 @@ def run_phase(args: argparse.Namespace, layout: Layout) -> None:
     if args.phase in ("baseline", "setup"):
         import torch  # noqa: F401
         import torchvision  # noqa: F401
+    elif args.phase.startswith("store-"):
+        from celeba_gender import store  # noqa: F401  (as scripts/decode_images.py: no torch)
     else:
-        from celeba_gender import jobs  # noqa: F401  (torch, torchvision, pandas, numpy)
+        from celeba_gender import jobs  # noqa: F401  (torch, pandas, numpy; not torchvision)
     started = time.perf_counter()
     grid = {name: (strategy, lr) for name, strategy, lr in model_names(args.seed)}
     action, _, target = args.phase.partition("-")

@@ -6,6 +6,8 @@ A seeded random VGG-16 state dict saved by ``make_random`` (528 MB) stands for t
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -106,7 +108,10 @@ def test_fetch_downloads_from_a_file_url(vgg_file, tmp_path) -> None:
     dest = tmp_path / "weights" / weights.IMAGENET_FILE
     assert fetch(dest, vgg_file, url=vgg_file["path"].as_uri()) == dest
     assert weights.sha256_of(dest) == vgg_file["sha256"]
-    assert sorted(p.name for p in dest.parent.iterdir()) == [weights.IMAGENET_FILE]
+    assert sorted(p.name for p in dest.parent.iterdir()) == [
+        weights.IMAGENET_FILE,
+        weights.sha256_record_path(dest).name,  # the hash record, no temporary left behind
+    ]
 
 
 def test_fetch_refuses_a_download_with_the_wrong_hash_and_keeps_nothing(vgg_file, tmp_path) -> None:
@@ -117,7 +122,7 @@ def test_fetch_refuses_a_download_with_the_wrong_hash_and_keeps_nothing(vgg_file
     assert list(dest.parent.iterdir()) == []
 
 
-def test_imagenet_file_name_and_hash_prefix_come_from_torchvision() -> None:
+def test_imagenet_file_name_and_hash_prefix_are_torchvision_s() -> None:
     assert weights.IMAGENET_FILE == "vgg16-397923af.pth"
     assert weights.IMAGENET_SHA256_PREFIX == "397923af"
 
@@ -219,3 +224,59 @@ def test_load_backbone_refuses_a_vgg16_with_a_missing_layer(vgg_file, tmp_path) 
     torch.save(state, path)
     with pytest.raises(WeightsError, match=r"2 missing keys \(first: features\.28\.weight"):
         weights.load_backbone(path)
+
+
+# --------------------------------------------------------------------------- load_tensors
+
+
+@pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy-pre-1.6"])
+def test_load_tensors_reads_both_serialisation_formats(tmp_path: Path, zip_format: bool) -> None:
+    """The ImageNet file of 2017 is in the old format, which cannot be memory-mapped."""
+    path = tmp_path / "state.pth"
+    torch.save({"w": torch.arange(6.0)}, path, _use_new_zipfile_serialization=zip_format)
+    state = weights.load_tensors(path)
+    assert torch.equal(state["w"], torch.arange(6.0))
+
+
+def test_load_tensors_still_refuses_pickled_objects(tmp_path: Path) -> None:
+    path = tmp_path / "object.pth"
+    torch.save({"w": torch.zeros(1), "obj": Path("x")}, path)
+    with pytest.raises(Exception, match="weights_only"):
+        weights.load_tensors(path)
+
+
+# --------------------------------------------------------------------------- recorded hashes
+
+
+def test_recorded_hash_is_used_while_the_file_is_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "w.pth"
+    path.write_bytes(b"weights")
+    weights.record_sha256(path)
+    record = weights.sha256_record_path(path)
+    fake = record.read_text().replace(weights.sha256_of(path), "f" * 64)
+    record.write_text(fake)  # a record that lies proves the file is not read again
+    assert weights.sha256_of(path) == "f" * 64
+
+
+def test_recorded_hash_is_ignored_once_the_file_changes(tmp_path: Path) -> None:
+    path = tmp_path / "w.pth"
+    path.write_bytes(b"weights")
+    weights.record_sha256(path)
+    tmp = tmp_path / "new.pth"
+    tmp.write_bytes(b"other weights")
+    os.replace(tmp, path)  # as atomic_path replaces a file: new inode, size and mtime
+    assert weights.sha256_of(path) == hashlib.sha256(b"other weights").hexdigest()
+
+
+def test_unreadable_record_falls_back_to_hashing(tmp_path: Path) -> None:
+    path = tmp_path / "w.pth"
+    path.write_bytes(b"weights")
+    weights.sha256_record_path(path).write_text("{not json")
+    assert weights.sha256_of(path) == hashlib.sha256(b"weights").hexdigest()
+
+
+def test_make_random_records_the_hash_of_what_it_wrote(tmp_path: Path) -> None:
+    dest = tmp_path / "random.pth"
+    weights.make_random(dest, seed=0)
+    record = json.loads(weights.sha256_record_path(dest).read_text())
+    assert record["sha256"] == hashlib.sha256(dest.read_bytes()).hexdigest()

@@ -75,7 +75,7 @@ def build_cache(
         raise ValueError(f"unknown cache kinds {sorted(unknown)}; expected {KINDS}")
     for path in out.values():  # an old key must never vouch for the array about to replace it
         key_path(path).unlink(missing_ok=True)
-    model.eval().to(device)
+    model.eval().to(device=device, memory_format=torch.channels_last)
     np_dtype = np.dtype(dtype)
     n, size = store.shape[0], store.shape[1]
     probe_prefix = forward_prefix(model, to_normalized(store[:1]).to(device))
@@ -98,9 +98,7 @@ def build_cache(
             images = to_normalized(store[start:stop])
             for view in range(views):
                 x = images.flip(-1) if view == 1 else images
-                x = x.to(device, non_blocking=True)
-                if use_amp:
-                    x = x.contiguous(memory_format=torch.channels_last)
+                x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                     prefix = forward_prefix(model, x)
                     feats = model.features[24:](prefix) if "features" in out else None

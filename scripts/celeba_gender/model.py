@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torchvision.models import VGG, vgg16
+
+from .vgg import VGG, vgg16
 
 PREFIX_END = 24  # features[:24] = blocks 1-4, frozen in both strategies
 STRATEGIES = (1, 2)
@@ -26,7 +27,7 @@ def build_model(backbone_state: dict[str, torch.Tensor] | None, head_seed: int) 
     so the same seed gives the same model whatever the global RNG state.
     """
     if backbone_state is None:
-        model = vgg16(weights=None)
+        model = vgg16()
     else:
         model = _empty_vgg16()
         model.load_state_dict(_with_1000_class_head(backbone_state, model))
@@ -51,9 +52,7 @@ def _empty_vgg16(head_outputs: int = 1000) -> VGG:
     """VGG-16 with uninitialised parameters, for a state dict to fill: skips drawing the random
     initialisation of 138 M parameters (seconds on a CPU), which load_state_dict overwrites."""
     with torch.device("meta"):
-        model = vgg16(weights=None)
-        if head_outputs != 1000:
-            model.classifier[6] = nn.Linear(4096, head_outputs)
+        model = vgg16(num_classes=head_outputs)
     return model.to_empty(device="cpu")
 
 
