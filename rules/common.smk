@@ -101,6 +101,21 @@ def eval_labels(wildcards):
     return {**model_labels(wildcards), "checkpoint": wildcards.checkpoint}
 
 
+def subgroup_table_labels(wildcards):
+    """Labels of the per-attribute subgroup table (a "kind" tells it from the other two)."""
+    return {**model_labels(wildcards), "kind": "attribute table"}
+
+
+def subgroup_groups_labels(wildcards):
+    """Labels of the per-(sex x attribute) group table."""
+    return {**model_labels(wildcards), "kind": "group table"}
+
+
+def subgroup_heatmap_labels(wildcards):
+    """Labels of the subgroup heat map."""
+    return {**model_labels(wildcards), "kind": "heatmap"}
+
+
 # ---------------------------------------------------------------- data
 
 
@@ -251,8 +266,17 @@ def needs_cache_split(wildcards):
 
 
 def attempt_runtime(wildcards, attempt):
-    """Minutes for a training job, growing with each retry (a resubmitted job resumes)."""
-    images = config["data"]["subset_size"] or 30000
+    """Minutes for a training job, growing with each retry (a resubmitted job resumes).
+
+    30 min plus images x epochs x (image_size / 224)^2 / 400, times the attempt number.
+    images: data.subset_size, or with null every image of full CelebA (202,599 in its
+    attribute file; the real count is only known after ingest); with synthetic data at most
+    synthetic.n_images.
+    """
+    full_celeba_images = 202599
+    images = config["data"]["subset_size"] or full_celeba_images
+    if config["synthetic"]["enabled"]:
+        images = min(images, config["synthetic"]["n_images"])
     scale = (config["train"]["image_size"] / 224) ** 2
     base = 30 + images * config["train"]["epochs"] * scale / 400
     return int(math.ceil(base * attempt))
@@ -263,3 +287,25 @@ def attempt_runtime(wildcards, attempt):
 
 def model_outputs(pattern, **extra):
     return expand(pattern, model=MODELS, **extra)
+
+
+def benchmark_files():
+    """The benchmark files of this config's jobs, in the order the jobs run: the report's cost
+    table reads those that exist, never those of models dropped from the config.
+    """
+    root = "results/benchmarks"
+    files = [f"{root}/synthesize.tsv"] if config["synthetic"]["enabled"] else []
+    files.append(f"{root}/ingest.tsv")
+    if config["model"]["weights"] == "imagenet":
+        files.append(f"{root}/weights/imagenet.tsv")
+    elif config["model"]["weights"] == "random":
+        files.append(f"{root}/weights/random-seed{config['model']['init_seed']}.tsv")
+    files += expand(f"{root}/decode_images/{{split}}.tsv", split=SPLITS)
+    if cache_enabled():
+        files += expand(f"{root}/build_feature_cache/{{split}}.tsv", split=SPLITS)
+    files += model_outputs(f"{root}/train/{{model}}.tsv")
+    files += model_outputs(
+        f"{root}/evaluate/{{model}}_{{checkpoint}}.tsv", checkpoint=CHECKPOINTS
+    )
+    files += model_outputs(f"{root}/gradcam/{{model}}.tsv")
+    return files

@@ -17,7 +17,7 @@ rule synthesize:
         seed=config["synthetic"]["seed"],
         layout=config["synthetic"]["layout"],
     message:
-        "synthesize {params.n} CelebA-format images ({params.layout} layout)"
+        "synthesize: {params.n} CelebA-format images ({params.layout} layout)"
     script:
         "../scripts/synthesize.py"
 
@@ -48,7 +48,7 @@ rule ingest:
         seed=config["split"]["seed"],
         on_bad_image=config["data"]["on_bad_image"],
     message:
-        "read the CelebA attributes in {params.root} and check every image"
+        "ingest: read the CelebA attributes in {params.root} and check every image"
     script:
         "../scripts/ingest.py"
 
@@ -75,6 +75,6 @@ rule split:
         test=config["split"]["test"],
         seed=config["split"]["seed"],
     message:
-        "stratified train/val/test split (seed {params.seed})"
+        "split: stratified train/val/test split (seed {params.seed})"
     script:
         "../scripts/split.py"

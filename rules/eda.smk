@@ -25,7 +25,7 @@ rule eda_samples:
     params:
         seed=config["split"]["seed"],
     message:
-        "EDA: 5 random images with their labels"
+        "eda_samples: 5 random images with their labels"
     script:
         "../scripts/eda.py"
 
@@ -41,11 +41,16 @@ rule eda_gender_counts:
             category="Data",
             labels={"figure": "gender counts"},
         ),
-        table="results/tables/gender_counts.csv",
+        table=report(
+            "results/tables/gender_counts.csv",
+            caption="../report/eda_gender_counts_table.rst",
+            category="Data",
+            labels={"table": "gender counts"},
+        ),
     log:
         "results/logs/eda/gender_counts.log",
     message:
-        "EDA: images per gender"
+        "eda_gender_counts: images per gender"
     script:
         "../scripts/eda.py"
 
@@ -64,7 +69,7 @@ rule eda_nulls:
     log:
         "results/logs/eda/nulls.log",
     message:
-        "EDA: null values per column"
+        "eda_nulls: null values per column"
     script:
         "../scripts/eda.py"
 
@@ -80,11 +85,16 @@ rule eda_attribute_counts:
             category="Data",
             labels={"figure": "attribute counts"},
         ),
-        table="results/tables/attribute_counts.csv",
+        table=report(
+            "results/tables/attribute_counts.csv",
+            caption="../report/eda_attribute_counts_table.rst",
+            category="Data",
+            labels={"table": "attribute counts"},
+        ),
     log:
         "results/logs/eda/attribute_counts.log",
     message:
-        "EDA: images having each attribute"
+        "eda_attribute_counts: images having each attribute"
     script:
         "../scripts/eda.py"
 
@@ -100,10 +110,15 @@ rule eda_correlations:
             category="Data",
             labels={"figure": "correlations with Male"},
         ),
-        table="results/tables/attribute_correlations.csv",
+        table=report(
+            "results/tables/attribute_correlations.csv",
+            caption="../report/eda_correlations_table.rst",
+            category="Data",
+            labels={"table": "correlations with Male"},
+        ),
     log:
         "results/logs/eda/correlations.log",
     message:
-        "EDA: correlation of each attribute with Male"
+        "eda_correlations: correlation of each attribute with Male"
     script:
         "../scripts/eda.py"

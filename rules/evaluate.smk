@@ -60,7 +60,7 @@ rule plot_model:
     log:
         "results/logs/plots/{model}.log",
     message:
-        "plot the training history of {wildcards.model}"
+        "plot_model {wildcards.model}: training curves and per-epoch table"
     script:
         "../scripts/plot_model.py"
 
@@ -80,7 +80,7 @@ rule plot_confusion:
     log:
         "results/logs/plots/{model}_confusion_{checkpoint}.log",
     message:
-        "confusion matrix of {wildcards.model} ({wildcards.checkpoint} epoch)"
+        "plot_confusion {wildcards.model} ({wildcards.checkpoint} epoch): test-set confusion matrix"
     script:
         "../scripts/plot_confusion.py"
 
@@ -99,7 +99,7 @@ rule plot_loss_curves:
     log:
         "results/logs/plots/loss_curves.log",
     message:
-        "train and validation loss of every model on one figure"
+        "plot_loss_curves: train and validation loss of every model on one figure"
     script:
         "../scripts/plot_loss_curves.py"
 
@@ -115,13 +115,18 @@ rule roc_curves:
             category="Evaluation",
             labels={"figure": "ROC curves"},
         ),
-        table="results/tables/roc_auc.csv",
+        table=report(
+            "results/tables/roc_auc.csv",
+            caption="../report/roc_auc.rst",
+            category="Evaluation",
+            labels={"table": "ROC AUC"},
+        ),
     log:
         "results/logs/plots/roc_curves.log",
     params:
         models=MODELS,
     message:
-        "ROC curves of every model"
+        "roc_curves: ROC curves of every model on the test set"
     script:
         "../scripts/roc_curves.py"
 
@@ -136,22 +141,27 @@ rule subgroups:
             "results/evaluation/{model}/subgroups/attributes.csv",
             caption="../report/subgroup_table.rst",
             category="Subgroups",
-            labels=model_labels,
+            labels=subgroup_table_labels,
         ),
-        groups="results/evaluation/{model}/subgroups/groups.csv",
+        groups=report(
+            "results/evaluation/{model}/subgroups/groups.csv",
+            caption="../report/subgroup_groups.rst",
+            category="Subgroups",
+            labels=subgroup_groups_labels,
+        ),
         summary="results/evaluation/{model}/subgroups/summary.json",
         heatmap=report(
             "results/figures/models/{model}/subgroups.png",
             caption="../report/subgroup_heatmap.rst",
             category="Subgroups",
-            labels=model_labels,
+            labels=subgroup_heatmap_labels,
         ),
     log:
         "results/logs/subgroups/{model}.log",
     params:
         min_group_size=config["evaluate"]["min_group_size"],
     message:
-        "subgroup (fairness) audit of {wildcards.model}"
+        "subgroups {wildcards.model}: subgroup (fairness) audit on the test set"
     script:
         "../scripts/subgroups.py"
 
@@ -179,7 +189,7 @@ rule gradcam:
         n_images=config["evaluate"]["gradcam_images"],
         image_size=config["train"]["image_size"],
     message:
-        "Grad-CAM explanations of {wildcards.model}"
+        "gradcam {wildcards.model}: Grad-CAM explanations on fixed test images"
     script:
         "../scripts/gradcam.py"
 
@@ -205,14 +215,24 @@ rule statistics:
             category="Uncertainty",
             labels={"table": "mean over seeds"},
         ),
-        collapse="results/tables/collapse.csv",
-        comparison="results/tables/comparison.json",
+        collapse=report(
+            "results/tables/collapse.csv",
+            caption="../report/collapse.rst",
+            category="Uncertainty",
+            labels={"table": "collapse check"},
+        ),
+        comparison=report(
+            "results/tables/comparison.json",
+            caption="../report/comparison.rst",
+            category="Uncertainty",
+            labels={"table": "paired comparison of the best configurations"},
+        ),
     log:
         "results/logs/statistics.log",
     params:
         models=MODELS,
         n_boot=config["evaluate"]["bootstrap"],
     message:
-        "confidence intervals, paired comparison, collapse detection"
+        "statistics: confidence intervals, paired comparison, collapse detection"
     script:
         "../scripts/model_statistics.py"

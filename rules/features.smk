@@ -18,7 +18,7 @@ rule decode_images:
     params:
         image_size=config["train"]["image_size"],
     message:
-        "decode the {wildcards.split} images once at {params.image_size} px"
+        "decode_images {wildcards.split}: decode each image once at {params.image_size} px"
     script:
         "../scripts/decode_images.py"
 
@@ -52,6 +52,6 @@ rule build_feature_cache:
         device=config["train"]["device"],
         views=needs_cache_split,
     message:
-        "compute the frozen VGG-16 layers of the {wildcards.split} images once for all models"
+        "build_feature_cache {wildcards.split}: the frozen VGG-16 layers, once for all models"
     script:
         "../scripts/build_feature_cache.py"

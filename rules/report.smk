@@ -55,7 +55,8 @@ rule report:
         config=config,
         weights_note=weights_note(),
         pretrained=config["model"]["weights"] != "random",
+        benchmarks=benchmark_files(),
     message:
-        "write results/report/report.html and metrics.csv"
+        "report: write results/report/report.html and metrics.csv"
     script:
         "../scripts/report.py"

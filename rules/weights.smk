@@ -12,8 +12,10 @@ rule fetch_imagenet_weights:
         IMAGENET_WEIGHTS,
     log:
         "results/logs/weights/imagenet.log",
+    benchmark:
+        "results/benchmarks/weights/imagenet.tsv"
     message:
-        "fetch the ImageNet VGG-16 weights once (hash-checked)"
+        "fetch_imagenet_weights: fetch the ImageNet VGG-16 weights once (hash-checked)"
     script:
         "../scripts/fetch_weights.py"
 
@@ -26,11 +28,13 @@ rule random_weights:
         "results/weights/vgg16-random-seed{init_seed}.pth",
     log:
         "results/logs/weights/random-seed{init_seed}.log",
+    benchmark:
+        "results/benchmarks/weights/random-seed{init_seed}.tsv"
     wildcard_constraints:
         init_seed=r"\d+",
     params:
         n_images=config["model"]["calibration_images"],
     message:
-        "draw a random (NOT pretrained) VGG-16 initialisation, seed {wildcards.init_seed}"
+        "random_weights seed{wildcards.init_seed}: draw a random (NOT pretrained) VGG-16 initialisation"
     script:
         "../scripts/random_weights.py"

@@ -40,4 +40,5 @@ with job_logging(snakemake.log[0]):
         pretrained=p.pretrained,
         workflow_dir=Path(i.code[0]).parents[2],  # scripts/celeba_gender/x.py -> repo
         benchmark_root="results/benchmarks",
+        benchmark_files=p.benchmarks,
     )

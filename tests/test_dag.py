@@ -4,6 +4,7 @@ path, the seed wildcard. Fast: nothing is executed."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 
 from conftest import make_workdir, planned_jobs, snakemake
@@ -13,6 +14,45 @@ def train_inputs(workdir: Path) -> dict[str, str]:
     """Model -> the input kind (features, prefix, images) each planned training job announces."""
     out = snakemake(workdir, "-n").stdout
     return dict(re.findall(r"train (s\d_lr\S+_seed\d+) \(strategy \d, input: (\w+)\)", out))
+
+
+MODELS = ("s1_lr1e-4_seed0", "s2_lr1e-4_seed0")  # the grid of tests/data/tiny.yaml
+PER_MODEL_RULES = {"train": 1, "evaluate": 2, "plot_model": 1, "plot_confusion": 2, "subgroups": 1,
+                   "gradcam": 1}  # fmt: skip
+PER_SPLIT_RULES = ("decode_images", "build_feature_cache")
+
+
+def job_lines(workdir: Path) -> list[tuple[str, str]]:
+    """(first word without its colon, the rest) of every ``Job <id>: <message>`` line of a dry run."""
+    out = snakemake(workdir, "-n").stdout
+    lines = re.findall(r"^Job \d+: (\S+) ?(.*)$", out, flags=re.M)
+    return [(first.rstrip(":"), rest) for first, rest in lines]
+
+
+def test_every_planned_job_line_of_the_dry_run_starts_with_its_rule(tmp_path):
+    workdir = make_workdir(tmp_path)
+    planned = {rule: n for rule, n in planned_jobs(workdir).items() if rule != "all"}
+    assert Counter(rule for rule, _ in job_lines(workdir)) == Counter(planned)
+
+
+def test_per_model_job_lines_of_the_dry_run_name_their_model(tmp_path):
+    lines = job_lines(make_workdir(tmp_path))
+    for rule, per_model in PER_MODEL_RULES.items():
+        named = Counter(rest.split()[0].rstrip(":") for first, rest in lines if first == rule)
+        assert named == Counter({model: per_model for model in MODELS}), rule
+    checkpoints = Counter(
+        re.search(r"\((last|best) epoch\)", rest).group(1)
+        for first, rest in lines
+        if first in ("evaluate", "plot_confusion")
+    )
+    assert checkpoints == {"last": 4, "best": 4}
+
+
+def test_per_split_job_lines_of_the_dry_run_name_their_split(tmp_path):
+    lines = job_lines(make_workdir(tmp_path))
+    for rule in PER_SPLIT_RULES:
+        splits = sorted(rest.split()[0].rstrip(":") for first, rest in lines if first == rule)
+        assert splits == ["test", "train", "val"], rule
 
 
 def test_the_grid_shares_one_feature_cache_build_per_split(tmp_path):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+from collections import Counter
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -133,6 +134,35 @@ def test_per_model_results_carry_strategy_lr_seed_toggles(report_data):
             lr[2:],
             seed[4:],
         ), path
+
+
+def test_every_table_of_the_run_is_a_result_of_the_report(workflow_run, report_data):
+    tables = sorted(
+        path.relative_to(workflow_run).as_posix()
+        for path in (workflow_run / "results" / "tables").rglob("*")
+        if path.is_file() and not path.name.startswith(".")
+    )
+    reported = {PurePosixPath(path).as_posix() for path in report_data["results"]}
+    assert "results/tables/roc_auc.csv" in tables and "results/tables/collapse.csv" in tables
+    assert [table for table in tables if table not in reported] == []
+
+
+def test_results_of_one_category_and_subcategory_have_distinct_labels(report_data):
+    """Identical labels would make two results indistinguishable behind the report's toggles."""
+    for category, subcategories in report_data["categories"].items():
+        for subcategory, paths in subcategories.items():
+            labels = Counter(
+                json.dumps(report_data["results"][path]["labels"], sort_keys=True) for path in paths
+            )
+            assert [text for text, n in labels.items() if n > 1] == [], f"{category}/{subcategory}"
+
+
+def test_subgroup_results_of_a_model_are_told_apart_by_their_kind(report_data):
+    kinds: dict[str, set[str]] = {}
+    for res in model_results(report_data["results"]).values():
+        if res["job_properties"]["rule"] == "subgroups":
+            kinds.setdefault(wildcards_of(res)["model"], set()).add(res["labels"]["kind"])
+    assert kinds == {model: {"attribute table", "group table", "heatmap"} for model in MODELS}
 
 
 def test_workflow_description_is_rendered_with_the_config(report_data):

@@ -6,7 +6,9 @@ import base64
 import json
 import math
 import re
+import subprocess
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -17,6 +19,11 @@ from celeba_gender.report import ReportError
 
 NOT_PRETRAINED = "weights: random — the backbone was NOT pretrained on ImageNet"
 PRETRAINED = "weights: imagenet (torchvision VGG16_Weights.IMAGENET1K_V1)"
+DEVICE = "cpu (x86_64, 2 threads)"
+REPO = Path(__file__).resolve().parents[1]
+BENCHMARK_HEADER = (
+    "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time"
+)
 
 
 def _history(final_val: float, epochs: int = 3) -> pd.DataFrame:
@@ -52,6 +59,7 @@ def _metrics(
         "fp": 5,
         "fn": 9,
         "tp": 36,
+        "device": DEVICE,
     }
 
 
@@ -157,6 +165,17 @@ def test_collect_metrics_keeps_the_grid_cell_and_every_test_metric(metrics):
     assert row["test_accuracy"] == pytest.approx(0.95)
     for key in ("test_loss", "precision", "recall", "f1", "roc_auc", "n", "tn", "fp", "fn", "tp"):
         assert key in metrics.columns
+
+
+def test_collect_metrics_keeps_the_training_device_of_each_model(metrics):
+    assert metrics["device"].tolist() == [DEVICE] * 3
+
+
+def test_collect_metrics_leaves_the_device_empty_when_metrics_json_has_none(tmp_path, histories):
+    old = _metrics("s1_lr1e-3_seed0", 1, 1e-3, 0.9)
+    del old["device"]
+    frame = report.collect_metrics([_write_eval(tmp_path, old)], histories)
+    assert frame["device"].tolist() == [""]
 
 
 def test_collect_metrics_orders_rows_like_the_study(metrics):
@@ -345,3 +364,255 @@ def test_table_html_keeps_the_significant_digits_of_learning_rates():
     )
     cells = re.findall(r"<td>([^<]*)</td>", table)
     assert cells == ["6e-05", "0.5000", "2e-05", "0.6000", "0.001", "0.7000"]
+
+
+def test_render_html_shows_a_table_note_above_its_table(tmp_path, metrics, figures):
+    extra = {"Cost of this run": pd.DataFrame({"job": ["train/x"], "wall (s)": [1.0]})}
+    page = _render(
+        tmp_path, metrics, figures, extra_tables=extra, table_notes={"Cost of this run": "Sums."}
+    )
+    section = page_section(page, "sec-cost-of-this-run")
+    assert section.index('<p class="muted">Sums.</p>') < section.index("<table")
+
+
+# ----------------------------------------------------------------------------- cost table
+
+
+def _benchmark(root: Path, job: str, *rows: tuple[float, float, float]) -> Path:
+    """A Snakemake benchmark file ``<root>/<job>.tsv`` with one line per (s, max_rss, cpu_time)."""
+    path = root / f"{job}.tsv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [BENCHMARK_HEADER]
+    lines += [f"{s}\t0:00:01\t{rss}\t900.0\t80.0\t90.0\t0.00\t0.10\t50.00\t{cpu}" for s, rss, cpu in rows]  # fmt: skip
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def benchmarks(tmp_path) -> tuple[Path, list[Path]]:
+    """A benchmark folder with three jobs' files, in the order the workflow lists them."""
+    root = tmp_path / "benchmarks"
+    files = [
+        _benchmark(root, "ingest", (2.18, 79.62, 0.87)),
+        _benchmark(root, "train/s1_lr1e-4_seed0", (43.88, 2450.7, 10.64)),
+        _benchmark(root, "evaluate/s1_lr1e-4_seed0_last", (5.04, 1200.35, 3.51)),
+    ]
+    return root, files
+
+
+def test_cost_table_has_one_row_per_benchmark_file_in_order_then_the_total(benchmarks):
+    root, files = benchmarks
+    table = report.cost_table(files, root)
+    assert list(table.columns) == ["job", "wall (s)", "CPU (s)", "peak RSS (MB)"]
+    assert table["job"].tolist() == [
+        "ingest", "train/s1_lr1e-4_seed0", "evaluate/s1_lr1e-4_seed0_last", report.COST_TOTAL
+    ]  # fmt: skip
+    assert table.iloc[1, 1:].tolist() == [43.9, 10.6, 2450.7]
+
+
+def test_cost_table_total_sums_wall_and_cpu_time_and_takes_the_largest_peak(benchmarks):
+    root, files = benchmarks
+    total = report.cost_table(files, root).iloc[-1]
+    assert total["wall (s)"] == pytest.approx(51.1)  # 2.18 + 43.88 + 5.04 = 51.10
+    assert total["CPU (s)"] == pytest.approx(15.0)  # 0.87 + 10.64 + 3.51 = 15.02
+    assert total["peak RSS (MB)"] == pytest.approx(2450.7)
+
+
+def test_cost_table_total_says_it_is_a_sum_of_job_times_not_elapsed_time(benchmarks):
+    root, files = benchmarks
+    assert report.cost_table(files, root)["job"].iloc[-1] == "TOTAL (sum of job times)"
+    assert "not the elapsed time" in report.COST_NOTE
+
+
+def test_cost_table_rounds_every_number_to_one_decimal(benchmarks):
+    root, files = benchmarks
+    numbers = report.cost_table(files, root).drop(columns="job").to_numpy().ravel()
+    assert all(round(value, 1) == value for value in numbers)
+
+
+def test_cost_table_ignores_benchmark_files_it_is_not_given(benchmarks):
+    """A model dropped from the config leaves its benchmark file behind: it must not count."""
+    root, files = benchmarks
+    _benchmark(root, "train/s9_lr1e-2_seed0", (1000.0, 9999.0, 1000.0))
+    table = report.cost_table(files, root)
+    assert "train/s9_lr1e-2_seed0" not in table["job"].tolist()
+    assert table["wall (s)"].iloc[-1] == pytest.approx(51.1)
+
+
+def test_cost_table_leaves_out_jobs_that_did_not_run(benchmarks):
+    root, files = benchmarks
+    table = report.cost_table([*files, root / "weights" / "imagenet.tsv"], root)
+    assert len(table) == len(files) + 1
+    assert "weights/imagenet" not in table["job"].tolist()
+
+
+def test_cost_table_of_no_existing_file_has_no_total_row(tmp_path):
+    assert report.cost_table([tmp_path / "train" / "gone.tsv"], tmp_path).empty
+
+
+def test_cost_table_reads_the_last_repeat_of_a_benchmark(tmp_path):
+    path = _benchmark(tmp_path, "gradcam/m", (9.0, 100.0, 9.0), (3.0, 120.0, 2.5))
+    assert report.cost_table([path], tmp_path).iloc[0, 1:].tolist() == [3.0, 2.5, 120.0]
+
+
+def test_cost_table_treats_unmeasured_values_as_missing_in_the_total(tmp_path):
+    """Snakemake writes NA (or -) for memory and CPU of jobs too short to sample."""
+    quick = tmp_path / "split.tsv"
+    quick.write_text(f"{BENCHMARK_HEADER}\n0.41\t0:00:00\tNA\tNA\tNA\tNA\tNA\tNA\tNA\t-\n")
+    slow = _benchmark(tmp_path, "train/m", (10.0, 500.0, 8.0))
+    table = report.cost_table([quick, slow], tmp_path)
+    assert math.isnan(table["CPU (s)"].iloc[0]) and math.isnan(table["peak RSS (MB)"].iloc[0])
+    assert table.iloc[-1, 1:].tolist() == [10.4, 8.0, 500.0]
+
+
+def test_read_benchmark_names_a_file_that_is_not_a_benchmark(tmp_path):
+    path = tmp_path / "train" / "m.tsv"
+    path.parent.mkdir()
+    path.write_text("wall\tmemory\n1\t2\n")
+    with pytest.raises(ReportError, match=r"m\.tsv: not a Snakemake benchmark file \(no column"):
+        report.cost_table([path], tmp_path)
+
+
+def test_cost_display_shows_one_decimal_and_a_dash_for_unmeasured_values(tmp_path):
+    table = pd.DataFrame(
+        {"job": ["split"], "wall (s)": [0.4], "CPU (s)": [math.nan], "peak RSS (MB)": [12.0]}
+    )
+    shown = report.cost_display(table)
+    assert shown.iloc[0].tolist() == ["split", "0.4", "—", "12.0"]
+
+
+# ----------------------------------------------------------------------------- provenance
+
+CONFIG = {
+    "data": {"root": "results/demo_data", "subset_size": None},
+    "train": {"learning_rates": [0.0001], "strategies": [1, 2], "epochs": 2},
+    "model": {"weights": "random"},
+}
+
+
+def test_provenance_records_the_git_commit_of_the_workflow():
+    head = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    commit = report.provenance(CONFIG, REPO, [DEVICE]).value("workflow commit")
+    assert head[:12] in commit
+
+
+def test_provenance_records_the_torch_torchvision_and_snakemake_versions():
+    import snakemake
+    import torch
+    import torchvision
+
+    prov = report.provenance(CONFIG, REPO, [DEVICE])
+    assert prov.value("torch") == torch.__version__
+    assert prov.value("torchvision") == torchvision.__version__
+    assert prov.value("snakemake") == snakemake.__version__
+
+
+def test_provenance_names_each_training_device_once():
+    prov = report.provenance(CONFIG, REPO, [DEVICE, "", DEVICE, math.nan, "cuda (NVIDIA H200)"])
+    assert prov.value("training device(s)") == f"{DEVICE}, cuda (NVIDIA H200)"
+
+
+def test_provenance_says_unknown_only_when_no_device_is_named():
+    assert report.provenance(CONFIG, REPO, ["", math.nan]).value("training device(s)") == "unknown"
+
+
+def test_provenance_holds_the_whole_config_as_yaml_in_its_key_order():
+    import yaml
+
+    text = report.provenance(CONFIG, REPO, [DEVICE]).config
+    assert yaml.safe_load(text) == CONFIG
+    assert [line for line in text.splitlines() if not line.startswith(" ")] == [
+        "data:", "train:", "model:"
+    ]  # fmt: skip
+    assert "  learning_rates:\n  - 0.0001\n" in text
+
+
+def test_render_html_shows_the_config_as_a_preformatted_block_in_provenance(
+    tmp_path, metrics, figures
+):
+    prov = report.provenance(CONFIG, REPO, [DEVICE])
+    page = _render(tmp_path, metrics, figures, notes=["n"], provenance=prov)
+    section = page_section(page, "sec-provenance")
+    assert re.findall(r'<h2 id="([^"]+)"', page)[-1] == "sec-provenance"  # the last section
+    assert f"<td>{DEVICE}</td>" in section
+    config = re.search(r'<pre class="config" id="config">(.*?)</pre>', section, re.S).group(1)
+    assert "train:\n  learning_rates:\n  - 0.0001\n  strategies:" in config
+    assert "\\n" not in config
+
+
+# ----------------------------------------------------------------------------- the run's page
+
+
+def page_section(page: str, anchor: str) -> str:
+    """The HTML of one section: from its ``<h2 id=anchor>`` to the next ``<h2`` (or the end)."""
+    start = page.index(f'<h2 id="{anchor}">')
+    end = page.find("<h2 ", start + 1)
+    return page[start : end if end >= 0 else len(page)]
+
+
+class _TableCells(HTMLParser):
+    """The text of every cell, row by row, of the tables in a piece of HTML (header rows too)."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self.cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self.cell is not None:
+            self.rows[-1].append("".join(self.cell).strip())
+            self.cell = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def table_rows(section: str) -> list[list[str]]:
+    parser = _TableCells()
+    parser.feed(section)
+    return parser.rows
+
+
+@pytest.fixture(scope="module")
+def run_page(workflow_run) -> str:
+    return (workflow_run / "results/report/report.html").read_text()
+
+
+@pytest.mark.slow
+def test_results_page_provenance_names_the_training_device_of_the_run(workflow_run, run_page):
+    device = json.loads(
+        (workflow_run / "results/evaluation/s1_lr1e-4_seed0/last/metrics.json").read_text()
+    )["device"]
+    rows = dict(
+        row for row in table_rows(page_section(run_page, "sec-provenance")) if len(row) == 2
+    )
+    assert device.startswith("cpu")  # the test machine trains on the CPU
+    assert rows["training device(s)"] == device
+    assert '<pre class="config" id="config">' in run_page
+
+
+@pytest.mark.slow
+def test_results_page_cost_section_has_one_row_per_train_and_evaluate_job_and_the_total(
+    run_page,
+):
+    rows = table_rows(page_section(run_page, "sec-cost-of-this-run"))
+    header, body = rows[0], rows[1:]
+    assert header == ["job", "wall (s)", "CPU (s)", "peak RSS (MB)"]
+    jobs = [row[0] for row in body]
+    models = ("s1_lr1e-4_seed0", "s2_lr1e-4_seed0")
+    assert sorted(j for j in jobs if j.startswith("train/")) == [f"train/{m}" for m in models]
+    assert sorted(j for j in jobs if j.startswith("evaluate/")) == sorted(
+        f"evaluate/{m}_{c}" for m in models for c in ("last", "best")
+    )
+    assert jobs[-1] == "TOTAL (sum of job times)" and jobs.count(jobs[-1]) == 1
+    walls = [float(row[1]) for row in body]
+    assert walls[-1] == pytest.approx(sum(walls[:-1]), abs=0.05 * len(walls))

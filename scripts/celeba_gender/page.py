@@ -28,8 +28,13 @@ def build_report(
     confusions_best: Sequence[str], loss_curves: str, roc: str, subgroup_heatmaps: Sequence[str],
     subgroup_summaries: Sequence[str], gradcams: Sequence[str], model_ci, seed_summary, collapse,
     comparison, config: Mapping, weights_note: str, pretrained: bool, workflow_dir, benchmark_root,
+    benchmark_files: Sequence[str],
 ) -> pd.DataFrame:  # fmt: skip
-    """Write ``metrics.csv`` and the self-contained ``report.html``; return the metrics table."""
+    """Write ``metrics.csv`` and the self-contained ``report.html``; return the metrics table.
+
+    ``benchmark_files`` are the benchmark files of this config's jobs (under ``benchmark_root``):
+    the cost table shows those that exist, so files of models no longer in the config are left
+    out."""
     histories = report.load_histories(history_files)
     metrics = report.collect_metrics(metrics_files, histories)
     report.write_metrics(metrics, out_metrics)
@@ -65,8 +70,7 @@ def build_report(
         "Mean over seeds": pd.read_csv(seed_summary),
         "Collapse check": collapse_table,
         "Worst-group accuracy": pd.DataFrame(worst),
-        "Cost of this run": report.cost_table(Path(benchmark_root).rglob("*.tsv"), benchmark_root),
-        "Provenance": report.provenance(config, workflow_dir, metrics.get("device", pd.Series(dtype=str)).dropna().tolist()),
+        "Cost of this run": report.cost_display(report.cost_table(benchmark_files, benchmark_root)),
     }  # fmt: skip
     bad = pd.read_csv(bad_images)
     if len(bad):
@@ -87,7 +91,9 @@ def build_report(
         figures=figures,
         weights_note=weights_note,
         extra_tables=extra,
+        table_notes={"Cost of this run": report.COST_NOTE},
         notes=notes,
+        provenance=report.provenance(config, workflow_dir, metrics["device"]),
         pretrained=pretrained,
     )
     return metrics

@@ -13,6 +13,7 @@ import math
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -92,7 +93,8 @@ def collect_metrics(
     metrics_files: Iterable[str | os.PathLike], histories: Mapping[str, pd.DataFrame]
 ) -> pd.DataFrame:
     """One row per evaluated (model, checkpoint): its grid cell, final-epoch train/val numbers
-    (the history's last row), best val accuracy and epoch, and every test metric."""
+    (the history's last row), best val accuracy and epoch, every test metric, and the device the
+    model was trained on (``device`` of metrics.json; empty when an older file lacks it)."""
     rows = []
     for path in metrics_files:
         metrics = read_metrics_json(path)
@@ -119,6 +121,7 @@ def collect_metrics(
                 "best_val_accuracy": float(best["val_accuracy"]),
                 "best_epoch": int(best["epoch"]),
                 **{k: metrics[k] for k in METRIC_KEYS[5:]},
+                "device": str(metrics.get("device") or ""),
             }
         )
     if not rows:
@@ -199,7 +202,10 @@ nav a { margin-right: 1rem; color: #1f5fa8; }
 table.data { border-collapse: collapse; font-size: 0.9rem; width: 100%; }
 table.data th, table.data td { padding: 0.35rem 0.7rem; border-bottom: 1px solid #e6e6e6;
                                text-align: right; white-space: pre-wrap; max-width: 40rem;
-                               overflow-wrap: anywhere; vertical-align: top; }
+                               overflow-wrap: break-word; vertical-align: top; }
+table#models { font-size: 0.85rem; }
+table#models th, table#models td { padding: 0.35rem 0.5rem; }
+table#models td { white-space: nowrap; }
 table.data th:first-child, table.data td:first-child { text-align: left; }
 table.data thead th { position: sticky; top: 0; background: #dbe6f3; z-index: 1; }
 table.data tbody tr:nth-child(even) { background: #f4f7fb; }
@@ -210,6 +216,8 @@ figure { background: white; border: 1px solid #e2e2e2; border-radius: 4px; margi
 figure img { max-width: 100%; height: auto; display: block; margin: 0 auto; }
 figcaption { margin-top: 0.5rem; font-size: 0.92rem; color: #444; }
 .muted { color: #666; font-size: 0.9rem; }
+pre.config { background: white; border: 1px solid #ddd; border-radius: 4px; padding: 0.8rem 1rem;
+             font-size: 0.85rem; line-height: 1.35; max-height: 40rem; overflow: auto; }
 """
 
 
@@ -373,6 +381,16 @@ def figure_html(title: str, path: str | os.PathLike, caption: str) -> str:
     )
 
 
+def provenance_html(provenance: Provenance) -> str:
+    """The provenance items as a table, then the resolved config as a preformatted YAML block."""
+    return (
+        table_html(provenance.items)
+        + '<h3>Resolved config</h3><pre class="config" id="config">'
+        + html.escape(provenance.config)
+        + "</pre>"
+    )
+
+
 def render_html(
     out_html: str | os.PathLike,
     *,
@@ -382,19 +400,26 @@ def render_html(
     figures: Mapping[str, Sequence[FigureItem]],
     weights_note: str,
     extra_tables: Mapping[str, pd.DataFrame] | None = None,
+    table_notes: Mapping[str, str] | None = None,
     notes: Sequence[str] = (),
+    provenance: Provenance | None = None,
     title: str = "celeba-gender: VGG-16 transfer learning for gender classification on CelebA",
     pretrained: bool | None = None,
 ) -> str:
     """Write the self-contained results page to ``out_html`` and return its text.
 
     ``pretrained=None`` reads the weights note: "not pretrained" or "random" shows the warning.
+    ``table_notes`` maps an extra table's title to a sentence shown above it; ``provenance`` is
+    the last section: its items, then the resolved config as a preformatted YAML block.
     """
     extra_tables = extra_tables or {}
+    table_notes = table_notes or {}
     warn = is_not_pretrained(weights_note) if pretrained is None else not pretrained
     sections = ["Dataset", "Splits", "Models", *figures, *extra_tables]
     if notes:
         sections.append("Notes")
+    if provenance is not None:
+        sections.append("Provenance")
     anchors = section_anchors(sections)
     nav = " ".join(
         f'<a href="#{a}">{html.escape(s)}</a>' for s, a in zip(sections, anchors, strict=True)
@@ -438,13 +463,17 @@ def render_html(
     for items in figures.values():
         parts.append(next(heading))
         parts.extend(figure_html(t, p, c) for t, p, c in items)
-    for frame in extra_tables.values():
+    for name, frame in extra_tables.items():
         parts.append(next(heading))
+        if name in table_notes:
+            parts.append(f'<p class="muted">{html.escape(table_notes[name])}</p>')
         parts.append(table_html(frame))
     if notes:
         parts.extend([next(heading), "<ul>"])
         parts.extend(f"<li>{html.escape(note)}</li>" for note in notes)
         parts.append("</ul>")
+    if provenance is not None:
+        parts.extend([next(heading), provenance_html(provenance)])
     parts.append("</main></body></html>\n")
     # Non-ASCII characters become character references: the file reads the same in any encoding.
     page = "\n".join(parts).encode("ascii", "xmlcharrefreplace").decode("ascii")
@@ -455,42 +484,127 @@ def render_html(
 # ----------------------------------------------------------------------------- the whole page
 
 
+BENCHMARK_COLUMNS = ("s", "h:m:s", "max_rss", "max_vms", "max_uss", "max_pss", "io_in", "io_out",
+                     "mean_load", "cpu_time")  # fmt: skip
+COST_COLUMNS = ("job", "wall (s)", "CPU (s)", "peak RSS (MB)")
+COST_TOTAL = "TOTAL (sum of job times)"
+COST_NOTE = (
+    "Wall time, CPU time and peak memory (RSS) of each job, from its Snakemake benchmark: file. "
+    f"The {COST_TOTAL} row adds up the jobs' wall and CPU times: jobs that ran side by side "
+    "overlap, so it is not the elapsed time of the run. Its peak RSS is the largest job's."
+)
+
+
+def read_benchmark(path: str | os.PathLike) -> dict[str, float]:
+    """Wall seconds, CPU seconds and peak RSS (MB) of a Snakemake ``benchmark:`` file (its last
+    row: the last repeat). Values Snakemake could not measure ("NA", "-") are NaN."""
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, sep="\t")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise ReportError(f"{path}: not a Snakemake benchmark file ({err})") from err
+    missing = [c for c in ("s", "cpu_time", "max_rss") if c not in frame.columns]
+    if frame.empty or missing:
+        what = f"no column(s) {', '.join(missing)}" if missing else "no data row"
+        raise ReportError(
+            f"{path}: not a Snakemake benchmark file ({what}; expected a header "
+            f"{' '.join(BENCHMARK_COLUMNS)} and one row per repeat)"
+        )
+    last = frame.iloc[-1]
+    return {"wall (s)": _number(last["s"]), "CPU (s)": _number(last["cpu_time"]),
+            "peak RSS (MB)": _number(last["max_rss"])}  # fmt: skip
+
+
+def _number(value: object) -> float:
+    """A benchmark value as a float; NaN for what Snakemake writes when it measured nothing."""
+    return float(pd.to_numeric(value, errors="coerce"))
+
+
 def cost_table(
     benchmark_files: Iterable[str | os.PathLike], root: str | os.PathLike
 ) -> pd.DataFrame:
-    """Wall time, CPU time and peak memory of each job (Snakemake ``benchmark:`` files) and the total."""
-    rows = []
-    for path in sorted(map(Path, benchmark_files)):
-        try:
-            frame = pd.read_csv(path, sep="\t")
-        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError):
-            continue
-        if frame.empty or "s" not in frame:
-            continue
-        last = frame.iloc[-1]
-        rows.append({
-            "job": str(path.relative_to(root).with_suffix("")),
-            "wall_s": float(last["s"]),
-            "cpu_s": float(last.get("cpu_time", math.nan)),
-            "max_rss_mb": float(last.get("max_rss", math.nan)),
-        })  # fmt: skip
-    table = pd.DataFrame(rows, columns=["job", "wall_s", "cpu_s", "max_rss_mb"])
+    """One row per job, in the order given (its benchmark file, named relative to ``root``
+    without ``.tsv``), with its wall time, CPU time and peak memory, then a TOTAL row: the sums
+    of wall and CPU time and the largest peak; rounded to 0.1. Files that do not exist (jobs
+    this run did not need, such as the weights fetch when the file was copied by hand) are left
+    out."""
+    rows = [
+        {"job": _job_name(path, Path(root)), **read_benchmark(path)}
+        for path in map(Path, benchmark_files)
+        if path.is_file()
+    ]
+    table = pd.DataFrame(rows, columns=list(COST_COLUMNS))
     if not table.empty:
-        total = {"job": "TOTAL", "wall_s": table["wall_s"].sum(), "cpu_s": table["cpu_s"].sum(),
-                 "max_rss_mb": table["max_rss_mb"].max()}  # fmt: skip
+        total = {"job": COST_TOTAL, "wall (s)": table["wall (s)"].sum(),
+                 "CPU (s)": table["CPU (s)"].sum(), "peak RSS (MB)": table["peak RSS (MB)"].max()}  # fmt: skip
         table = pd.concat([table, pd.DataFrame([total])], ignore_index=True)
-    table = table.rename(
-        columns={"wall_s": "wall (s)", "cpu_s": "CPU (s)", "max_rss_mb": "peak RSS (MB)"}
-    )
     return table.round(1)
 
 
-def provenance(
-    config: Mapping, workflow_dir: str | os.PathLike, devices: Sequence[str]
-) -> pd.DataFrame:
-    """Versions, device, git commit and the full resolved config, as a two-column table."""
-    import platform
+def _job_name(path: Path, root: Path) -> str:
+    """``train/s1_lr1e-4_seed0`` for ``<root>/train/s1_lr1e-4_seed0.tsv`` (the stem outside root)."""
+    try:
+        return path.relative_to(root).with_suffix("").as_posix()
+    except ValueError:
+        return path.stem
+
+
+def cost_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The cost table as shown: every number with one decimal, "—" where none was measured."""
+    shown = table.copy()
+    for column in COST_COLUMNS[1:]:
+        shown[column] = [_num(value, 1) for value in table[column]]
+    return shown
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What produced the results: ``items`` (Item, Value rows: commit, versions, device, host)
+    and ``config``, the full resolved config as YAML text."""
+
+    items: pd.DataFrame
+    config: str
+
+    def value(self, item: str) -> str:
+        """The value of one item (``"torch"``, ``"training device(s)"``, ...)."""
+        values = self.items.loc[self.items["Item"] == item, "Value"]
+        if values.empty:
+            raise KeyError(f"provenance has no item '{item}' (items: {list(self.items['Item'])})")
+        return str(values.iloc[0])
+
+
+def config_yaml(config: Mapping) -> str:
+    """The config as block YAML in its own key order (values YAML cannot hold become strings)."""
+    import yaml
+
+    plain = json.loads(json.dumps(config, default=str))
+    return yaml.safe_dump(plain, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+def device_names(devices: Iterable[object]) -> str:
+    """The distinct non-empty device names, sorted and comma-separated; "unknown" when none."""
+    names = {str(d).strip() for d in devices if d is not None and not pd.isna(d)}
+    return ", ".join(sorted(n for n in names if n)) or "unknown"
+
+
+def git_commit(workflow_dir: str | os.PathLike) -> str:
+    """``git describe --always --dirty`` of the workflow's checkout (a 12-digit hash)."""
     import subprocess
+
+    try:
+        return subprocess.run(
+            ["git", "-C", str(workflow_dir), "describe", "--always", "--dirty", "--abbrev=12"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+
+
+def provenance(
+    config: Mapping, workflow_dir: str | os.PathLike, devices: Iterable[object]
+) -> Provenance:
+    """Git commit, package versions, the training device(s) and the full resolved config."""
+    import platform
 
     import torch
     import torchvision
@@ -501,21 +615,13 @@ def provenance(
         snakemake_version = snakemake.__version__
     except ImportError:  # the report can also be rendered outside Snakemake
         snakemake_version = "not installed"
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(workflow_dir), "describe", "--always", "--dirty", "--abbrev=12"],
-            capture_output=True, text=True, timeout=10, check=True,
-        ).stdout.strip()  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
-        commit = "unknown (not a git checkout)"
     rows = [
-        ("workflow commit", commit),
+        ("workflow commit", git_commit(workflow_dir)),
         ("python", platform.python_version()),
         ("torch", torch.__version__),
         ("torchvision", torchvision.__version__),
         ("snakemake", snakemake_version),
-        ("training device(s)", ", ".join(sorted(set(devices))) or "unknown"),
+        ("training device(s)", device_names(devices)),
         ("host", platform.node()),
-        ("config", json.dumps(config, indent=1, sort_keys=True, default=str)),
     ]
-    return pd.DataFrame(rows, columns=["Item", "Value"])
+    return Provenance(pd.DataFrame(rows, columns=["Item", "Value"]), config_yaml(config))
