@@ -572,6 +572,10 @@ def run_phase(args: argparse.Namespace, layout: Layout) -> None:
     path = layout.phase_json(args.phase)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1))
+    if args.phase not in ("baseline", "setup"):
+        from celeba_gender.runlog import freeze_for_exit
+
+        freeze_for_exit()  # as the job wrappers do at the end of runlog.job_logging
 
 
 # --------------------------------------------------------------------------- orchestration

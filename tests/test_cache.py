@@ -128,6 +128,55 @@ def test_store_flips_only_the_rows_asked_for(dataset) -> None:
     assert torch.equal(ours[~flips], plain[~flips])
 
 
+def image_in_mode(path: Path, mode: str, fmt: str) -> Path:
+    """A 45 x 55 image with random pixels saved in ``mode`` (L, CMYK, RGBA, P) as ``fmt``."""
+    rng = np.random.default_rng(7)
+    rgb = Image.fromarray(rng.integers(0, 256, (55, 45, 3), dtype=np.uint8))
+    if mode == "RGBA":
+        image = rgb.convert("RGBA")
+        image.putalpha(Image.fromarray(rng.integers(0, 256, (55, 45), dtype=np.uint8)))
+    elif mode == "P":
+        image = rgb.convert("P", palette=Image.Palette.ADAPTIVE, colors=64)
+    else:
+        image = rgb.convert(mode)
+    image.save(path, format=fmt)
+    with Image.open(path) as check:
+        assert check.mode == mode  # the file really is in that mode
+    return path
+
+
+NON_RGB = [("L", "JPEG"), ("CMYK", "JPEG"), ("RGBA", "PNG"), ("P", "PNG")]
+
+
+@pytest.mark.parametrize(("mode", "fmt"), NON_RGB)
+def test_decode_resized_gives_rgb_uint8_of_the_asked_size(tmp_path, mode, fmt) -> None:
+    pixels = store.decode_resized(image_in_mode(tmp_path / "000001.jpg", mode, fmt), SIZE)
+    assert pixels.shape == (SIZE, SIZE, 3) and pixels.dtype == np.uint8
+
+
+@pytest.mark.parametrize(("mode", "fmt"), NON_RGB)
+def test_decode_resized_equals_pil_convert_rgb_then_resize(tmp_path, mode, fmt) -> None:
+    """The study's pipeline: convert("RGB") first (an RGBA image loses its alpha, a CMYK or
+    palette image gets its RGB colours, a grey one three equal channels), then resize."""
+    path = image_in_mode(tmp_path / "000001.jpg", mode, fmt)
+    with Image.open(path) as image:
+        expected = np.asarray(image.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BILINEAR))
+    np.testing.assert_array_equal(store.decode_resized(path, SIZE), expected)
+
+
+def test_decode_resized_gives_a_grey_image_three_equal_channels(tmp_path) -> None:
+    pixels = store.decode_resized(image_in_mode(tmp_path / "000001.jpg", "L", "JPEG"), SIZE)
+    assert (pixels[..., 0] == pixels[..., 1]).all() and (pixels[..., 1] == pixels[..., 2]).all()
+    assert pixels.std() > 10  # not a constant image
+
+
+@pytest.mark.parametrize(("mode", "fmt"), NON_RGB)
+def test_store_tensors_of_a_non_rgb_image_equal_the_study_pipeline(tmp_path, mode, fmt) -> None:
+    path = image_in_mode(tmp_path / "000001.jpg", mode, fmt)
+    ours = store.to_normalized(store.decode_resized(path, SIZE)[None])
+    torch.testing.assert_close(ours, study_tensors([str(path)]), atol=1e-6, rtol=0)
+
+
 def test_open_store_refuses_a_store_without_its_json_sidecar(dataset, tmp_path) -> None:
     npy = tmp_path / "train_store.npy"
     shutil.copyfile(dataset["train"]["store_npy"], npy)  # the array alone: an interrupted build

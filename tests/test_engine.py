@@ -2,10 +2,10 @@
 
 Real torchvision VGG-16 (random backbone), strategy 1 on a small synthetic ``features`` cache
 (16 training and 8 validation items, batch 8), CPU only. Every fit writes a ~1.9 GB checkpoint
-per epoch (classifier weights, Adam moments, best state; ~5 s an epoch here), so the runs are
-shared by module fixtures: an uninterrupted 3-epoch run, a run killed after epoch 2 of 3 (then
-resumed), and a run with other settings (select_by val_accuracy, patience 1) started over the
-uninterrupted run's checkpoint. The synthetic features make validation accuracy reach 1.0 after
+per epoch but the last (classifier weights, Adam moments, best state; ~5 s an epoch here), so
+the runs are shared by module fixtures: an uninterrupted 3-epoch run, a run killed after epoch 2
+of 3 (then resumed), and a run with other settings (select_by val_accuracy, patience 1) started
+over the uninterrupted run's checkpoint. The synthetic features make validation accuracy reach 1.0 after
 epoch 1 while validation loss keeps falling, so the two selection criteria pick different epochs
 and accuracy-based early stopping has nothing left to improve.
 """
@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import io
+import logging
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +27,7 @@ import pytest
 import torch
 from torch import nn
 
-from celeba_gender import engine
+from celeba_gender import engine, runlog
 from celeba_gender.model import apply_strategy, build_model
 
 CPU = torch.device("cpu")
@@ -123,11 +126,12 @@ def stopper(base_model, data, uninterrupted, tmp_path_factory) -> Iterator[dict]
     os.link(uninterrupted["checkpoint"], checkpoint)  # fit replaces it; the original stays
     settings = dataclasses.replace(SETTINGS, select_by="val_accuracy", patience=1)
     model = copy.deepcopy(base_model)
-    seen = {"epochs_seen": [], "heads": {}}
+    seen = {"epochs_seen": [], "heads": {}, "checkpoint_epochs": []}
 
     def on_epoch(row: dict) -> None:
         seen["epochs_seen"].append(row["epoch"])
         seen["heads"][row["epoch"]] = head_of(model)
+        seen["checkpoint_epochs"].append(checkpoint_epoch(checkpoint))
 
     yield {**run_fit(model, data, settings, checkpoint, on_epoch), **seen}
     checkpoint.unlink(missing_ok=True)
@@ -220,10 +224,12 @@ def test_fit_returns_one_history_row_per_epoch(uninterrupted) -> None:
     )
 
 
-def test_fit_writes_a_checkpoint_each_epoch(uninterrupted) -> None:
-    assert uninterrupted["checkpoint_epochs"] == [1, 2, 3]
+def test_fit_writes_a_checkpoint_after_every_epoch_but_the_last(uninterrupted) -> None:
+    """After the last epoch the job writes its model files and deletes the checkpoint: a
+    checkpoint of that epoch would only cost time (seconds per GB)."""
+    assert uninterrupted["checkpoint_epochs"] == [1, 2, 2]
     state = engine.load_checkpoint(uninterrupted["checkpoint"], SETTINGS)
-    assert state is not None and state["epoch"] == 3
+    assert state is not None and state["epoch"] == 2
     head = {f"classifier.{i}.{p}" for i in (0, 3, 6) for p in ("weight", "bias")}
     assert set(state["model"]) == head  # strategy 1 saves the trainable parameters only
 
@@ -257,7 +263,7 @@ def test_fit_resumes_a_killed_job_and_matches_an_uninterrupted_run(
 
 
 def test_fit_ignores_a_checkpoint_made_with_other_settings(stopper) -> None:
-    assert stopper["epochs_seen"][:1] == [1]  # trained from scratch, not resumed after epoch 3
+    assert stopper["epochs_seen"][:1] == [1]  # trained from scratch, not resumed after epoch 2
 
 
 def test_load_checkpoint_accepts_a_checkpoint_with_identical_settings(tmp_path) -> None:
@@ -271,6 +277,43 @@ def test_load_checkpoint_ignores_a_checkpoint_for_another_epoch_count(tmp_path) 
     path = tmp_path / "checkpoint.pt"
     engine.save_checkpoint(path, epoch=2, settings=engine.settings_dict(SETTINGS))
     assert engine.load_checkpoint(path, dataclasses.replace(SETTINGS, epochs=4)) is None
+
+
+IDENTITY = {  # what jobs.train_job puts into settings.extra
+    "image_size": 32,
+    "weights_sha256": "a" * 64,
+    "train_split_sha256": "b" * 64,
+    "val_split_sha256": "c" * 64,
+    "input": "features",
+    "cache_dtype": "float16",
+}
+
+
+@pytest.mark.parametrize(
+    "changed", ["weights_sha256", "train_split_sha256", "val_split_sha256", "cache_dtype", "input"]
+)
+def test_load_checkpoint_ignores_a_checkpoint_of_other_weights_data_or_input(
+    tmp_path, caplog, changed
+) -> None:
+    path = tmp_path / "checkpoint.pt"
+    saved = dataclasses.replace(SETTINGS, extra=IDENTITY)
+    engine.save_checkpoint(path, epoch=2, settings=engine.settings_dict(saved))
+    now = dataclasses.replace(SETTINGS, extra={**IDENTITY, changed: "other"})
+    with caplog.at_level(logging.WARNING):
+        assert engine.load_checkpoint(path, now) is None
+    assert f"ignoring checkpoint {path}: it was made with other settings" in caplog.text
+    assert f"extra.{changed} " in caplog.text and "training starts at epoch 1" in caplog.text
+    assert engine.load_checkpoint(path, saved)["epoch"] == 2  # the same identity resumes
+
+
+def test_load_checkpoint_ignores_a_checkpoint_without_the_identity(tmp_path, caplog) -> None:
+    """A checkpoint of an older version (no weights or split hashes) is not resumed."""
+    path = tmp_path / "checkpoint.pt"
+    engine.save_checkpoint(path, epoch=2, settings=engine.settings_dict(SETTINGS))
+    with caplog.at_level(logging.WARNING):
+        now = dataclasses.replace(SETTINGS, extra=IDENTITY)
+        assert engine.load_checkpoint(path, now) is None
+    assert "extra.weights_sha256 none in the checkpoint, aaaaaaaaaaaa… now" in caplog.text
 
 
 def test_load_checkpoint_ignores_an_unreadable_file(tmp_path) -> None:
@@ -288,6 +331,11 @@ def test_early_stopping_stops_after_patience_epochs_without_improvement(stopper)
     assert history["val_accuracy"].iloc[0] == 1.0  # precondition: epoch 2 cannot improve on it
     assert history["epoch"].tolist() == [1, 2]  # epoch 3 of 3 never ran
     assert stopper["epochs_run"] == 2
+
+
+def test_early_stopping_writes_no_checkpoint_after_its_last_epoch(stopper) -> None:
+    """Epoch 2 is the last (patience 1 after the best epoch 1): the checkpoint stays at epoch 1."""
+    assert stopper["checkpoint_epochs"] == [1, 1]
 
 
 def first_best_epoch(history: pd.DataFrame, column: str, lowest: bool) -> int:
@@ -333,3 +381,130 @@ def test_checkpoint_minutes_skips_checkpoints_but_not_training(
     assert result["best_epoch"] == uninterrupted["best_epoch"]
     assert set(result["best_state"]) == set(uninterrupted["best_state"])
     assert torch.equal(head_of(model), head_of(uninterrupted["model"]))
+
+
+def test_every_epoch_line_gives_the_time_left_for_the_job(base_model, data, tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="celeba_gender.engine"):
+        engine.fit(
+            copy.deepcopy(base_model), data["train_source"], data["val_source"],
+            data["train_labels"], data["val_labels"], SETTINGS, CPU, tmp_path / "checkpoint.pt",
+            checkpoint_minutes=60,
+        )  # fmt: skip
+    lines = [
+        r.getMessage() for r in caplog.records if re.match(r"epoch \d/3: train", r.getMessage())
+    ]
+    assert len(lines) == 3
+    assert all(re.search(r"\| eta \d+:\d\d:\d\d for the job$", line) for line in lines), lines
+    assert lines[-1].endswith("| eta 0:00:00 for the job")
+
+
+# --------------------------------------------------------------------------- job ETA
+
+
+def test_job_eta_is_the_mean_epoch_time_times_the_epochs_left() -> None:
+    assert engine.job_eta([60.0, 68.0], remaining=3) == "eta 0:03:12 for the job"
+
+
+def test_job_eta_with_no_epoch_left_is_zero() -> None:
+    assert engine.job_eta([12.5], remaining=0) == "eta 0:00:00 for the job"
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal (as stderr is when Snakemake runs in one)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def run_progress(batches: int, stream: io.StringIO) -> None:
+    progress = engine.Progress(batches, "epoch 1/4", stream=stream)
+    for i in range(batches):
+        progress.update(loss=1.0 / (i + 1), acc=0.5)
+    progress.close()
+
+
+def progress_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if "epoch 1/4" in line]
+
+
+METER = re.compile(r"epoch 1/4 +\d+% (\d+)/10 \[\d\d:\d\d<\d\d:\d\d, .*\] loss=\S+ acc=0\.5000$")
+
+
+def test_progress_on_a_non_terminal_logs_one_line_per_fifth_of_the_epoch(caplog) -> None:
+    stream = io.StringIO()
+    with caplog.at_level(logging.INFO, logger="celeba_gender.engine"):
+        run_progress(10, stream)
+    lines = progress_lines(caplog.text)
+    assert [METER.search(line).group(1) for line in lines] == ["2", "4", "6", "8", "10"]
+    assert "\r" not in caplog.text
+    assert stream.getvalue() == ""
+
+
+def test_progress_in_a_job_logs_lines_even_when_stderr_is_a_terminal(tmp_path) -> None:
+    """Under Snakemake in a terminal a job's stderr is that terminal: the progress still goes
+    to the job's log file, as lines, and no bar is drawn (bars of parallel jobs interleave)."""
+    log_file, stream = tmp_path / "job.log", Terminal()
+    with runlog.job_logging(log_file, process_ends=False):
+        run_progress(10, stream)
+    lines = progress_lines(log_file.read_text())
+    assert len(lines) == 5 and all(METER.search(line) for line in lines), lines
+    assert b"\r" not in log_file.read_bytes()  # read_text would turn a "\r" into a newline
+    assert stream.getvalue() == ""
+
+
+def test_progress_draws_a_bar_only_on_a_terminal_without_a_log_file(caplog) -> None:
+    stream = Terminal()
+    with caplog.at_level(logging.INFO, logger="celeba_gender.engine"):
+        run_progress(10, stream)
+    assert "epoch 1/4:   0%|" in stream.getvalue() and "\r" in stream.getvalue()  # a tqdm bar
+    assert progress_lines(caplog.text) == []
+
+
+# --------------------------------------------------------------------------- RNG states
+
+
+class FakeCuda:
+    """torch.cuda's RNG functions for a machine with one GPU (this CPU test machine has none)."""
+
+    def __init__(self) -> None:
+        self.state = torch.arange(16, dtype=torch.uint8)
+        self.restored: list[torch.Tensor] | None = None
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+        monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: [self.state.clone()])
+        monkeypatch.setattr(torch.cuda, "set_rng_state_all", self.restore)
+
+    def restore(self, states) -> None:
+        self.restored = [torch.as_tensor(s).clone() for s in states]
+
+
+def test_checkpoint_rng_states_include_every_cuda_generator(tmp_path, monkeypatch) -> None:
+    cuda = FakeCuda()
+    cuda.install(monkeypatch)
+    path = tmp_path / "checkpoint.pt"
+    engine.save_checkpoint(path, **engine.rng_states(), settings=engine.settings_dict(SETTINGS))
+    cpu_before = torch.get_rng_state()
+    torch.rand(3)  # move the CPU generator on
+    engine.restore_rng_states(engine.load_checkpoint(path, SETTINGS))
+    assert cuda.restored is not None and torch.equal(cuda.restored[0], cuda.state)
+    assert torch.equal(torch.get_rng_state(), cpu_before)
+
+
+def test_checkpoint_rng_states_without_cuda_hold_no_cuda_state(monkeypatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert engine.rng_states()["cuda_rng"] == []
+
+
+def test_cuda_states_of_another_device_count_are_not_restored(monkeypatch, caplog) -> None:
+    cuda = FakeCuda()
+    cuda.install(monkeypatch)
+    state = {"rng": torch.get_rng_state(), "cuda_rng": [cuda.state, cuda.state]}
+    with caplog.at_level(logging.WARNING):
+        engine.restore_rng_states(state)
+    assert cuda.restored is None
+    assert "random states of 2 CUDA devices and this job sees 1" in caplog.text

@@ -10,7 +10,9 @@ runs the same config from scratch for the reproducibility checks.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -438,28 +440,164 @@ def test_same_config_gives_identical_weights(reference_run, independent_run) -> 
 # ---------------------------------------------------------------- out of memory
 
 
-def test_out_of_memory_names_the_batch_size_and_the_config_key(tmp_path, monkeypatch) -> None:
-    def out_of_memory(*_args, **_kwargs):
-        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+def out_of_memory(*_args, **_kwargs):
+    raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(engine, "fit", out_of_memory)
+
+@pytest.fixture
+def job_files(tmp_path) -> dict[str, Path]:
+    """Small stand-ins for a job's input files (hashed by the jobs, never loaded: see stubs)."""
+    weights_a, weights_b = tmp_path / "weights_a.pth", tmp_path / "weights_b.pth"
+    weights_a.write_bytes(b"backbone weights A")
+    weights_b.write_bytes(b"backbone weights B")
+    return {
+        "weights": weights_a,
+        "other_weights": weights_b,
+        "train": write_split(tmp_path / "train.csv", 4),
+        "val": write_split(tmp_path / "val.csv", 4),
+        "out": tmp_path / "out",
+    }
+
+
+@pytest.fixture
+def stubbed_loading(monkeypatch) -> None:
+    """No backbone, no input arrays: a job gets as far as its heavy part at once."""
     monkeypatch.setattr(jobs.weights, "load_backbone", lambda _path: None)
     monkeypatch.setattr(jobs, "make_source", lambda *_args, **_kwargs: None)
     monkeypatch.setattr(jobs, "build_model", lambda *_args, **_kwargs: torch.nn.Linear(1, 1))
-    split = write_split(tmp_path / "split.csv", 4)
-    settings = engine.TrainSettings(strategy=1, lr=1e-4, epochs=1, batch_size=48, seed=0)
-    out = tmp_path / "out"
+
+
+def run_train_job(files: dict[str, Path], weights: Path | None = None, batch_size: int = 48):
+    settings = engine.TrainSettings(strategy=1, lr=1e-4, epochs=1, batch_size=batch_size, seed=0)
+    out = files["out"]
+    return jobs.train_job(
+        weights_path=weights or files["weights"], train_csv=files["train"], val_csv=files["val"],
+        kind="features", train_input="unused.npy", val_input="unused.npy", settings=settings,
+        image_size=32, cache_dtype="float16", device="cpu", threads=1,
+        out_model=out / "model.pt", out_best=out / "best.pt", out_history=out / "history.csv",
+        checkpoint=out / "last.pt",
+    )  # fmt: skip
+
+
+def test_out_of_memory_names_the_batch_size_and_the_config_key(
+    job_files, stubbed_loading, monkeypatch
+) -> None:
+    monkeypatch.setattr(engine, "fit", out_of_memory)
     with pytest.raises(CelebaGenderError, match="batch size 48") as raised:
-        jobs.train_job(
-            weights_path="unused.pth", train_csv=split, val_csv=split, kind="images",
-            train_input="unused.npy", val_input="unused.npy", settings=settings, image_size=32,
-            cache_dtype="float16", device="cpu", threads=1, out_model=out / "model.pt",
-            out_best=out / "best.pt", out_history=out / "history.csv",
-            checkpoint=out / "last.pt",
-        )  # fmt: skip
+        run_train_job(job_files)
     assert "lower train.batch_size" in str(raised.value)
     assert "CUDA out of memory" in str(raised.value)
+    assert not job_files["out"].exists()
+
+
+def test_out_of_memory_while_building_the_cache_names_the_batch_size_and_the_config_key(
+    job_files, monkeypatch
+) -> None:
+    monkeypatch.setattr(jobs.weights, "load_backbone", lambda _path: None)
+    monkeypatch.setattr(jobs, "build_model", lambda *_args, **_kwargs: torch.nn.Linear(1, 1))
+    monkeypatch.setattr(jobs.store, "open_store", lambda *_a, **_k: np.zeros((4, 32, 32, 3)))
+    monkeypatch.setattr(jobs.features, "build_cache", out_of_memory)
+    out = job_files["out"]
+    with pytest.raises(
+        CelebaGenderError, match="out of memory on cpu with batch size 24"
+    ) as raised:
+        jobs.build_cache_job(
+            job_files["weights"], job_files["train"], "unused.npy",
+            {"prefix": str(out / "train.prefix.npy"), "features": str(out / "train.features.npy")},
+            image_size=32, views=2, dtype="float16", batch_size=24, device="cpu", threads=1,
+        )  # fmt: skip
+    assert "lower train.batch_size in the config" in str(raised.value)
+    assert "CUDA out of memory" in str(raised.value)
     assert not out.exists()
+
+
+def test_out_of_memory_while_evaluating_names_the_batch_size_and_the_config_key(
+    job_files, monkeypatch
+) -> None:
+    record = {"settings": {"strategy": 1, "lr": 1e-4, "seed": 0}, "epoch": 1}
+    monkeypatch.setattr(jobs, "load_model_file", lambda _path: (torch.nn.Linear(1, 1), record))
+    monkeypatch.setattr(jobs, "make_source", lambda *_args, **_kwargs: None)
+    monkeypatch.setattr(engine, "predict_logits", out_of_memory)
+    out = job_files["out"]
+    with pytest.raises(
+        CelebaGenderError, match="out of memory on cpu with batch size 16"
+    ) as raised:
+        jobs.evaluate_job(
+            model_path="unused.pt", test_csv=job_files["val"], kind="features",
+            test_input="unused.npy", weights_path=job_files["weights"], image_size=32,
+            cache_dtype="float16", device="cpu", threads=1, batch_size=16, name=MODEL,
+            checkpoint_name="last", out_metrics=out / "metrics.json",
+            out_predictions=out / "predictions.csv",
+        )  # fmt: skip
+    assert "lower train.batch_size in the config" in str(raised.value)
+    assert "CUDA out of memory" in str(raised.value)
+    assert not out.exists()
+
+
+# ---------------------------------------------------------------- checkpoint identity
+
+
+class FitCalled(Exception):
+    """Raised by a stand-in for engine.fit once it has seen the job's settings."""
+
+
+def settings_given_to_fit(files, monkeypatch, weights: Path | None = None):
+    """The TrainSettings that train_job hands to engine.fit (and so to its checkpoints)."""
+    seen = []
+
+    def capture(_model, _train, _val, _train_labels, _val_labels, settings, *_a, **_k):
+        seen.append(settings)
+        raise FitCalled
+
+    monkeypatch.setattr(engine, "fit", capture)
+    with pytest.raises(FitCalled):
+        run_train_job(files, weights)
+    return seen[0]
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_train_job_puts_the_weights_split_and_input_into_the_checkpoint_identity(
+    job_files, stubbed_loading, monkeypatch
+) -> None:
+    settings = settings_given_to_fit(job_files, monkeypatch)
+    assert settings.extra == {
+        "image_size": 32,
+        "weights_sha256": sha256(job_files["weights"]),
+        "train_split_sha256": sha256(job_files["train"]),
+        "val_split_sha256": sha256(job_files["val"]),
+        "input": "features",
+        "cache_dtype": "float16",
+    }
+
+
+def test_a_checkpoint_made_with_other_weights_is_not_resumed(
+    job_files, stubbed_loading, monkeypatch, caplog
+) -> None:
+    before = settings_given_to_fit(job_files, monkeypatch)
+    path = job_files["out"] / "last.pt"
+    engine.save_checkpoint(path, epoch=1, settings=engine.settings_dict(before))
+    now = settings_given_to_fit(job_files, monkeypatch, weights=job_files["other_weights"])
+    assert engine.load_checkpoint(path, before)["epoch"] == 1  # the same job would resume
+    with caplog.at_level(logging.WARNING):
+        assert engine.load_checkpoint(path, now) is None
+    assert "extra.weights_sha256" in caplog.text and "training starts at epoch 1" in caplog.text
+
+
+@pytest.mark.parametrize("split", ["train", "val"])
+def test_a_checkpoint_made_with_another_split_is_not_resumed(
+    job_files, stubbed_loading, monkeypatch, caplog, split
+) -> None:
+    before = settings_given_to_fit(job_files, monkeypatch)
+    path = job_files["out"] / "last.pt"
+    engine.save_checkpoint(path, epoch=1, settings=engine.settings_dict(before))
+    write_split(job_files[split], 6)  # the split was made again (another seed or other data)
+    now = settings_given_to_fit(job_files, monkeypatch)
+    with caplog.at_level(logging.WARNING):
+        assert engine.load_checkpoint(path, now) is None
+    assert f"extra.{split}_split_sha256" in caplog.text
 
 
 # ---------------------------------------------------------------- weights

@@ -392,3 +392,24 @@ def test_write_metadata_writes_both_tables(synthetic_roots, tmp_path):
     pd.testing.assert_frame_equal(pd.read_csv(out_meta), meta, check_dtype=False)
     assert list(pd.read_csv(out_bad).columns) == ["image_id", "path", "reason"]
     assert sorted(p.name for p in out_meta.parent.iterdir()) == ["bad.csv", "metadata.csv"]
+
+
+def test_skip_mode_writes_the_dropped_images_to_the_bad_images_table(dataset_copy, tmp_path):
+    """The table the workflow writes (results/data/bad_images.csv), read back: one row per
+    dropped image with its path and why it cannot be decoded."""
+    root = dataset_copy("kaggle")
+    truncated, text = _image_path(root, 4), _image_path(root, 9)
+    truncated.write_bytes(truncated.read_bytes()[:200])
+    text.write_text("not an image")
+    meta, bad = ingest.build_metadata(root, on_bad_image="skip")
+    out_meta, out_bad = tmp_path / "metadata.csv", tmp_path / "bad_images.csv"
+    ingest.write_metadata(meta, bad, out_meta, out_bad)
+    table = pd.read_csv(out_bad, dtype=str)
+    assert list(table.columns) == ["image_id", "path", "reason"]
+    rows = {row.image_id: row for row in table.itertuples(index=False)}
+    assert set(rows) == {truncated.name, text.name}
+    assert Path(rows[truncated.name].path) == truncated and Path(rows[text.name].path) == text
+    assert rows[truncated.name].reason.startswith("OSError")
+    assert rows[text.name].reason.startswith("UnidentifiedImageError")
+    kept = pd.read_csv(out_meta, dtype={"image_id": str})["image_id"]
+    assert not set(rows) & set(kept)

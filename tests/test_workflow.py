@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from conftest import REPO, planned_jobs
+from conftest import REPO, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -114,17 +115,84 @@ def test_editing_the_training_code_retrains(workflow_run):
     assert "ingest" not in jobs and "split" not in jobs
 
 
+# The jobs of one model (rules/train.smk, rules/evaluate.smk: train; evaluate and
+# plot_confusion for the last and the best epoch; plot_model, subgroups, gradcam) and the jobs
+# that gather every model (figures over all models, statistics, the report, the target rule).
+JOBS_PER_MODEL = {"train": 1, "evaluate": 2, "plot_confusion": 2, "plot_model": 1,
+                  "subgroups": 1, "gradcam": 1}  # fmt: skip
+JOBS_OVER_ALL_MODELS = {"plot_loss_curves": 1, "roc_curves": 1, "statistics": 1, "report": 1,
+                        "all": 1}  # fmt: skip
+MODEL_NAME = re.compile(r"\bs\d+_lr[^_\s]+_seed\d+\b")
+
+
+def with_learning_rates(run: Path, rates: str, name: str) -> Path:
+    """A config file ``name`` beside the run's, with ``train.learning_rates`` set to ``rates``."""
+    text = (run / "tiny.yaml").read_text()
+    assert "learning_rates: [1.0e-4]" in text, "tests/data/tiny.yaml changed"
+    path = run / name
+    path.write_text(text.replace("learning_rates: [1.0e-4]", f"learning_rates: {rates}"))
+    return path
+
+
+def planned_models(run: Path, configfile: Path) -> dict[str, set[str]]:
+    """Rule -> the models its planned jobs are for, from the dry run's job lines
+    (``Job 16: train s2_lr1e-3_seed0 (strategy 2, ...)``; the rules' messages name them)."""
+    out = snakemake(run, "-n", "--configfile", str(configfile)).stdout
+    found: dict[str, set[str]] = {}
+    for match in re.finditer(r"^Job \d+: (\w+)(.*)$", out, flags=re.M):
+        found.setdefault(match.group(1), set()).update(MODEL_NAME.findall(match.group(2)))
+    return found
+
+
+def expected_plan(n_models: int) -> dict[str, int]:
+    return {**{rule: n * n_models for rule, n in JOBS_PER_MODEL.items()}, **JOBS_OVER_ALL_MODELS}
+
+
+def test_replacing_the_learning_rate_reruns_exactly_its_models_jobs_and_the_report(workflow_run):
+    """learning_rates [1e-4] -> [1e-3]: the two models at the new rate (strategies 1 and 2) get
+    every job of a model, the figures over all models and the report are redone; nothing
+    upstream (data, split, caches) and nothing of the old models runs."""
+    config = with_learning_rates(workflow_run, "[1.0e-3]", "tiny_replaced_lr.yaml")
+    jobs = planned_jobs(workflow_run, "--configfile", str(config))
+    assert jobs == expected_plan(n_models=2)
+    models = planned_models(workflow_run, config)
+    for rule in JOBS_PER_MODEL:
+        assert models[rule] == {"s1_lr1e-3_seed0", "s2_lr1e-3_seed0"}, rule
+
+
 def test_adding_a_learning_rate_adds_only_its_jobs(workflow_run):
-    text = (
-        (workflow_run / "tiny.yaml")
-        .read_text()
-        .replace("learning_rates: [1.0e-4]", "learning_rates: [1.0e-4, 1.0e-3]")
-    )
-    (workflow_run / "tiny_more.yaml").write_text(text)
-    jobs = planned_jobs(workflow_run, "--configfile", str(workflow_run / "tiny_more.yaml"))
-    assert jobs.get("train") == 2  # the two strategies at the new learning rate
-    assert jobs.get("evaluate") == 4
-    assert "ingest" not in jobs and "build_feature_cache" not in jobs and "synthesize" not in jobs
+    """learning_rates [1e-4] -> [1e-4, 1e-3]: the finished models at 1e-4 stay in the grid and
+    nothing of theirs runs again; only the new models' jobs and the jobs over all models do."""
+    config = with_learning_rates(workflow_run, "[1.0e-4, 1.0e-3]", "tiny_more_lr.yaml")
+    jobs = planned_jobs(workflow_run, "--configfile", str(config))
+    assert jobs == expected_plan(n_models=2)
+    models = planned_models(workflow_run, config)
+    for rule in JOBS_PER_MODEL:
+        assert models[rule] == {"s1_lr1e-3_seed0", "s2_lr1e-3_seed0"}, rule
+
+
+def test_training_logs_show_batch_progress_and_end_with_a_summary(workflow_run):
+    """Each training log (rules/train.smk: results/logs/train/{model}.log) has tqdm's meter as
+    plain lines (no carriage returns), a job ETA on every epoch line, and the run's summary
+    as its last line."""
+    logs = sorted((workflow_run / "results/logs/train").glob("*.log"))
+    assert sorted(p.stem for p in logs) == sorted(MODELS)
+    for path in logs:
+        raw = path.read_bytes()
+        assert b"\r" not in raw, path.name
+        lines = raw.decode().splitlines()
+        meters = [
+            line
+            for line in lines
+            if re.search(r"epoch [12]/2 +\d+% \d+/5 \[\d\d:\d\d<\d\d:\d\d", line)
+        ]
+        assert len(meters) == 2 * 5, path.name  # 5 batches per epoch: one line each
+        epoch_lines = [line for line in lines if re.search(r"epoch [12]/2: train loss", line)]
+        assert len(epoch_lines) == 2 and all(
+            re.search(r"\| eta \d+:\d\d:\d\d for the job$", line) for line in epoch_lines
+        ), epoch_lines
+        message = lines[-1].split(": ", 1)[1]  # after "<time> INFO celeba_gender.jobs: "
+        assert message.startswith("done:") and message.endswith("s in all"), lines[-1]
 
 
 def test_summary_counts_match_metadata(workflow_run):
