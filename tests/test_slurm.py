@@ -1,7 +1,8 @@
 """The SLURM profile: static checks, and real runs on a one-node cluster on localhost.
 
 The tests marked ``slurm`` start the cluster of tests/cluster/ (root needed; it installs the
-Debian packages if missing) once per session and always stop it. They run a stand-in workflow
+Debian packages if missing) once per session and always stop it, and the session fails if a
+daemon or the /etc/slurm/slurm.conf link outlives it. They run a stand-in workflow
 (tests/cluster/mini/) through ``--profile profiles/slurm`` unchanged, plus the test-only
 overlay tests/cluster/overlay as ``--workflow-profile``. ``run_workflow`` and ``sacct_jobs``
 take any Snakefile, so the same checks can be pointed at the real workflow.
@@ -9,7 +10,10 @@ take any Snakefile, so the same checks can be pointed at the real workflow.
 
 from __future__ import annotations
 
+import functools
+import math
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -23,6 +27,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import make_workdir, planned_jobs
+
 REPO = Path(__file__).resolve().parents[1]
 CLUSTER_DIR = REPO / "tests" / "cluster"
 SLURM_PROFILE = REPO / "profiles" / "slurm"
@@ -32,10 +38,30 @@ MINI_SNAKEFILE = CLUSTER_DIR / "mini" / "Snakefile"
 SNAKEMAKE_TIMEOUT_S = 600
 TIMEOUT_EXIT_CODES = (124, 137)
 HEAVY_RULES = ("train", "build_feature_cache", "evaluate")
-SACCT_FIELDS = ("JobID", "JobName", "State", "ExitCode", "Start", "End", "AllocTRES", "Comment")
+SACCT_FIELDS = ("JobID", "JobName", "State", "ExitCode", "Start", "End", "Timelimit", "AllocTRES",
+                "Comment")  # fmt: skip
 # Declared node size for the test cluster: 2 fake GPUs x cpus_per_gpu 4, and room for two
 # 16 GB GPU jobs, so that profiles/slurm runs unchanged on a 2-core test machine.
 TEST_NODE_ENV = {"SLURM_TEST_CPUS": "8", "SLURM_TEST_MEMORY_MB": "36000"}
+# The PID files start.sh writes in STATE_DIR/run, by the process name they must match.
+DAEMON_PID_FILES = {
+    "slurmd": "slurmd.pid",
+    "slurmctld": "slurmctld.pid",
+    "slurmdbd": "slurmdbd.pid",
+    "mariadbd": "mariadb.pid",
+    "munged": "munged.pid",
+}
+ETC_SLURM_CONF = Path("/etc/slurm/slurm.conf")
+# The client commands of slurm-client/slurmctld: none may be reachable for the no-SLURM dry run.
+SLURM_COMMANDS = frozenset({"sacct", "sacctmgr", "salloc", "sattach", "sbatch", "sbcast",
+                            "scancel", "scontrol", "scrontab", "sdiag", "sinfo", "sprio", "squeue",
+                            "sreport", "srun", "sshare", "sstat", "strigger", "sview"})  # fmt: skip
+SACCT_TIMELIMIT = re.compile(
+    r"(?:(?P<days>\d+)-)?(?P<hours>\d+):(?P<minutes>\d\d):(?P<seconds>\d\d)"
+)
+# The resume test: the first attempt of the mini workflow's `train` sleeps past its 1-minute
+# limit; slurmctld checks limits every ~30 s, then waits KillWait (5 s) before SIGKILL.
+RESUME_TIMEOUT_S = 420
 
 
 @dataclass(frozen=True)
@@ -142,6 +168,77 @@ def output_tail(proc: subprocess.CompletedProcess[str], chars: int = 4000) -> st
     return f"stderr:\n{proc.stderr[-chars:]}\nstdout:\n{proc.stdout[-chars:]}"
 
 
+def timelimit_minutes(timelimit: str) -> int:
+    """sacct's Timelimit ('[days-]hours:minutes:seconds') in whole minutes."""
+    match = SACCT_TIMELIMIT.fullmatch(timelimit)
+    assert match, f"not a sacct Timelimit: {timelimit!r}"
+    days, hours, minutes, seconds = (
+        int(match[name] or 0) for name in ("days", "hours", "minutes", "seconds")
+    )
+    return (days * 24 + hours) * 60 + minutes + math.ceil(seconds / 60)
+
+
+def path_without_slurm(path: str, shadow_root: Path) -> str:
+    """``path`` with each folder that holds a SLURM command replaced by a folder of links to
+    everything else in it, as on a machine without SLURM."""
+    folders = []
+    for index, folder in enumerate(path.split(os.pathsep)):
+        source = Path(folder)
+        if not any((source / command).exists() for command in SLURM_COMMANDS):
+            folders.append(folder)
+            continue
+        shadow = shadow_root / str(index)
+        shadow.mkdir(parents=True)
+        for entry in source.iterdir():
+            if entry.name not in SLURM_COMMANDS:
+                (shadow / entry.name).symlink_to(entry)
+        folders.append(str(shadow))
+    return os.pathsep.join(folders)
+
+
+def job_counts(snakemake_output: str) -> dict[str, int]:
+    """Rule -> count from the 'Job stats' table Snakemake prints."""
+    table = snakemake_output.split("Job stats:", 1)[-1]
+    counts = {}
+    for line in table.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0].isidentifier() and parts[1].isdigit():
+            counts[parts[0]] = int(parts[1])
+    counts.pop("total", None)
+    return counts
+
+
+def daemon_pids(run_dir: Path) -> dict[str, int]:
+    """Daemon name -> the PID its PID file in ``run_dir`` names (missing files left out)."""
+    pids = {}
+    for name, filename in DAEMON_PID_FILES.items():
+        path = run_dir / filename
+        digits = "".join(filter(str.isdigit, path.read_text())) if path.is_file() else ""
+        if digits:
+            pids[name] = int(digits)
+    return pids
+
+
+def live_daemons(pids: dict[str, int]) -> dict[str, int]:
+    """The entries of ``pids`` whose process still runs under that name (not dead, not a
+    zombie, not a reused PID)."""
+    alive = {}
+    for name, pid in pids.items():
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if comm == name and state != "Z":
+            alive[name] = pid
+    return alive
+
+
+def etc_conf_points_to(conf: Path) -> bool:
+    """Whether /etc/slurm/slurm.conf is (still) a link to ``conf``."""
+    return ETC_SLURM_CONF.is_symlink() and Path(os.readlink(ETC_SLURM_CONF)) == conf
+
+
 # --- static checks of the profiles (fast, no cluster) ---------------------------------------
 
 
@@ -203,30 +300,114 @@ def test_profiles_are_accepted_by_snakemake(profile_args: list[str], tmp_path: P
     assert proc.returncode == 0, output_tail(proc)
 
 
+def test_slurm_profile_dry_run_plans_the_workflow_on_a_machine_without_slurm(
+    tmp_path: Path,
+) -> None:
+    # The issue's "Done when": `snakemake --profile profiles/slurm -n`, no overlay, no sbatch.
+    workdir = make_workdir(tmp_path / "work")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SLURM_")}
+    env["PATH"] = path_without_slurm(os.environ["PATH"], tmp_path / "path")
+    assert shutil.which("sbatch", path=env["PATH"]) is None
+    assert shutil.which("sacct", path=env["PATH"]) is None
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+        + ["--directory", str(workdir), "--configfile", str(workdir / "tiny.yaml")]
+        + ["--profile", str(SLURM_PROFILE), "--dry-run"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, output_tail(proc)
+    planned = job_counts(proc.stdout + proc.stderr)
+    assert planned["train"] >= 1, output_tail(proc)
+    assert planned == planned_jobs(workdir)
+    assert not (workdir / "results").exists()
+
+
+def test_timelimit_minutes_reads_sacct_durations() -> None:
+    assert timelimit_minutes("00:01:00") == 1
+    assert timelimit_minutes("02:00:00") == 120
+    assert timelimit_minutes("1-00:30:00") == 1470
+
+
+def test_live_daemons_finds_a_running_process_by_pid_and_name() -> None:
+    own_name = Path("/proc/self/comm").read_text().strip()
+    assert live_daemons({own_name: os.getpid()}) == {own_name: os.getpid()}
+
+
+def test_live_daemons_ignores_a_finished_process() -> None:
+    child = subprocess.Popen(["sleep", "0"])
+    child.wait()
+    assert live_daemons({"sleep": child.pid}) == {}
+
+
+def test_live_daemons_ignores_a_pid_now_used_by_another_program() -> None:
+    assert live_daemons({"slurmctld": os.getpid()}) == {}
+
+
 # --- runs on the local cluster ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass
 class ClusterStart:
-    """What starting the test cluster gave: the cluster, or why it did not start."""
+    """What starting the test cluster gave: the cluster, or why it did not start; and whether
+    it was stopped without leftovers (None: not stopped yet)."""
 
     cluster: SlurmCluster
     error: str | None
+    stopped_cleanly: bool | None = None
 
 
 CLUSTER_KEY = pytest.StashKey[ClusterStart]()
 
 
-def stop_cluster(
-    state_dir: Path, env: dict[str, str], patch: pytest.MonkeyPatch, session: pytest.Session
-) -> None:
-    """Stop the test cluster (tests/cluster/stop.sh); delete its state after a clean session."""
+def stop_cluster(start: ClusterStart, env: dict[str, str], patch: pytest.MonkeyPatch) -> None:
+    """Stop the test cluster with tests/cluster/stop.sh, then check that no daemon named in its
+    PID files still runs and that the /etc/slurm/slurm.conf link is gone; fail loudly if not."""
+    state_dir = start.cluster.state_dir
+    start.stopped_cleanly = False
     patch.undo()
+    pids = daemon_pids(state_dir / "run")
     stopped = subprocess.run(
-        [str(CLUSTER_DIR / "stop.sh"), str(state_dir)], check=False, timeout=300, env=env
+        [str(CLUSTER_DIR / "stop.sh"), str(state_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
     )
-    if stopped.returncode == 0 and session.testsfailed == 0:
-        shutil.rmtree(state_dir, ignore_errors=True)
+    problems = [f"{name} (pid {pid}) still runs" for name, pid in live_daemons(pids).items()]
+    if etc_conf_points_to(start.cluster.conf):
+        problems.append(f"{ETC_SLURM_CONF} still links to {start.cluster.conf}")
+    if stopped.returncode != 0:
+        problems.append(f"tests/cluster/stop.sh exited with status {stopped.returncode}")
+    if problems:
+        pytest.fail(
+            f"stopping the SLURM test cluster in {state_dir} left: {'; '.join(problems)}\n"
+            f"{output_tail(stopped)}",
+            pytrace=False,
+        )
+    start.stopped_cleanly = True
+
+
+def forget_cluster(
+    start: ClusterStart, env: dict[str, str], patch: pytest.MonkeyPatch, session: pytest.Session
+) -> None:
+    """When pytest exits: stop the cluster again unless the session teardown stopped it
+    cleanly, and delete its state after a session without failures."""
+    if not start.stopped_cleanly:
+        subprocess.run(
+            [str(CLUSTER_DIR / "stop.sh"), str(start.cluster.state_dir)],
+            env=env,
+            check=False,
+            timeout=300,
+        )
+    patch.undo()
+    if start.stopped_cleanly and session.testsfailed == 0:
+        shutil.rmtree(start.cluster.state_dir, ignore_errors=True)
 
 
 def shared_cluster(request: pytest.FixtureRequest) -> SlurmCluster:
@@ -234,9 +415,11 @@ def shared_cluster(request: pytest.FixtureRequest) -> SlurmCluster:
 
     A session fixture imported into another module would be a second fixture and start a
     second cluster on the same ports, so each module's ``slurm_cluster`` fixture calls this,
-    and the cluster is kept in the pytest config and stopped when pytest exits (always). The
-    state folder is not under pytest's tmp_path: munged refuses a socket below a directory
-    others cannot enter. It is deleted after a session without failures.
+    and the cluster is kept in the pytest config. It is stopped and checked at the end of the
+    session (a finalizer of the session fixture that started it, so that leftovers fail the
+    run as a teardown error), and, should that not have run, when pytest exits. The state
+    folder is not under pytest's tmp_path: munged refuses a socket below a directory others
+    cannot enter. It is deleted after a session without failures.
     """
     config = request.config
     if CLUSTER_KEY not in config.stash:
@@ -244,7 +427,14 @@ def shared_cluster(request: pytest.FixtureRequest) -> SlurmCluster:
         state_dir.chmod(0o755)
         env = {**os.environ, **TEST_NODE_ENV}
         patch = pytest.MonkeyPatch()
-        config.add_cleanup(lambda: stop_cluster(state_dir, env, patch, request.session))
+        conf = state_dir / "etc" / "slurm.conf"
+        cluster = SlurmCluster(
+            state_dir=state_dir, conf=conf, node=socket.gethostname().split(".")[0]
+        )
+        start = ClusterStart(cluster, "tests/cluster/start.sh did not finish")
+        config.stash[CLUSTER_KEY] = start
+        config.add_cleanup(functools.partial(forget_cluster, start, env, patch, request.session))
+        request.addfinalizer(functools.partial(stop_cluster, start, env, patch))
         started = subprocess.run(
             [str(CLUSTER_DIR / "start.sh"), str(state_dir)],
             env=env,
@@ -253,15 +443,10 @@ def shared_cluster(request: pytest.FixtureRequest) -> SlurmCluster:
             check=False,
             timeout=900,
         )
-        conf = state_dir / "etc" / "slurm.conf"
         patch.setenv("SLURM_CONF", str(conf))
-        cluster = SlurmCluster(
-            state_dir=state_dir, conf=conf, node=socket.gethostname().split(".")[0]
-        )
-        error = None
+        start.error = None
         if started.returncode != 0:
-            error = f"tests/cluster/start.sh failed:\n{output_tail(started)}"
-        config.stash[CLUSTER_KEY] = ClusterStart(cluster, error)
+            start.error = f"tests/cluster/start.sh failed:\n{output_tail(started)}"
     start = config.stash[CLUSTER_KEY]
     if start.error is not None:
         pytest.fail(start.error)
@@ -363,3 +548,49 @@ def test_failing_job_makes_snakemake_exit_nonzero(
     assert proc.returncode not in (0, *TIMEOUT_EXIT_CODES), output_tail(proc)
     failed = jobs_of_rule(jobs_of_run(sacct_jobs(since), "mini-fail"), "always_fails")
     assert [job["State"] for job in failed] == ["FAILED"]
+
+
+@pytest.fixture(scope="module")
+def resume_run(slurm_cluster: SlurmCluster, tmp_path_factory: pytest.TempPathFactory) -> MiniRun:
+    """Run the mini workflow's `train`, which times out once, through profiles/slurm; its
+    jobs are the rule's sacct jobs in submission order."""
+    workdir = tmp_path_factory.mktemp("mini_resume")
+    since = datetime.now() - timedelta(seconds=2)
+    proc = run_workflow(
+        workdir,
+        None,
+        ["--slurm-jobname-prefix", "mini-resume", "results/trained.txt"],
+        MINI_SNAKEFILE,
+        timeout_s=RESUME_TIMEOUT_S,
+    )
+    jobs = jobs_of_rule(jobs_of_run(sacct_jobs(since), "mini-resume"), "train")
+    return MiniRun(workdir, proc, sorted(jobs, key=lambda job: int(job["JobID"])))
+
+
+@pytest.mark.slurm
+def test_training_job_killed_at_its_time_limit_is_resubmitted(resume_run: MiniRun) -> None:
+    states = [job["State"] for job in resume_run.jobs]
+    assert states == ["TIMEOUT", "COMPLETED"], f"{resume_run.jobs}\n{output_tail(resume_run.proc)}"
+
+
+@pytest.mark.slurm
+def test_resubmitted_training_job_gets_the_longer_runtime_of_its_attempt(
+    resume_run: MiniRun,
+) -> None:
+    assert [job["Timelimit"] for job in resume_run.jobs] == ["00:01:00", "00:05:00"]
+
+
+@pytest.mark.slurm
+def test_run_with_a_timed_out_training_job_succeeds_on_the_retry(resume_run: MiniRun) -> None:
+    assert resume_run.proc.returncode == 0, output_tail(resume_run.proc)
+
+
+@pytest.mark.slurm
+def test_resubmitted_training_job_resumes_from_the_checkpoint(resume_run: MiniRun) -> None:
+    assert len(resume_run.jobs) == 2, resume_run.jobs
+    first, second = resume_run.jobs
+    assert read_probe(resume_run.workdir / "results" / "trained.txt") == {
+        "resumed_from": first["JobID"],
+        "slurm_job_id": second["JobID"],
+        "runtime_minutes": "5",
+    }

@@ -31,6 +31,7 @@ from test_slurm import (
     run_workflow,
     sacct_jobs,
     shared_cluster,
+    timelimit_minutes,
 )
 
 from conftest import REPO, make_workdir, planned_jobs
@@ -192,11 +193,30 @@ def test_training_jobs_got_the_profile_resources(slurm_workflow: WorkflowRun) ->
         assert tres["mem"] == f"{wanted['mem_mb']}M", (model, tres)
 
 
-def test_training_jobs_ran_at_the_same_time(slurm_workflow: WorkflowRun) -> None:
-    train = [train_job_of(slurm_workflow.jobs, model) for model in MODELS]
+def training_jobs_overlap(jobs: list[dict[str, str]]) -> bool:
+    """Whether the training jobs of MODELS were all running at one moment."""
+    train = [train_job_of(jobs, model) for model in MODELS]
     starts = [datetime.fromisoformat(job["Start"]) for job in train]
     ends = [datetime.fromisoformat(job["End"]) for job in train]
-    assert max(starts) < min(ends), train
+    return max(starts) < min(ends)
+
+
+def test_training_jobs_ran_at_the_same_time(slurm_workflow: WorkflowRun) -> None:
+    assert training_jobs_overlap(slurm_workflow.jobs), jobs_of_rule(slurm_workflow.jobs, "train")
+
+
+def test_training_jobs_running_together_saw_different_gpus(slurm_workflow: WorkflowRun) -> None:
+    logs = slurm_workflow.workdir / "results" / "logs" / "train"
+    devices = [job_environment(logs / f"{model}.log")["CUDA_VISIBLE_DEVICES"] for model in MODELS]
+    assert training_jobs_overlap(slurm_workflow.jobs), jobs_of_rule(slurm_workflow.jobs, "train")
+    assert len(set(devices)) == len(MODELS), devices
+
+
+def test_feature_cache_jobs_got_the_profile_runtime(slurm_workflow: WorkflowRun) -> None:
+    wanted = load_profile(SLURM_PROFILE)["set-resources"]["build_feature_cache"]["runtime"]
+    cache_jobs = jobs_of_rule(slurm_workflow.jobs, "build_feature_cache")
+    assert cache_jobs, "no build_feature_cache job in sacct"
+    assert [timelimit_minutes(job["Timelimit"]) for job in cache_jobs] == [wanted] * len(cache_jobs)
 
 
 @pytest.mark.parametrize("checkpoint", CHECKPOINTS)

@@ -30,12 +30,21 @@ die() {
     exit 1
 }
 
+# pid_running PID: true if the process exists and is not a zombie (a dead daemon whose parent,
+# e.g. a container's PID 1, never reaps it still answers kill -0).
+pid_running() {
+    local stat
+    kill -0 "$1" 2>/dev/null || return 1
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ ${stat##*) } != Z* ]]
+}
+
 # pidfile_pid PIDFILE NAME: print the PID in PIDFILE if that process is alive and is NAME.
 pidfile_pid() {
     local pidfile=$1 name=$2 pid comm
     [[ -s $pidfile ]] || return 1
     pid=$(tr -dc '0-9' <"$pidfile")
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
+    [[ -n $pid ]] && pid_running "$pid" || return 1
     comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
     [[ $comm == "$name" ]] || return 1
     echo "$pid"
