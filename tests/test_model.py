@@ -22,7 +22,9 @@ from celeba_gender.model import (
     forward_from_prefix,
     forward_images,
     forward_prefix,
+    load_trained,
     trainable_modules,
+    vgg16_from_state,
 )
 
 IMAGE_SIZE = 32
@@ -179,3 +181,34 @@ def test_staged_forwards_agree(staged: dict[str, torch.Tensor]) -> None:
     assert scale > 0
     torch.testing.assert_close(staged["from_prefix"], staged["images"], rtol=0, atol=1e-5 * scale)
     torch.testing.assert_close(staged["from_features"], staged["images"], rtol=0, atol=1e-5 * scale)
+
+
+# --------------------------------------------------------------------------- loading states
+
+
+def test_assigned_and_copied_models_are_the_same_model(base_model: nn.Module) -> None:
+    state = {k: v.clone() for k, v in base_model.state_dict().items()}
+    copied = build_model(state, head_seed=HEAD_SEED)
+    assigned = build_model(state, head_seed=HEAD_SEED, assign=True)
+    for key, value in copied.state_dict().items():
+        assert torch.equal(value, assigned.state_dict()[key]), key
+    images = torch.randn(2, 3, IMAGE_SIZE, IMAGE_SIZE)
+    with torch.no_grad():
+        assert torch.equal(copied.eval()(images), assigned.eval()(images))
+
+
+def test_assign_uses_the_state_s_tensors_and_copying_does_not(base_model: nn.Module) -> None:
+    state = {k: v.clone() for k, v in base_model.state_dict().items()}
+    key = "features.0.weight"
+    assigned = vgg16_from_state(state, assign=True)
+    copied = vgg16_from_state(state)
+    assert assigned.state_dict()[key].data_ptr() == state[key].data_ptr()
+    assert copied.state_dict()[key].data_ptr() != state[key].data_ptr()
+
+
+def test_load_trained_refuses_a_backbone_with_1000_classes(base_model: nn.Module) -> None:
+    state = dict(base_model.state_dict())
+    state["classifier.6.weight"] = torch.zeros(1000, 4096)
+    state["classifier.6.bias"] = torch.zeros(1000)
+    with pytest.raises(ValueError, match="1-logit"):
+        load_trained(state)

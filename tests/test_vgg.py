@@ -79,3 +79,25 @@ def test_job_modules_do_not_import_torchvision(module: str) -> None:
         check=True,
     )
     assert out.stdout.strip() == "False"
+
+
+def test_loading_and_evaluating_a_trained_model_does_not_import_dynamo(tmp_path: Path) -> None:
+    """torch._dynamo's import costs ~2 s; initialising meta tensors would trigger it."""
+    model_file = tmp_path / "model.pt"
+    torch.save({"state_dict": vgg.vgg16(num_classes=1).state_dict(), "settings": {}}, model_file)
+    code = (
+        "import sys, torch\n"
+        "from celeba_gender import jobs, weights\n"
+        f"model, _ = jobs.load_model_file({str(model_file)!r})\n"
+        "model.eval()(torch.zeros(1, 3, 32, 32))\n"
+        f"weights.check_vgg16_keys(model.state_dict(), {str(model_file)!r})\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"PYTHONPATH": str(SCRIPTS), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "False"

@@ -70,7 +70,7 @@ def build_cache_job(
     """Compute the frozen layers of one split into the feature cache."""
     dev = engine.pick_device(device)
     engine.configure_device(dev, threads)
-    model = build_model(weights.load_backbone(weights_path), head_seed=0)
+    model = build_model(weights.load_backbone(weights_path), head_seed=0, assign=True)
     n = len(read_split(split_csv))
     array = store.open_store(store_npy, expected_n=n, expected_size=image_size)
     key = features.cache_key(weights.sha256_of(weights_path), image_size, dtype, split_csv, views)
@@ -120,7 +120,8 @@ def train_job(
     common = {"image_size": image_size, "dtype": cache_dtype, "weights_sha": wsha}
     train_source = make_source(kind, train_input, split_csv=train_csv, views=views, **common)
     val_source = make_source(kind, val_input, split_csv=val_csv, views=1, **common)
-    model = build_model(backbone, head_seed=settings.seed)
+    model = build_model(backbone, head_seed=settings.seed, assign=True)
+    del backbone  # the model holds its tensors now
     log.info(
         "train: strategy %d, lr %g, seed %d, %d epochs, batch %d, input %s, device %s, %d train / %d val",
         settings.strategy, settings.lr, settings.seed, settings.epochs, settings.batch_size, kind,
@@ -165,7 +166,7 @@ def device_name(device: torch.device) -> str:
 def load_model_file(path: str | os.PathLike) -> tuple[nn.Module, dict]:
     """A model saved by ``train_job`` and its record (settings, epoch, metrics)."""
     record = weights.load_tensors(path)
-    return load_trained(record["state_dict"]), record
+    return load_trained(record.pop("state_dict"), assign=True), record
 
 
 def classification_metrics(labels: np.ndarray, probs: np.ndarray) -> dict:

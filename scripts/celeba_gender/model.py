@@ -20,47 +20,47 @@ PREFIX_END = 24  # features[:24] = blocks 1-4, frozen in both strategies
 STRATEGIES = (1, 2)
 
 
-def build_model(backbone_state: dict[str, torch.Tensor] | None, head_seed: int) -> VGG:
+def build_model(
+    backbone_state: dict[str, torch.Tensor] | None, head_seed: int, assign: bool = False
+) -> VGG:
     """VGG-16 loaded from ``backbone_state`` with ``classifier[6]`` replaced by Linear(4096, 1).
 
     The new head layer gets PyTorch's default Linear initialisation drawn from ``head_seed``,
-    so the same seed gives the same model whatever the global RNG state.
+    so the same seed gives the same model whatever the global RNG state. The backbone's own last
+    layer (1000 ImageNet classes, or 1 logit) is replaced. With ``assign`` the model takes the
+    state's tensors instead of copies (see ``vgg16_from_state``).
     """
-    if backbone_state is None:
-        model = vgg16()
-    else:
-        model = _empty_vgg16()
-        model.load_state_dict(_with_1000_class_head(backbone_state, model))
+    model = vgg16() if backbone_state is None else vgg16_from_state(backbone_state, assign=assign)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(head_seed)
         model.classifier[6] = nn.Linear(4096, 1)
     return model
 
 
-def _with_1000_class_head(state: dict[str, torch.Tensor], model: VGG) -> dict[str, torch.Tensor]:
-    """Accept backbones saved with either the 1000-class or a 1-logit last layer."""
-    if state["classifier.6.weight"].shape[0] == 1000:
-        return state
-    state = dict(state)
-    reference = model.state_dict()
-    state["classifier.6.weight"] = reference["classifier.6.weight"]
-    state["classifier.6.bias"] = reference["classifier.6.bias"]
-    return state
+def vgg16_from_state(state: dict[str, torch.Tensor], assign: bool = False) -> VGG:
+    """VGG-16 holding ``state`` (its last layer sized by the state: 1000 classes or 1 logit).
 
-
-def _empty_vgg16(head_outputs: int = 1000) -> VGG:
-    """VGG-16 with uninitialised parameters, for a state dict to fill: skips drawing the random
-    initialisation of 138 M parameters (seconds on a CPU), which load_state_dict overwrites."""
+    The module is built on the meta device without initialisation: no random draw for 138 M
+    parameters (seconds on a CPU), which the state overwrites anyway, and no ``torch._dynamo``
+    import (~2 s per process), which initialising meta tensors triggers. Without ``assign`` the
+    state is copied into fresh memory; with it the model uses the state's tensors themselves
+    (for a state just read from a file, memory-mapped: nothing is copied, ~1 s less for 528 MB),
+    so the state must not be used for anything else afterwards.
+    """
+    head_outputs = int(state["classifier.6.weight"].shape[0])
     with torch.device("meta"):
-        model = vgg16(num_classes=head_outputs)
-    return model.to_empty(device="cpu")
-
-
-def load_trained(state: dict[str, torch.Tensor]) -> VGG:
-    """A model saved by training (1-logit head) from its state dict."""
-    model = _empty_vgg16(head_outputs=1)
-    model.load_state_dict(state)
+        model = vgg16(num_classes=head_outputs, init_weights=False)
+    if not assign:
+        model = model.to_empty(device="cpu")
+    model.load_state_dict(state, assign=assign)
     return model
+
+
+def load_trained(state: dict[str, torch.Tensor], assign: bool = False) -> VGG:
+    """A model saved by training (1-logit head) from its state dict."""
+    if state["classifier.6.weight"].shape[0] != 1:
+        raise ValueError("expected a trained model's state dict (a 1-logit classifier[6])")
+    return vgg16_from_state(state, assign=assign)
 
 
 def trainable_modules(model: VGG, strategy: int) -> list[nn.Module]:

@@ -65,6 +65,10 @@ def make_layers(layers: tuple[int | str, ...]) -> nn.Sequential:
     return nn.Sequential(*modules)
 
 
-def vgg16(num_classes: int = 1000) -> VGG:
-    """``torchvision.models.vgg16(weights=None, num_classes=...)`` without torchvision."""
-    return VGG(num_classes=num_classes)
+def vgg16(num_classes: int = 1000, init_weights: bool = True) -> VGG:
+    """``torchvision.models.vgg16(weights=None, num_classes=...)`` without torchvision.
+
+    ``init_weights=False`` skips torchvision's re-initialisation, for a model whose weights are
+    loaded next (torchvision does the same when it loads weights).
+    """
+    return VGG(num_classes=num_classes, init_weights=init_weights)

@@ -223,7 +223,7 @@ def load_backbone(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 def check_vgg16_keys(state: dict[str, torch.Tensor], path: str | os.PathLike) -> None:
     """Raise WeightsError unless ``state`` fits torchvision's VGG-16 (head of 1000 or 1 outputs)."""
     with torch.device("meta"):  # shapes only: skips initialising 138 M parameters (seconds)
-        reference = vgg16().state_dict()
+        reference = vgg16(init_weights=False).state_dict()  # no init: no torch._dynamo import
     missing = [k for k in reference if k not in state]
     unexpected = [k for k in state if k not in reference]
     wrong = [
