@@ -288,16 +288,24 @@ def test_no_default_workflow_profile_exists() -> None:
     ids=["slurm+overlay", "local"],
 )
 def test_profiles_are_accepted_by_snakemake(profile_args: list[str], tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(MINI_SNAKEFILE)]
-        + ["--directory", str(tmp_path), "--dry-run", *profile_args],
-        cwd=tmp_path,
+    proc = snakemake_dry_run(MINI_SNAKEFILE, tmp_path, profile_args, timeout=120)
+    assert proc.returncode == 0, output_tail(proc)
+
+
+def snakemake_dry_run(
+    snakefile: Path, workdir: Path, args: list[str], timeout: int, env: dict | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``snakemake --dry-run`` of ``snakefile`` in ``workdir`` with ``args``."""
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile)]
+        + ["--directory", str(workdir), "--dry-run", *args],
+        cwd=workdir,
+        env=env,
         capture_output=True,
         text=True,
         check=False,
-        timeout=120,
+        timeout=timeout,
     )
-    assert proc.returncode == 0, output_tail(proc)
 
 
 def test_slurm_profile_dry_run_plans_the_workflow_on_a_machine_without_slurm(
@@ -309,17 +317,8 @@ def test_slurm_profile_dry_run_plans_the_workflow_on_a_machine_without_slurm(
     env["PATH"] = path_without_slurm(os.environ["PATH"], tmp_path / "path")
     assert shutil.which("sbatch", path=env["PATH"]) is None
     assert shutil.which("sacct", path=env["PATH"]) is None
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
-        + ["--directory", str(workdir), "--configfile", str(workdir / "tiny.yaml")]
-        + ["--profile", str(SLURM_PROFILE), "--dry-run"],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    args = ["--configfile", str(workdir / "tiny.yaml"), "--profile", str(SLURM_PROFILE)]
+    proc = snakemake_dry_run(REPO / "Snakefile", workdir, args, timeout=300, env=env)
     assert proc.returncode == 0, output_tail(proc)
     planned = job_counts(proc.stdout + proc.stderr)
     assert planned["train"] >= 1, output_tail(proc)
@@ -371,14 +370,7 @@ def stop_cluster(start: ClusterStart, env: dict[str, str], patch: pytest.MonkeyP
     start.stopped_cleanly = False
     patch.undo()
     pids = daemon_pids(state_dir / "run")
-    stopped = subprocess.run(
-        [str(CLUSTER_DIR / "stop.sh"), str(state_dir)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    stopped = cluster_script("stop.sh", state_dir, env, timeout=300)
     problems = [f"{name} (pid {pid}) still runs" for name, pid in live_daemons(pids).items()]
     if etc_conf_points_to(start.cluster.conf):
         problems.append(f"{ETC_SLURM_CONF} still links to {start.cluster.conf}")
@@ -391,6 +383,20 @@ def stop_cluster(start: ClusterStart, env: dict[str, str], patch: pytest.MonkeyP
             pytrace=False,
         )
     start.stopped_cleanly = True
+
+
+def cluster_script(
+    name: str, state_dir: Path, env: dict[str, str], timeout: int
+) -> subprocess.CompletedProcess[str]:
+    """Run tests/cluster/<name> on the cluster state folder ``state_dir``; never raises."""
+    return subprocess.run(
+        [str(CLUSTER_DIR / name), str(state_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
 
 
 def forget_cluster(
@@ -435,14 +441,7 @@ def shared_cluster(request: pytest.FixtureRequest) -> SlurmCluster:
         config.stash[CLUSTER_KEY] = start
         config.add_cleanup(functools.partial(forget_cluster, start, env, patch, request.session))
         request.addfinalizer(functools.partial(stop_cluster, start, env, patch))
-        started = subprocess.run(
-            [str(CLUSTER_DIR / "start.sh"), str(state_dir)],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=900,
-        )
+        started = cluster_script("start.sh", state_dir, env, timeout=900)
         patch.setenv("SLURM_CONF", str(conf))
         start.error = None
         if started.returncode != 0:

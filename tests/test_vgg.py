@@ -71,6 +71,11 @@ def test_imagenet_url_is_torchvision_s() -> None:
 def test_job_modules_do_not_import_torchvision(module: str) -> None:
     """torchvision's import costs ~2.5 s (torch._dynamo via torchvision.ops) in every job."""
     code = f"import sys, {module}; print('torchvision' in sys.modules)"
+    assert run_fresh_python(code) == "False"
+
+
+def run_fresh_python(code: str) -> str:
+    """Standard output of ``code`` run by a new interpreter that imports the package."""
     out = subprocess.run(
         [sys.executable, "-c", code],
         env={"PYTHONPATH": str(SCRIPTS), "PATH": "/usr/bin:/bin"},
@@ -78,7 +83,7 @@ def test_job_modules_do_not_import_torchvision(module: str) -> None:
         text=True,
         check=True,
     )
-    assert out.stdout.strip() == "False"
+    return out.stdout.strip()
 
 
 def test_loading_and_evaluating_a_trained_model_does_not_import_dynamo(tmp_path: Path) -> None:
@@ -93,11 +98,4 @@ def test_loading_and_evaluating_a_trained_model_does_not_import_dynamo(tmp_path:
         f"weights.check_vgg16_keys(model.state_dict(), {str(model_file)!r})\n"
         "print('torch._dynamo' in sys.modules)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env={"PYTHONPATH": str(SCRIPTS), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert out.stdout.strip() == "False"
+    assert run_fresh_python(code) == "False"

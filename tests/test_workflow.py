@@ -148,22 +148,24 @@ def expected_plan(n_models: int) -> dict[str, int]:
     return {**{rule: n * n_models for rule, n in JOBS_PER_MODEL.items()}, **JOBS_OVER_ALL_MODELS}
 
 
-def test_replacing_the_learning_rate_reruns_exactly_its_models_jobs_and_the_report(workflow_run):
-    """learning_rates [1e-4] -> [1e-3]: the two models at the new rate (strategies 1 and 2) get
-    every job of a model, the figures over all models and the report are redone; nothing
-    upstream (data, split, caches) and nothing of the old models runs."""
-    config = with_learning_rates(workflow_run, "[1.0e-3]", "tiny_replaced_lr.yaml")
-    jobs = planned_jobs(workflow_run, "--configfile", str(config))
-    assert jobs == expected_plan(n_models=2)
-    models = planned_models(workflow_run, config)
-    for rule in JOBS_PER_MODEL:
-        assert models[rule] == {"s1_lr1e-3_seed0", "s2_lr1e-3_seed0"}, rule
-
-
-def test_adding_a_learning_rate_adds_only_its_jobs(workflow_run):
-    """learning_rates [1e-4] -> [1e-4, 1e-3]: the finished models at 1e-4 stay in the grid and
-    nothing of theirs runs again; only the new models' jobs and the jobs over all models do."""
-    config = with_learning_rates(workflow_run, "[1.0e-4, 1.0e-3]", "tiny_more_lr.yaml")
+@pytest.mark.parametrize(
+    "learning_rates",
+    [
+        # replaced: the two models at the new rate (strategies 1 and 2) get every job of a model,
+        # the figures over all models and the report are redone; nothing upstream (data, split,
+        # caches) and nothing of the old models runs
+        "[1.0e-3]",
+        # added: the finished models at 1e-4 stay in the grid and nothing of theirs runs again
+        "[1.0e-4, 1.0e-3]",
+    ],
+    ids=["replacing-1e-4-by-1e-3", "adding-1e-3"],
+)
+def test_a_new_learning_rate_reruns_exactly_its_models_jobs_and_the_report(
+    workflow_run, learning_rates: str
+):
+    """The tiny run used learning_rates [1e-4]; only the lr1e-3 models' jobs and the jobs over
+    all models (figures, statistics, report) are planned."""
+    config = with_learning_rates(workflow_run, learning_rates, f"tiny_lr{len(learning_rates)}.yaml")
     jobs = planned_jobs(workflow_run, "--configfile", str(config))
     assert jobs == expected_plan(n_models=2)
     models = planned_models(workflow_run, config)
