@@ -291,21 +291,19 @@ def model_outputs(pattern, **extra):
 
 def benchmark_files():
     """The benchmark files of this config's jobs, in the order the jobs run: the report's cost
-    table reads those that exist, never those of models dropped from the config.
+    table reads those that exist, never those of models dropped from the config. The patterns
+    are the rules' own ``benchmark:`` paths, so they cannot drift apart.
     """
-    root = "results/benchmarks"
-    files = [f"{root}/synthesize.tsv"] if config["synthetic"]["enabled"] else []
-    files.append(f"{root}/ingest.tsv")
+    files = [rules.synthesize.benchmark] if config["synthetic"]["enabled"] else []
+    files.append(rules.ingest.benchmark)
     if config["model"]["weights"] == "imagenet":
-        files.append(f"{root}/weights/imagenet.tsv")
+        files.append(rules.fetch_imagenet_weights.benchmark)
     elif config["model"]["weights"] == "random":
-        files.append(f"{root}/weights/random-seed{config['model']['init_seed']}.tsv")
-    files += expand(f"{root}/decode_images/{{split}}.tsv", split=SPLITS)
+        files += expand(rules.random_weights.benchmark, init_seed=config["model"]["init_seed"])
+    files += expand(rules.decode_images.benchmark, split=SPLITS)
     if cache_enabled():
-        files += expand(f"{root}/build_feature_cache/{{split}}.tsv", split=SPLITS)
-    files += model_outputs(f"{root}/train/{{model}}.tsv")
-    files += model_outputs(
-        f"{root}/evaluate/{{model}}_{{checkpoint}}.tsv", checkpoint=CHECKPOINTS
-    )
-    files += model_outputs(f"{root}/gradcam/{{model}}.tsv")
-    return files
+        files += expand(rules.build_feature_cache.benchmark, split=SPLITS)
+    files += model_outputs(rules.train.benchmark)
+    files += model_outputs(rules.evaluate.benchmark, checkpoint=CHECKPOINTS)
+    files += model_outputs(rules.gradcam.benchmark)
+    return [str(path) for path in files]

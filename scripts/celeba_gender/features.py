@@ -17,7 +17,6 @@ the cache instead of reading a stale or half-written one.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -30,6 +29,7 @@ import torch
 from .io import DataError, atomic_path, write_json
 from .model import forward_prefix
 from .store import to_normalized
+from .weights import sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +40,11 @@ def cache_key(
     weights_sha256: str, image_size: int, dtype: str, split_csv: str | os.PathLike, views: int
 ) -> dict:
     """Everything that changes the cached values, as a JSON-able dict."""
-    split_hash = hashlib.sha256(Path(split_csv).read_bytes()).hexdigest()
     return {
         "weights_sha256": weights_sha256,
         "image_size": int(image_size),
         "dtype": dtype,
-        "split_sha256": split_hash,
+        "split_sha256": sha256_of(split_csv),
         "views": int(views),
         "torch": torch.__version__.split("+")[0],
     }
