@@ -299,7 +299,9 @@ def benchmark_files():
     if config["model"]["weights"] == "imagenet":
         files.append(rules.fetch_imagenet_weights.benchmark)
     elif config["model"]["weights"] == "random":
-        files += expand(rules.random_weights.benchmark, init_seed=config["model"]["init_seed"])
+        files += expand(
+            rules.random_weights.benchmark, init_seed=config["model"]["init_seed"]
+        )
     files += expand(rules.decode_images.benchmark, split=SPLITS)
     if cache_enabled():
         files += expand(rules.build_feature_cache.benchmark, split=SPLITS)
