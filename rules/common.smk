@@ -1,9 +1,14 @@
 # Helper functions shared by the rules (no rules here).
 import math
 import re
+import sys
 from pathlib import Path
 
 from snakemake.utils import validate
+
+# The package's constants (names shared with the jobs; no third-party imports).
+sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
+from celeba_gender.constants import LAYOUT_ATTRIBUTE_FILES, format_lr
 
 validate(config, "../config/schema.yaml")
 
@@ -25,11 +30,6 @@ PACKAGE = Path(workflow.basedir) / "scripts" / "celeba_gender"
 CORE_MODULES = ("__init__.py", "constants.py", "io.py", "runlog.py")
 SPLITS = ("train", "val", "test")
 CHECKPOINTS = ("last", "best")
-LAYOUT_ATTRIBUTE_FILES = {
-    "kaggle": "list_attr_celeba.csv",
-    "celeba30k": "CelebA30k.csv",
-    "original": "celeba/list_attr_celeba.txt",
-}
 IMAGENET_WEIGHTS = "resources/weights/vgg16-397923af.pth"
 
 
@@ -57,13 +57,6 @@ def package_files(*modules):
             seen.add(name)
             todo.extend(package_imports(name))
     return sorted(str(PACKAGE / name) for name in seen)
-
-
-def format_lr(lr):
-    """A stable, readable learning-rate token: 0.001 -> 1e-3, 0.00025 -> 2.5e-4."""
-    mantissa, exponent = f"{float(lr):e}".split("e")
-    mantissa = mantissa.rstrip("0").rstrip(".")
-    return f"{mantissa}e{int(exponent)}"
 
 
 def train_seeds():

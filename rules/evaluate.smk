@@ -33,7 +33,8 @@ rule evaluate:
         batch_size=config["train"]["batch_size"],
         device=config["train"]["device"],
     message:
-        "evaluate {wildcards.model} ({wildcards.checkpoint} epoch) on the test set"
+        "evaluate {wildcards.model} ({wildcards.checkpoint} epoch) on the test set "
+        "(input: {params.kind}, threads: {threads})"
     script:
         "../scripts/evaluate.py"
 

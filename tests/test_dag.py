@@ -79,6 +79,26 @@ def test_an_augmentation_other_than_flip_falls_back_to_end_to_end(tmp_path):
     assert set(train_inputs(workdir).values()) == {"images"}
 
 
+def evaluate_plan(workdir: Path) -> set[tuple[str, str, str]]:
+    """(model, input kind, threads) of every planned evaluation."""
+    out = snakemake(workdir, "-n").stdout
+    pattern = (
+        r"evaluate (s\d_lr\S+_seed\d+) \((?:last|best) epoch\) .*\(input: (\w+), threads: (\d+)\)"
+    )
+    return set(re.findall(pattern, out))
+
+
+def test_evaluations_take_one_thread_on_the_cache_and_two_on_images(tmp_path):
+    """Cache readers do a few matrix products (two run side by side on 2 cores); the whole
+    VGG-16 on images uses both cores."""
+    cached = evaluate_plan(make_workdir(tmp_path / "cached"))
+    assert cached == {("s1_lr1e-4_seed0", "features", "1"), ("s2_lr1e-4_seed0", "prefix", "1")}
+    uncached = evaluate_plan(
+        make_workdir(tmp_path / "off", **{"seed: 0}": "seed: 0, cache: 'off'}"})
+    )
+    assert uncached == {("s1_lr1e-4_seed0", "images", "2"), ("s2_lr1e-4_seed0", "images", "2")}
+
+
 def test_seeds_add_a_seed_wildcard(tmp_path):
     workdir = make_workdir(tmp_path, **{"seed: 0}": "seeds: [0, 1]}"})
     jobs = planned_jobs(workdir)

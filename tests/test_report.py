@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from celeba_gender import report
+from celeba_gender.constants import format_lr
 from celeba_gender.report import ReportError
 
 NOT_PRETRAINED = "weights: random — the backbone was NOT pretrained on ImageNet"
@@ -357,13 +358,23 @@ def test_render_html_gives_every_section_a_unique_anchor_linked_from_the_nav(
     assert re.findall(r'href="#([^"]+)"', nav) == ids
 
 
+@pytest.mark.parametrize(
+    "value, text",
+    [(1e-3, "1e-3"), (1e-4, "1e-4"), (0.00025, "2.5e-4"), (6e-05, "6e-5"), ("2e-05", "2e-5"),
+     (0.1, "1e-1"), (1.0, "1e0")],
+)  # fmt: skip
+def test_format_lr_is_the_model_name_token(value, text):
+    assert format_lr(value) == text
+
+
 def test_table_html_keeps_the_significant_digits_of_learning_rates():
-    """6e-05 must not print as 0.0001 (the 4-decimal float format of the other columns)."""
+    """6e-05 must not print as 0.0001 (the 4-decimal float format of the other columns): it
+    prints as in model names, 6e-5."""
     table = report.table_html(
         pd.DataFrame({"lr": [6e-05, 2e-05, 1e-3], "accuracy": [0.5, 0.6, 0.7]})
     )
     cells = re.findall(r"<td>([^<]*)</td>", table)
-    assert cells == ["6e-05", "0.5000", "2e-05", "0.6000", "0.001", "0.7000"]
+    assert cells == ["6e-5", "0.5000", "2e-5", "0.6000", "1e-3", "0.7000"]
 
 
 def test_render_html_shows_a_table_note_above_its_table(tmp_path, metrics, figures):

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 
 from . import gradcam, stats
-from .constants import CLASS_NAMES
+from .constants import CLASS_NAMES, format_lr
 from .io import write_csv, write_json
 
 log = logging.getLogger(__name__)
@@ -87,8 +87,8 @@ def compare_top_configs(
         pairs.append(result)
     significant = sum(bool(p["significant"]) for p in pairs)
     sentence = (
-        f"Best two configurations by mean test accuracy: strategy {a[0]}, lr {a[1]:g} "
-        f"({cells.iloc[0]:.2%}) and strategy {b[0]}, lr {b[1]:g} ({cells.iloc[1]:.2%}). "
+        f"Best two configurations by mean test accuracy: strategy {a[0]}, lr {format_lr(a[1])} "
+        f"({cells.iloc[0]:.2%}) and strategy {b[0]}, lr {format_lr(b[1])} ({cells.iloc[1]:.2%}). "
         f"The paired test on the same test images finds the difference significant for "
         f"{significant} of {len(pairs)} seed(s). "
         + ("The ranking holds." if pairs and significant == len(pairs)

@@ -34,3 +34,17 @@ CELEBA30K_ATTR = "CelebA30k.csv"
 CELEBA30K_IMAGES = "CelebA30k"
 ORIGINAL_ATTR = "celeba/list_attr_celeba.txt"
 ORIGINAL_IMAGES = "celeba/img_align_celeba"
+# The attribute file of each layout (data.format), relative to data.root.
+LAYOUT_ATTRIBUTE_FILES: dict[str, str] = {
+    "kaggle": KAGGLE_ATTR,
+    "celeba30k": CELEBA30K_ATTR,
+    "original": ORIGINAL_ATTR,
+}
+
+
+def format_lr(lr: float | str) -> str:
+    """A stable, readable learning-rate token, the same in model names, figures and tables:
+    0.001 -> 1e-3, 0.00025 -> 2.5e-4, 6e-05 -> 6e-5."""
+    mantissa, exponent = f"{float(lr):e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from celeba_gender.constants import PUBLISHED_TEST_ACCURACY
+from celeba_gender.constants import PUBLISHED_TEST_ACCURACY, format_lr
 from celeba_gender.io import CelebaGenderError, write_csv, write_text
 from celeba_gender.plots import check_history
 
@@ -244,7 +244,7 @@ def table_html(
 ) -> str:
     """A DataFrame as an escaped HTML table with the page's CSS classes, in a scrolling wrapper.
 
-    Learning rates (an ``lr`` column) keep their significant digits (6e-05, not 0.0001)."""
+    Learning rates (an ``lr`` column) are written as in model names (6e-5, not 0.0001)."""
     if "lr" in frame.columns:
         frame = frame.assign(lr=[_lr_text(v) for v in frame["lr"]])
     body = frame.to_html(
@@ -261,7 +261,7 @@ def table_html(
 
 def _lr_text(value) -> str:
     try:
-        return f"{float(value):g}"
+        return format_lr(value)
     except (TypeError, ValueError):
         return str(value)
 
@@ -298,7 +298,7 @@ def models_display(metrics: pd.DataFrame) -> pd.DataFrame:
         {
             "Model": metrics["model"].astype(str),
             "Strategy": metrics["strategy"].astype(int),
-            "LR": [f"{float(lr):g}" for lr in metrics["lr"]],
+            "LR": [format_lr(lr) for lr in metrics["lr"]],
             "Seed": metrics["seed"].astype(int),
             "Checkpoint": metrics["checkpoint"].astype(str),
             "Train acc %": metrics["final_train_accuracy"].map(_pct),
@@ -322,7 +322,7 @@ def comparison_display(comparison: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "Strategy": comparison["strategy"].astype(int),
-            "LR": [f"{float(lr):g}" for lr in comparison["lr"]],
+            "LR": [format_lr(lr) for lr in comparison["lr"]],
             "Checkpoint": comparison["checkpoint"].astype(str),
             "Seeds": comparison["n_seeds"].astype(int),
             "Our test acc % (mean)": comparison["test_accuracy_pct"].map(lambda v: _num(v, 2)),
@@ -341,7 +341,7 @@ def best_model_sentence(metrics: pd.DataFrame) -> str:
     name = html.escape(str(best["model"]))
     return (
         f"Best model by validation accuracy after the last epoch: <strong>{name}</strong> "
-        f"(strategy {int(best['strategy'])}, learning rate {float(best['lr']):g}, seed "
+        f"(strategy {int(best['strategy'])}, learning rate {format_lr(best['lr'])}, seed "
         f"{int(best['seed'])}) with a validation accuracy of "
         f"{100 * float(best['final_val_accuracy']):.2f}% and a test accuracy of "
         f"{100 * float(best['test_accuracy']):.2f}% ({html.escape(str(best['checkpoint']))} "
