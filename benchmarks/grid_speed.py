@@ -38,7 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))  # the celeba_gender package (imported lazily below)
+sys.path.insert(0, str(REPO / "scripts"))  # the celeba_gender package (heavy modules: lazily)
+from celeba_gender.constants import format_lr  # noqa: E402  (no third-party imports)
 
 LEARNING_RATES = (1e-3, 1e-4)
 STRATEGIES = (1, 2)
@@ -86,16 +87,10 @@ def split_sizes(train_images: int) -> dict[str, int]:
     return {"train": train_images, "val": small, "test": small}
 
 
-def lr_token(lr: float) -> str:
-    """1e-3 -> 1e-3, as in the workflow's model names."""
-    mantissa, exponent = f"{lr:e}".split("e")
-    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
-
-
 def model_names(seed: int) -> list[tuple[str, int, float]]:
     """(name, strategy, lr) of the grid in the workflow's order."""
     return [
-        (f"s{strategy}_lr{lr_token(lr)}_seed{seed}", strategy, lr)
+        (f"s{strategy}_lr{format_lr(lr)}_seed{seed}", strategy, lr)
         for strategy in STRATEGIES
         for lr in LEARNING_RATES
     ]
