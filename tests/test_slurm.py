@@ -467,14 +467,23 @@ class MiniRun:
     jobs: list[dict[str, str]]
 
 
+def run_mini(
+    workdir: Path, jobname_prefix: str, *targets: str, timeout_s: int = SNAKEMAKE_TIMEOUT_S
+) -> MiniRun:
+    """Run the mini workflow's ``targets`` (default: its first rule) through profiles/slurm;
+    the run's jobs are the sacct jobs named with ``jobname_prefix``."""
+    since = datetime.now() - timedelta(seconds=2)
+    args = ["--slurm-jobname-prefix", jobname_prefix, *targets]
+    proc = run_workflow(workdir, None, args, MINI_SNAKEFILE, timeout_s=timeout_s)
+    return MiniRun(workdir, proc, jobs_of_run(sacct_jobs(since), jobname_prefix))
+
+
 @pytest.fixture(scope="module")
 def mini_run(slurm_cluster: SlurmCluster, tmp_path_factory: pytest.TempPathFactory) -> MiniRun:
     """Run the mini workflow's default target once through profiles/slurm."""
-    workdir = tmp_path_factory.mktemp("mini_ok")
-    since = datetime.now() - timedelta(seconds=2)
-    proc = run_workflow(workdir, None, ["--slurm-jobname-prefix", "mini-ok"], MINI_SNAKEFILE)
-    assert proc.returncode == 0, f"mini workflow failed on SLURM:\n{output_tail(proc)}"
-    return MiniRun(workdir, proc, jobs_of_run(sacct_jobs(since), "mini-ok"))
+    run = run_mini(tmp_path_factory.mktemp("mini_ok"), "mini-ok")
+    assert run.proc.returncode == 0, f"mini workflow failed on SLURM:\n{output_tail(run.proc)}"
+    return run
 
 
 @pytest.mark.slurm
@@ -537,15 +546,9 @@ def test_gpu_jobs_overlap_in_time(mini_run: MiniRun) -> None:
 def test_failing_job_makes_snakemake_exit_nonzero(
     slurm_cluster: SlurmCluster, tmp_path: Path
 ) -> None:
-    since = datetime.now() - timedelta(seconds=2)
-    proc = run_workflow(
-        tmp_path,
-        None,
-        ["--slurm-jobname-prefix", "mini-fail", "results/fail.txt"],
-        MINI_SNAKEFILE,
-    )
-    assert proc.returncode not in (0, *TIMEOUT_EXIT_CODES), output_tail(proc)
-    failed = jobs_of_rule(jobs_of_run(sacct_jobs(since), "mini-fail"), "always_fails")
+    run = run_mini(tmp_path, "mini-fail", "results/fail.txt")
+    assert run.proc.returncode not in (0, *TIMEOUT_EXIT_CODES), output_tail(run.proc)
+    failed = jobs_of_rule(run.jobs, "always_fails")
     assert [job["State"] for job in failed] == ["FAILED"]
 
 
@@ -553,17 +556,14 @@ def test_failing_job_makes_snakemake_exit_nonzero(
 def resume_run(slurm_cluster: SlurmCluster, tmp_path_factory: pytest.TempPathFactory) -> MiniRun:
     """Run the mini workflow's `train`, which times out once, through profiles/slurm; its
     jobs are the rule's sacct jobs in submission order."""
-    workdir = tmp_path_factory.mktemp("mini_resume")
-    since = datetime.now() - timedelta(seconds=2)
-    proc = run_workflow(
-        workdir,
-        None,
-        ["--slurm-jobname-prefix", "mini-resume", "results/trained.txt"],
-        MINI_SNAKEFILE,
+    run = run_mini(
+        tmp_path_factory.mktemp("mini_resume"),
+        "mini-resume",
+        "results/trained.txt",
         timeout_s=RESUME_TIMEOUT_S,
     )
-    jobs = jobs_of_rule(jobs_of_run(sacct_jobs(since), "mini-resume"), "train")
-    return MiniRun(workdir, proc, sorted(jobs, key=lambda job: int(job["JobID"])))
+    jobs = sorted(jobs_of_rule(run.jobs, "train"), key=lambda job: int(job["JobID"]))
+    return MiniRun(run.workdir, run.proc, jobs)
 
 
 @pytest.mark.slurm

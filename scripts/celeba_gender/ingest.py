@@ -22,11 +22,6 @@ from celeba_gender import constants as C
 from celeba_gender.io import DataError, write_csv
 
 LAYOUTS: tuple[str, ...] = ("kaggle", "celeba30k", "original")
-ATTRIBUTE_FILES: dict[str, str] = {
-    "kaggle": C.KAGGLE_ATTR,
-    "celeba30k": C.CELEBA30K_ATTR,
-    "original": C.ORIGINAL_ATTR,
-}
 IMAGE_DIRS: dict[str, tuple[str, ...]] = {
     "kaggle": tuple(C.KAGGLE_IMAGES),
     "celeba30k": (C.CELEBA30K_IMAGES,),
@@ -84,7 +79,7 @@ def detect_layout(root: str | os.PathLike) -> str:
     matches = [
         layout
         for layout in LAYOUTS
-        if (root / ATTRIBUTE_FILES[layout]).is_file()
+        if (root / C.LAYOUT_ATTRIBUTE_FILES[layout]).is_file()
         and any((root / d).is_dir() for d in IMAGE_DIRS[layout])
     ]
     if matches:
@@ -98,9 +93,9 @@ def detect_layout(root: str | os.PathLike) -> str:
         return matches[0]
     lines = []
     for layout in LAYOUTS:
-        attr = root / ATTRIBUTE_FILES[layout]
+        attr = root / C.LAYOUT_ATTRIBUTE_FILES[layout]
         dirs = " or ".join(f"{d}/ ({_found(root / d)})" for d in IMAGE_DIRS[layout])
-        lines.append(f"  {layout}: {ATTRIBUTE_FILES[layout]} ({_found(attr)}) and {dirs}")
+        lines.append(f"  {layout}: {C.LAYOUT_ATTRIBUTE_FILES[layout]} ({_found(attr)}) and {dirs}")
     raise DataError(
         f"ingest: no CelebA layout found in {root}. Looked for:\n"
         + "\n".join(lines)
@@ -119,7 +114,7 @@ def _check_layout_name(layout: str) -> None:
 def attribute_file(root: str | os.PathLike, layout: str) -> Path:
     """Path of the attribute file of ``layout`` under ``root`` (not checked)."""
     _check_layout_name(layout)
-    return _absolute(root) / ATTRIBUTE_FILES[layout]
+    return _absolute(root) / C.LAYOUT_ATTRIBUTE_FILES[layout]
 
 
 def image_dir(root: str | os.PathLike, layout: str) -> Path:
@@ -279,7 +274,7 @@ def read_attributes(root: str | os.PathLike, layout: str) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(
             f"ingest: attribute file {path} not found (the {layout} layout expects "
-            f"{ATTRIBUTE_FILES[layout]} under data.root)."
+            f"{C.LAYOUT_ATTRIBUTE_FILES[layout]} under data.root)."
         )
     if path.stat().st_size == 0:
         raise DataError(f"ingest: attribute file {path} is empty.")
