@@ -26,3 +26,7 @@ rule all:
     input:
         "results/report/report.html",
         "results/report/metrics.csv",
+
+
+# Every rule's wrapper script and the package modules it imports become its inputs.
+track_script_code()

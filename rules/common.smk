@@ -1,6 +1,5 @@
 # Helper functions shared by the rules (no rules here).
 import math
-import re
 import sys
 from pathlib import Path
 
@@ -8,6 +7,7 @@ from snakemake.utils import validate
 
 # The package's constants (names shared with the jobs; no third-party imports).
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
+from celeba_gender.codedeps import code_dependencies
 from celeba_gender.constants import LAYOUT_ATTRIBUTE_FILES, format_lr
 
 validate(config, "../config/schema.yaml")
@@ -26,37 +26,21 @@ def check_config(config):
 
 check_config(config)
 
-PACKAGE = Path(workflow.basedir) / "scripts" / "celeba_gender"
-CORE_MODULES = ("__init__.py", "constants.py", "io.py", "runlog.py")
 SPLITS = ("train", "val", "test")
 CHECKPOINTS = ("last", "best")
 IMAGENET_WEIGHTS = "resources/weights/vgg16-397923af.pth"
 
 
-def package_imports(name):
-    """Package modules imported by ``name`` (a file name such as "engine.py")."""
-    source = (PACKAGE / name).read_text()
-    found = set()
-    pattern = r"^\s*from (?:celeba_gender\.?|\.)(\w*) import ([\w, ]+)"
-    for sub, names in re.findall(pattern, source, flags=re.M):
-        candidates = (
-            [sub] if sub else [n.split()[0] for n in names.split(",") if n.strip()]
-        )
-        found |= {f"{c}.py" for c in candidates if (PACKAGE / f"{c}.py").is_file()}
-    return found
-
-
-def package_files(*modules):
-    """The package modules a rule runs, with everything they import from the package, so that
-    editing any of them reruns the rule (Snakemake does not track imports of scripts).
-    """
-    todo, seen = list(CORE_MODULES + modules), set()
-    while todo:
-        name = todo.pop()
-        if name not in seen:
-            seen.add(name)
-            todo.extend(package_imports(name))
-    return sorted(str(PACKAGE / name) for name in seen)
+def track_script_code():
+    """Make each rule's wrapper script, and every package module it reaches through its imports
+    (found with ``ast``, transitively), inputs of the rule named ``code``: editing a module
+    reruns exactly the rules whose scripts import it. Called by the Snakefile after the rules are
+    defined, so no rule lists its code by hand."""
+    package = Path(workflow.basedir) / "scripts" / "celeba_gender"
+    for each in workflow.rules:
+        if each.script:
+            script = Path(each.basedir.get_path_or_uri(secret_free=True)) / each.script
+            each.set_input(code=[str(f) for f in code_dependencies(script, package)])
 
 
 def train_seeds():
@@ -204,9 +188,6 @@ def train_inputs(wildcards):
         "val": "results/splits/val.csv",
         "train_input": split_input("train", kind),
         "val_input": split_input("val", kind),
-        "code": package_files(
-            "engine.py", "model.py", "jobs.py", "store.py", "features.py", "weights.py"
-        ),
     }
 
 
@@ -218,9 +199,6 @@ def evaluate_inputs(wildcards):
         "weights": weights_file(),
         "test": "results/splits/test.csv",
         "test_input": split_input("test", kind),
-        "code": package_files(
-            "engine.py", "model.py", "jobs.py", "store.py", "features.py"
-        ),
     }
 
 

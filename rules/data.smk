@@ -3,7 +3,6 @@
 
 rule synthesize:
     input:
-        code=package_files("synth.py"),
     output:
         attributes=attribute_file(),
     log:
@@ -25,7 +24,6 @@ rule synthesize:
 rule ingest:
     input:
         attributes=ingest_inputs,
-        code=package_files("ingest.py"),
     output:
         metadata="results/data/metadata.csv",
         bad_images=report(
@@ -56,7 +54,6 @@ rule ingest:
 rule split:
     input:
         metadata="results/data/metadata.csv",
-        code=package_files("split.py"),
     output:
         train="results/splits/train.csv",
         val="results/splits/val.csv",

@@ -12,7 +12,6 @@ localrules:
 rule eda_samples:
     input:
         metadata="results/data/metadata.csv",
-        code=package_files("eda.py"),
     output:
         figure=report(
             "results/figures/eda/samples.png",
@@ -33,7 +32,6 @@ rule eda_samples:
 rule eda_gender_counts:
     input:
         metadata="results/data/metadata.csv",
-        code=package_files("eda.py"),
     output:
         figure=report(
             "results/figures/eda/gender_counts.png",
@@ -58,7 +56,6 @@ rule eda_gender_counts:
 rule eda_nulls:
     input:
         metadata="results/data/metadata.csv",
-        code=package_files("eda.py"),
     output:
         table=report(
             "results/tables/null_counts.csv",
@@ -77,7 +74,6 @@ rule eda_nulls:
 rule eda_attribute_counts:
     input:
         metadata="results/data/metadata.csv",
-        code=package_files("eda.py"),
     output:
         figure=report(
             "results/figures/eda/attribute_counts.png",
@@ -102,7 +98,6 @@ rule eda_attribute_counts:
 rule eda_correlations:
     input:
         metadata="results/data/metadata.csv",
-        code=package_files("eda.py"),
     output:
         figure=report(
             "results/figures/eda/correlations.png",

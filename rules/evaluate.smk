@@ -42,7 +42,6 @@ rule evaluate:
 rule plot_model:
     input:
         history="results/models/{model}/history.csv",
-        code=package_files("plots.py"),
     output:
         curves=report(
             "results/figures/models/{model}/curves.png",
@@ -69,7 +68,6 @@ rule plot_model:
 rule plot_confusion:
     input:
         metrics="results/evaluation/{model}/{checkpoint}/metrics.json",
-        code=package_files("plots.py"),
     output:
         figure=report(
             "results/figures/models/{model}/confusion_{checkpoint}.png",
@@ -89,7 +87,6 @@ rule plot_confusion:
 rule plot_loss_curves:
     input:
         histories=model_outputs("results/models/{model}/history.csv"),
-        code=package_files("plots.py"),
     output:
         figure=report(
             "results/figures/loss_curves.png",
@@ -108,7 +105,6 @@ rule plot_loss_curves:
 rule roc_curves:
     input:
         predictions=model_outputs("results/evaluation/{model}/last/predictions.csv"),
-        code=package_files("stats.py"),
     output:
         figure=report(
             "results/figures/roc_curves.png",
@@ -136,7 +132,6 @@ rule subgroups:
     input:
         predictions="results/evaluation/{model}/last/predictions.csv",
         metadata="results/data/metadata.csv",
-        code=package_files("stats.py"),
     output:
         attributes=report(
             "results/evaluation/{model}/subgroups/attributes.csv",
@@ -173,7 +168,6 @@ rule gradcam:
         predictions="results/evaluation/{model}/last/predictions.csv",
         test="results/splits/test.csv",
         store="results/cache/images/test.npy",
-        code=package_files("gradcam.py", "model.py", "jobs.py", "store.py"),
     output:
         figure=report(
             "results/figures/models/{model}/gradcam.png",
@@ -202,7 +196,6 @@ rule statistics:
             checkpoint=CHECKPOINTS,
         ),
         predictions=model_outputs("results/evaluation/{model}/last/predictions.csv"),
-        code=package_files("stats.py", "analysis.py"),
     output:
         per_model=report(
             "results/tables/model_ci.csv",

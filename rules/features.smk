@@ -4,7 +4,6 @@
 rule decode_images:
     input:
         split="results/splits/{split}.csv",
-        code=package_files("store.py"),
     output:
         store="results/cache/images/{split}.npy",
         meta="results/cache/images/{split}.npy.json",
@@ -28,9 +27,6 @@ rule build_feature_cache:
         weights=weights_file(),
         split="results/splits/{split}.csv",
         store="results/cache/images/{split}.npy",
-        code=package_files(
-            "features.py", "model.py", "store.py", "jobs.py", "weights.py", "engine.py"
-        ),
     output:
         prefix="results/cache/features/{split}.prefix.npy",
         features="results/cache/features/{split}.features.npy",

@@ -39,7 +39,6 @@ rule report:
         seed_summary="results/tables/seed_summary.csv",
         collapse="results/tables/collapse.csv",
         comparison="results/tables/comparison.json",
-        code=package_files("report.py", "page.py", "plots.py"),
     output:
         html="results/report/report.html",
         metrics=report(
@@ -56,6 +55,7 @@ rule report:
         weights_note=weights_note(),
         pretrained=config["model"]["weights"] != "random",
         benchmarks=benchmark_files(),
+        workflow_dir=workflow.basedir,
     message:
         "report: write results/report/report.html and metrics.csv"
     script:

@@ -7,7 +7,6 @@ localrules:
 
 rule fetch_imagenet_weights:
     input:
-        code=package_files("weights.py"),
     output:
         IMAGENET_WEIGHTS,
     log:
@@ -23,7 +22,6 @@ rule fetch_imagenet_weights:
 rule random_weights:
     input:
         store=random_weights_calibration,
-        code=package_files("weights.py", "store.py"),
     output:
         "results/weights/vgg16-random-seed{init_seed}.pth",
     log:

@@ -38,7 +38,7 @@ with job_logging(snakemake.log[0]):
         config=p.config,
         weights_note=p.weights_note,
         pretrained=p.pretrained,
-        workflow_dir=Path(i.code[0]).parents[2],  # scripts/celeba_gender/x.py -> repo
+        workflow_dir=p.workflow_dir,
         benchmark_root="results/benchmarks",
         benchmark_files=p.benchmarks,
     )
