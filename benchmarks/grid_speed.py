@@ -39,15 +39,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))  # the celeba_gender package (heavy modules: lazily)
-from celeba_gender.constants import format_lr  # noqa: E402  (no third-party imports)
+from celeba_gender import grid  # noqa: E402  (the grid's grammar; no third-party imports)
 
-LEARNING_RATES = (1e-3, 1e-4)
-STRATEGIES = (1, 2)
-BATCH_SIZE = 64
 NUM_WORKERS = 2
-CACHE_DTYPE = "float16"
 CALIBRATION_IMAGES = 256
-SPLITS = ("train", "val", "test")
+SPLITS = grid.SPLITS
 FULL_STUDY = {"train": 24000, "val": 3000, "test": 3000}  # the study's 30k subset, 80/10/10
 
 
@@ -87,13 +83,23 @@ def split_sizes(train_images: int) -> dict[str, int]:
     return {"train": train_images, "val": small, "test": small}
 
 
-def model_names(seed: int) -> list[tuple[str, int, float]]:
+def workflow_train_config(args: argparse.Namespace) -> dict:
+    """The workflow's ``train`` config section as the benchmark runs it: the schema's defaults
+    (the study's grid: lr 1e-3 and 1e-4 x strategies 1 and 2, batch 64), with the image size,
+    epochs and seed of the command line. Both sides run this grid."""
+    import yaml
+
+    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
+    train = {
+        key: spec["default"] for key, spec in schema["properties"]["train"]["properties"].items()
+    }
+    train.update(image_size=args.image_size, epochs=args.epochs, seed=args.seed, seeds=None)
+    return train
+
+
+def model_names(args: argparse.Namespace) -> list[tuple[str, int, float]]:
     """(name, strategy, lr) of the grid in the workflow's order."""
-    return [
-        (f"s{strategy}_lr{format_lr(lr)}_seed{seed}", strategy, lr)
-        for strategy in STRATEGIES
-        for lr in LEARNING_RATES
-    ]
+    return [(m.name, m.strategy, m.lr) for m in grid.models(workflow_train_config(args))]
 
 
 @dataclass(frozen=True)
@@ -326,7 +332,7 @@ def run_baseline(args: argparse.Namespace, layout: Layout) -> dict:
     loaders = {
         split: DataLoader(
             study_dataset(layout.split(split), study_transforms(size, split == "train")),
-            batch_size=BATCH_SIZE,
+            batch_size=workflow_train_config(args)["batch_size"],
             shuffle=split == "train",
             num_workers=NUM_WORKERS,
         )
@@ -334,7 +340,7 @@ def run_baseline(args: argparse.Namespace, layout: Layout) -> dict:
     }
     criterion = nn.BCEWithLogitsLoss()
     phases, models = [], {}
-    for name, strategy, lr in model_names(args.seed):
+    for name, strategy, lr in model_names(args):
         started, cpu0, load = time.perf_counter(), own_cpu_seconds(), os.getloadavg()[0]
         with PeakMemory() as memory:
             model = study_model(layout.weights, strategy, args.seed).to(device)
@@ -391,34 +397,11 @@ def run_baseline(args: argparse.Namespace, layout: Layout) -> dict:
 # --------------------------------------------------------------------------- (b) the workflow's jobs
 
 
-def settings_for(strategy: int, lr: float, args: argparse.Namespace, kind: str):
-    from celeba_gender.engine import TrainSettings
+def settings_for(args: argparse.Namespace, name: str):
+    """The training settings the workflow would build for model ``name``."""
+    from celeba_gender.settings import TrainSettings
 
-    return TrainSettings(
-        strategy=strategy,
-        lr=lr,
-        epochs=args.epochs,
-        batch_size=BATCH_SIZE,
-        seed=args.seed,
-        augmentations=("hflip",),
-        select_by="val_accuracy",
-        patience=None,
-        compile=False,
-        source=kind,
-    )
-
-
-def kind_of(strategy: int) -> str:
-    """What the workflow trains each strategy on (rules/common.smk input_kind)."""
-    return "features" if strategy == 1 else "prefix"
-
-
-def workflow_default(section: str, key: str):
-    """A config key's default from config/schema.yaml: the workflow side runs as configured."""
-    import yaml
-
-    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
-    return schema["properties"][section]["properties"][key]["default"]
+    return TrainSettings.from_config({"train": workflow_train_config(args)}, name)
 
 
 def run_store(args: argparse.Namespace, layout: Layout, split: str) -> dict:
@@ -432,43 +415,46 @@ def run_store(args: argparse.Namespace, layout: Layout, split: str) -> dict:
 def run_cache(args: argparse.Namespace, layout: Layout, split: str) -> dict:
     from celeba_gender import jobs
 
+    train = workflow_train_config(args)
     timing = jobs.build_cache_job(
-        layout.weights,
-        layout.split(split),
-        layout.store(split),
-        {kind: str(layout.cache(split, kind)) for kind in ("prefix", "features")},
-        image_size=args.image_size,
-        views=2 if split == "train" else 1,
-        dtype=CACHE_DTYPE,
-        batch_size=BATCH_SIZE,
-        device=args.device,
-        threads=args.threads,
+        jobs.CacheJob(
+            weights=layout.weights,
+            split=layout.split(split),
+            store=layout.store(split),
+            image_size=args.image_size,
+            views=grid.split_views(split, train["augmentations"]),
+            dtype=train["cache_dtype"],
+            batch_size=train["batch_size"],
+            device=args.device,
+            threads=args.threads,
+            out_prefix=layout.cache(split, "prefix"),
+            out_features=layout.cache(split, "features"),
+        )
     )
     return {"scaling": {split: timing["seconds"]}}
 
 
-def run_train(args: argparse.Namespace, layout: Layout, name: str, strategy: int, lr: float):
+def run_train(args: argparse.Namespace, layout: Layout, name: str) -> dict:
     from celeba_gender import jobs
 
-    kind = kind_of(strategy)
+    settings = settings_for(args, name)
     folder = layout.model_dir(name)
     result = jobs.train_job(
-        weights_path=layout.weights,
-        train_csv=layout.split("train"),
-        val_csv=layout.split("val"),
-        kind=kind,
-        train_input=layout.cache("train", kind),
-        val_input=layout.cache("val", kind),
-        settings=settings_for(strategy, lr, args, kind),
-        image_size=args.image_size,
-        cache_dtype=CACHE_DTYPE,
-        device=args.device,
-        threads=args.threads,
-        out_model=folder / "model.pt",
-        out_best=folder / "best.pt",
-        out_history=folder / "history.csv",
-        checkpoint=layout.out / "workflow" / "checkpoints" / name / "last.pt",
-        checkpoint_minutes=workflow_default("train", "checkpoint_minutes"),
+        jobs.TrainJob(
+            weights=layout.weights,
+            train=layout.split("train"),
+            val=layout.split("val"),
+            train_input=layout.cache("train", settings.input),
+            val_input=layout.cache("val", settings.input),
+            settings=settings,
+            device=args.device,
+            threads=args.threads,
+            checkpoint=layout.out / "workflow" / "checkpoints" / name / "last.pt",
+            out_model=folder / "model.pt",
+            out_best=folder / "best.pt",
+            out_history=folder / "history.csv",
+            checkpoint_minutes=workflow_train_config(args)["checkpoint_minutes"],
+        )
     )
     history = result["history"]
     return {
@@ -477,7 +463,7 @@ def run_train(args: argparse.Namespace, layout: Layout, name: str, strategy: int
     }
 
 
-def run_evaluate(args: argparse.Namespace, layout: Layout, name: str, strategy: int) -> dict:
+def run_evaluate(args: argparse.Namespace, layout: Layout, name: str) -> dict:
     from celeba_gender import engine, jobs
 
     predict = engine.predict_logits
@@ -490,29 +476,28 @@ def run_evaluate(args: argparse.Namespace, layout: Layout, name: str, strategy: 
         return out
 
     engine.predict_logits = timed_predict
-    kind = kind_of(strategy)
+    kind = settings_for(args, name).input
     metrics = jobs.evaluate_job(
-        model_path=layout.model_dir(name) / "model.pt",
-        test_csv=layout.split("test"),
-        kind=kind,
-        test_input=layout.cache("test", kind),
-        weights_path=layout.weights,
-        image_size=args.image_size,
-        cache_dtype=CACHE_DTYPE,
-        device=args.device,
-        threads=args.threads,
-        batch_size=BATCH_SIZE,
-        name=name,
-        checkpoint_name="last",
-        out_metrics=layout.evaluation(name) / "metrics.json",
-        out_predictions=layout.evaluation(name) / "predictions.csv",
+        jobs.EvaluateJob(
+            model=layout.model_dir(name) / "model.pt",
+            weights=layout.weights,
+            test=layout.split("test"),
+            test_input=layout.cache("test", kind),
+            kind=kind,
+            batch_size=workflow_train_config(args)["batch_size"],
+            device=args.device,
+            threads=args.threads,
+            checkpoint="last",
+            out_metrics=layout.evaluation(name) / "metrics.json",
+            out_predictions=layout.evaluation(name) / "predictions.csv",
+        )
     )
     return {"scaling": {"test": sum(spent)}, "accuracy": metrics["test_accuracy"]}
 
 
-def workflow_phases(seed: int) -> list[str]:
+def workflow_phases(args: argparse.Namespace) -> list[str]:
     """The jobs in the order the rules chain them."""
-    names = [name for name, _, _ in model_names(seed)]
+    names = [name for name, _, _ in model_names(args)]
     return (
         [f"store-{s}" for s in SPLITS]
         + [f"cache-{s}" for s in SPLITS]
@@ -541,7 +526,6 @@ def run_phase(args: argparse.Namespace, layout: Layout) -> None:
     else:
         from celeba_gender import jobs  # noqa: F401  (torch, pandas, numpy; not torchvision)
     started = time.perf_counter()
-    grid = {name: (strategy, lr) for name, strategy, lr in model_names(args.seed)}
     action, _, target = args.phase.partition("-")
     with PeakMemory() as memory:
         if action == "setup":
@@ -553,9 +537,9 @@ def run_phase(args: argparse.Namespace, layout: Layout) -> None:
         elif action == "cache":
             record = run_cache(args, layout, target)
         elif action == "train":
-            record = run_train(args, layout, target, *grid[target])
+            record = run_train(args, layout, target)
         elif action == "evaluate":
-            record = run_evaluate(args, layout, target, grid[target][0])
+            record = run_evaluate(args, layout, target)
         else:
             raise SystemExit(f"unknown phase {args.phase!r}")
     record.update(
@@ -729,7 +713,7 @@ def orchestrate(args: argparse.Namespace, argv: list[str], layout: Layout) -> No
     shutil.rmtree(layout.out / "phases", ignore_errors=True)
     print(
         f"grid_speed: {sizes['train']} train / {sizes['val']} val / {sizes['test']} test images, "
-        f"{args.image_size} px, {args.epochs} epochs, batch {BATCH_SIZE}, {args.threads} threads, "
+        f"{args.image_size} px, {args.epochs} epochs, batch {workflow_train_config(args)['batch_size']}, {args.threads} threads, "
         f"device {args.device}, seed {args.seed}; load average {os.getloadavg()[0]:.2f}"
     )
     print(
@@ -744,7 +728,7 @@ def orchestrate(args: argparse.Namespace, argv: list[str], layout: Layout) -> No
         if args.reuse_baseline
         else spawn("baseline", argv, layout)
     )
-    workflow = {phase: spawn(phase, argv, layout) for phase in workflow_phases(args.seed)}
+    workflow = {phase: spawn(phase, argv, layout) for phase in workflow_phases(args)}
     if not args.keep_models:
         shutil.rmtree(layout.out / "workflow" / "models", ignore_errors=True)
 

@@ -3,31 +3,29 @@ import math
 import sys
 from pathlib import Path
 
+import yaml
 from snakemake.utils import validate
 
 # The package's constants (names shared with the jobs; no third-party imports).
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
+from celeba_gender import grid
 from celeba_gender.codedeps import code_dependencies
+from celeba_gender.configcheck import check_config, coerce_numbers
 from celeba_gender.constants import LAYOUT_ATTRIBUTE_FILES, format_lr
+from celeba_gender.settings import TrainSettings, cache_dtype
 
+# 1e-4 is a number (YAML 1.1 reads it as a string); then the schema (defaults filled in); then
+# what the schema cannot say, including whether the data is there: a run that cannot start
+# stops here, before any job is planned (snakemake -n too).
+coerce_numbers(
+    config, yaml.safe_load((Path(workflow.basedir) / "config/schema.yaml").read_text())
+)
 validate(config, "../config/schema.yaml")
-
-
-def check_config(config):
-    """Checks the JSON schema cannot express; each error names the key."""
-    split = config["split"]
-    total = split["train"] + split["val"] + split["test"]
-    if abs(total - 1.0) > 1e-6:
-        raise ValueError(
-            f"config split: train + val + test = {split['train']} + {split['val']} + "
-            f"{split['test']} = {total:g}; the three fractions must sum to 1."
-        )
-
-
 check_config(config)
 
-SPLITS = ("train", "val", "test")
-CHECKPOINTS = ("last", "best")
+SPLITS = grid.SPLITS
+CHECKPOINTS = grid.CHECKPOINTS
+MODEL_WILDCARD = grid.MODEL_WILDCARD
 IMAGENET_WEIGHTS = "resources/weights/vgg16-397923af.pth"
 
 
@@ -40,37 +38,20 @@ def track_script_code():
     for each in workflow.rules:
         if each.script:
             script = Path(each.basedir.get_path_or_uri(secret_free=True)) / each.script
+            if each.input_modifier is None:  # a rule without an input: section
+                each.input_modifier = workflow.modifier.path_modifier
             each.set_input(code=[str(f) for f in code_dependencies(script, package)])
 
 
-def train_seeds():
-    return config["train"]["seeds"] or [config["train"]["seed"]]
-
-
-def model_name(strategy, lr, seed):
-    return f"s{strategy}_lr{format_lr(lr)}_seed{seed}"
-
-
-MODELS = [
-    model_name(strategy, lr, seed)
-    for strategy in config["train"]["strategies"]
-    for lr in config["train"]["learning_rates"]
-    for seed in train_seeds()
-]
-
-
-def parse_model(model):
-    """(strategy, lr, seed) of a model name such as s2_lr1e-4_seed0."""
-    strategy, lr, seed = model.split("_", 2)
-    return int(strategy[1:]), float(lr[2:]), int(seed[4:])
+MODELS = [cell.name for cell in grid.models(config["train"])]
 
 
 def model_labels(wildcards):
-    strategy, lr, seed = parse_model(wildcards.model)
+    cell = grid.ModelId.parse(wildcards.model)
     return {
-        "strategy": str(strategy),
-        "learning rate": format_lr(lr),
-        "seed": str(seed),
+        "strategy": str(cell.strategy),
+        "learning rate": format_lr(cell.lr),
+        "seed": str(cell.seed),
     }
 
 
@@ -161,17 +142,11 @@ def weights_note():
 # ---------------------------------------------------------------- training inputs
 
 
-def cache_enabled():
-    """The feature cache is exact only when flips are the only augmentation."""
-    augmentations = set(config["train"]["augmentations"])
-    return config["train"]["cache"] in ("auto", True) and augmentations <= {"hflip"}
-
-
-def input_kind(strategy):
-    """What a strategy trains on: cached features (1), cached prefix (2), or images."""
-    if not cache_enabled():
-        return "images"
-    return "features" if int(strategy) == 1 else "prefix"
+def train_kind(wildcards):
+    """What the model trains and is evaluated on: features, prefix (cache) or images."""
+    return grid.input_kind(
+        grid.ModelId.parse(wildcards.model).strategy, config["train"]
+    )
 
 
 def split_input(split, kind):
@@ -181,7 +156,7 @@ def split_input(split, kind):
 
 
 def train_inputs(wildcards):
-    kind = input_kind(parse_model(wildcards.model)[0])
+    kind = train_kind(wildcards)
     return {
         "weights": weights_file(),
         "train": "results/splits/train.csv",
@@ -192,18 +167,13 @@ def train_inputs(wildcards):
 
 
 def evaluate_inputs(wildcards):
-    kind = input_kind(parse_model(wildcards.model)[0])
     model_file = "model.pt" if wildcards.checkpoint == "last" else "best.pt"
     return {
         "model": f"results/models/{wildcards.model}/{model_file}",
         "weights": weights_file(),
         "test": "results/splits/test.csv",
-        "test_input": split_input("test", kind),
+        "test_input": split_input("test", train_kind(wildcards)),
     }
-
-
-def train_kind(wildcards):
-    return input_kind(parse_model(wildcards.model)[0])
 
 
 def evaluate_threads(wildcards):
@@ -214,26 +184,13 @@ def evaluate_threads(wildcards):
 
 
 def train_settings(wildcards):
-    strategy, lr, seed = parse_model(wildcards.model)
-    train = config["train"]
-    return {
-        "strategy": strategy,
-        "lr": lr,
-        "seed": seed,
-        "epochs": train["epochs"],
-        "batch_size": train["batch_size"],
-        "augmentations": list(train["augmentations"]),
-        "select_by": train["select_by"],
-        "patience": train["early_stopping_patience"],
-        "compile": train["compile"],
-    }
+    """Everything that determines the model (a dict: Snakemake compares plain params)."""
+    return TrainSettings.from_config(config, wildcards.model).to_dict()
 
 
-def needs_cache_split(wildcards):
-    """Views per image in the cache: 2 (original + flipped) for train when flips are on."""
-    if wildcards.split == "train" and "hflip" in config["train"]["augmentations"]:
-        return 2
-    return 1
+def cache_views(wildcards):
+    """Views per image in a split's cache: 2 (original + flipped) for train when flips are on."""
+    return grid.split_views(wildcards.split, config["train"]["augmentations"])
 
 
 def attempt_runtime(wildcards, attempt):
@@ -274,7 +231,7 @@ def benchmark_files():
             rules.random_weights.benchmark, init_seed=config["model"]["init_seed"]
         )
     files += expand(rules.decode_images.benchmark, split=SPLITS)
-    if cache_enabled():
+    if grid.cache_usable(config["train"]):
         files += expand(rules.build_feature_cache.benchmark, split=SPLITS)
     files += model_outputs(rules.train.benchmark)
     files += model_outputs(rules.evaluate.benchmark, checkpoint=CHECKPOINTS)

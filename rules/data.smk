@@ -2,7 +2,6 @@
 
 
 rule synthesize:
-    input:
     output:
         attributes=attribute_file(),
     log:

@@ -22,6 +22,7 @@ rule eda_samples:
     log:
         "results/logs/eda/samples.log",
     params:
+        kind="samples",
         seed=config["split"]["seed"],
     message:
         "eda_samples: 5 random images with their labels"
@@ -47,6 +48,8 @@ rule eda_gender_counts:
         ),
     log:
         "results/logs/eda/gender_counts.log",
+    params:
+        kind="gender_counts",
     message:
         "eda_gender_counts: images per gender"
     script:
@@ -65,6 +68,8 @@ rule eda_nulls:
         ),
     log:
         "results/logs/eda/nulls.log",
+    params:
+        kind="nulls",
     message:
         "eda_nulls: null values per column"
     script:
@@ -89,6 +94,8 @@ rule eda_attribute_counts:
         ),
     log:
         "results/logs/eda/attribute_counts.log",
+    params:
+        kind="attribute_counts",
     message:
         "eda_attribute_counts: images having each attribute"
     script:
@@ -113,6 +120,8 @@ rule eda_correlations:
         ),
     log:
         "results/logs/eda/correlations.log",
+    params:
+        kind="correlations",
     message:
         "eda_correlations: correlation of each attribute with Male"
     script:

@@ -21,15 +21,13 @@ rule evaluate:
     benchmark:
         "results/benchmarks/evaluate/{model}_{checkpoint}.tsv"
     wildcard_constraints:
-        model=r"s\d+_lr[^_/]+_seed\d+",
-        checkpoint="last|best",
+        model=MODEL_WILDCARD,
+        checkpoint="|".join(CHECKPOINTS),
     threads: evaluate_threads
     resources:
         gpu=1,
     params:
         kind=train_kind,
-        image_size=config["train"]["image_size"],
-        cache_dtype=config["train"]["cache_dtype"],
         batch_size=config["train"]["batch_size"],
         device=config["train"]["device"],
     message:
@@ -164,7 +162,7 @@ rule subgroups:
 
 rule gradcam:
     input:
-        model="results/models/{model}/model.pt",
+        model_file="results/models/{model}/model.pt",
         predictions="results/evaluation/{model}/last/predictions.csv",
         test="results/splits/test.csv",
         store="results/cache/images/test.npy",

@@ -12,7 +12,7 @@ rule decode_images:
     benchmark:
         "results/benchmarks/decode_images/{split}.tsv"
     wildcard_constraints:
-        split="train|val|test",
+        split="|".join(SPLITS),
     threads: 2
     params:
         image_size=config["train"]["image_size"],
@@ -37,16 +37,17 @@ rule build_feature_cache:
     benchmark:
         "results/benchmarks/build_feature_cache/{split}.tsv"
     wildcard_constraints:
-        split="train|val|test",
+        split="|".join(SPLITS),
     threads: 4
     resources:
         gpu=1,
     params:
         image_size=config["train"]["image_size"],
-        dtype=config["train"]["cache_dtype"],
+        dtype=cache_dtype(config["train"]),
+        precision=config["train"]["precision"],
         batch_size=config["train"]["batch_size"],
         device=config["train"]["device"],
-        views=needs_cache_split,
+        views=cache_views,
     message:
         "build_feature_cache {wildcards.split}: the frozen VGG-16 layers, once for all models"
     script:

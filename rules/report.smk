@@ -7,11 +7,11 @@ localrules:
 
 rule report:
     input:
-        metrics=model_outputs(
+        metrics_files=model_outputs(
             "results/evaluation/{model}/{checkpoint}/metrics.json",
             checkpoint=CHECKPOINTS,
         ),
-        histories=model_outputs("results/models/{model}/history.csv"),
+        history_files=model_outputs("results/models/{model}/history.csv"),
         data_summary="results/data/summary.json",
         split_sizes="results/splits/sizes.csv",
         bad_images="results/data/bad_images.csv",
@@ -54,7 +54,8 @@ rule report:
         config=config,
         weights_note=weights_note(),
         pretrained=config["model"]["weights"] != "random",
-        benchmarks=benchmark_files(),
+        benchmark_files=benchmark_files(),
+        benchmark_root="results/benchmarks",
         workflow_dir=workflow.basedir,
     message:
         "report: write results/report/report.html and metrics.csv"

@@ -19,7 +19,7 @@ rule train:
     benchmark:
         "results/benchmarks/train/{model}.tsv"
     wildcard_constraints:
-        model=r"s\d+_lr[^_/]+_seed\d+",
+        model=MODEL_WILDCARD,
     retries: 2
     threads: 4
     resources:
@@ -27,13 +27,10 @@ rule train:
         runtime=attempt_runtime,
     params:
         settings=train_settings,
-        kind=train_kind,
-        image_size=config["train"]["image_size"],
-        cache_dtype=config["train"]["cache_dtype"],
         device=config["train"]["device"],
         checkpoint="results/checkpoints/{model}/last.pt",
         checkpoint_minutes=config["train"]["checkpoint_minutes"],
     message:
-        "train {wildcards.model} (strategy {params.settings[strategy]}, input: {params.kind})"
+        "train {wildcards.model} (strategy {params.settings[strategy]}, input: {params.settings[input]})"
     script:
         "../scripts/train.py"

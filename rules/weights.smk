@@ -6,7 +6,6 @@ localrules:
 
 
 rule fetch_imagenet_weights:
-    input:
     output:
         IMAGENET_WEIGHTS,
     log:

@@ -3,8 +3,8 @@
 import pandas as pd
 
 from celeba_gender.io import write_csv
+from celeba_gender.plots import plot_roc_curves
 from celeba_gender.runlog import job_logging
-from celeba_gender.stats import plot_roc_curves
 
 with job_logging(snakemake.log[0]):
     curves = {}

@@ -3,8 +3,9 @@
 import pandas as pd
 
 from celeba_gender.io import write_csv, write_json
+from celeba_gender.plots import plot_subgroup_heatmap
 from celeba_gender.runlog import job_logging
-from celeba_gender.stats import plot_subgroup_heatmap, subgroup_metrics
+from celeba_gender.stats import subgroup_accuracy_matrix, subgroup_metrics
 
 with job_logging(snakemake.log[0]) as log:
     predictions = pd.read_csv(snakemake.input.predictions, dtype={"image_id": str})
@@ -16,7 +17,7 @@ with job_logging(snakemake.log[0]) as log:
     write_csv(snakemake.output.groups, groups)
     write_json(snakemake.output.summary, summary)
     plot_subgroup_heatmap(
-        groups,
+        *subgroup_accuracy_matrix(groups),
         snakemake.output.heatmap,
         title=f"{snakemake.wildcards.model}: test accuracy by group",
     )

@@ -216,8 +216,12 @@ def test_open_store_accepts_the_store_it_built(dataset) -> None:
 def test_cached_logits_equal_end_to_end_logits(dataset, dtype, kind, tolerance) -> None:
     """Tolerance relative to the largest |logit|: float16 storage vs float32 arithmetic."""
     model, split = dataset["model"], dataset["val"]
-    end_to_end = engine.predict_logits(model, engine.ImageSource(split["store"]), CPU, BATCH)
-    cached = engine.predict_logits(model, cache_source(dataset, "val", dtype, kind), CPU, BATCH)
+    end_to_end = engine.predict_logits(
+        engine.Runner.create(model, "images", CPU), engine.ImageSource(split["store"]), BATCH
+    )
+    cached = engine.predict_logits(
+        engine.Runner.create(model, kind, CPU), cache_source(dataset, "val", dtype, kind), BATCH
+    )
     scale = float(end_to_end.abs().max())
     assert scale > 0
     torch.testing.assert_close(cached, end_to_end, rtol=0, atol=tolerance * scale)

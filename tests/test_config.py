@@ -6,12 +6,20 @@ a dry run; validation happens while the workflow is parsed, so the dry run sees 
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import make_workdir, snakemake
+from celeba_gender import synth
+from celeba_gender.configcheck import coerce_numbers
+from celeba_gender.constants import LAYOUT_ATTRIBUTE_FILES
+from celeba_gender.io import DataError
+from celeba_gender.layouts import SYNTHETIC_MARKER
+from conftest import REPO, make_workdir, snakemake
 
 TINY_MODEL = "model: {weights: random}"
 TINY_TRAIN_LR = "learning_rates: [1.0e-4]"
@@ -112,14 +120,103 @@ def schema_keys(node: dict, prefix: str = "") -> list[tuple[str, dict]]:
     return keys
 
 
-def test_every_config_key_has_a_description_a_default_and_a_readme_row() -> None:
+def test_every_config_key_has_a_description_a_default_and_a_docs_row() -> None:
     import yaml
 
     repo = Path(__file__).resolve().parents[1]
     schema = yaml.safe_load((repo / "config" / "schema.yaml").read_text())
-    readme = (repo / "README.md").read_text()
+    table = (repo / "docs" / "configuration.md").read_text()
     keys = schema_keys(schema)
     assert len(keys) > 20
     undocumented = [k for k, s in keys if not s.get("description") or "default" not in s]
-    missing_rows = [k for k, _ in keys if f"| `{k}` |" not in readme]
+    missing_rows = [k for k, _ in keys if f"| `{k}` |" not in table]
     assert undocumented == [] and missing_rows == []
+
+
+# ---------------------------------------------------------------- numbers as users write them
+
+
+@pytest.mark.parametrize(("written", "names"), [
+    ("[1e-4, 3e-5]", {"1e-4", "3e-5"}),
+    ("[1E-3, 2.5e-4]", {"1e-3", "2.5e-4"}),
+])  # fmt: skip
+def test_learning_rates_written_as_users_write_them_are_numbers(tmp_path, written, names):
+    """YAML 1.1 reads 1e-4 as a string; the workflow turns it into a number before validation."""
+    proc = dry_run_with(tmp_path, TINY_TRAIN_LR, f"learning_rates: {written}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    trained = set(re.findall(r"train s1_lr(\S+)_seed0 ", proc.stdout))
+    assert trained == names
+
+
+def test_coerce_numbers_converts_only_where_the_schema_wants_a_number():
+    schema = {
+        "type": "object",
+        "properties": {
+            "lrs": {"type": "array", "items": {"type": "number"}},
+            "nested": {"type": "object", "properties": {"x": {"type": ["number", "null"]}}},
+            "name": {"type": "string"},
+        },
+    }
+    config = {"lrs": ["1e-4", 0.5, "abc"], "nested": {"x": "3e5"}, "name": "1e-4"}
+    same = coerce_numbers(config, schema)
+    assert same is config
+    assert config == {"lrs": [1e-4, 0.5, "abc"], "nested": {"x": 3e5}, "name": "1e-4"}
+
+
+# ---------------------------------------------------------------- a run that cannot start
+
+
+def test_the_default_config_without_data_stops_before_planning_naming_data_root(tmp_path):
+    """The command a new user types first, in a clone without data/celeba: no job is planned (no
+    weights download either), and the message names data.root."""
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
+         "-n", "--cores", "4", "--resources", "gpu=1"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    output = refused(proc)
+    assert f"data.root {tmp_path / 'data' / 'celeba'} does not exist" in output
+    assert "fetch_imagenet_weights" not in output
+
+
+def test_a_data_root_with_no_known_layout_lists_the_layouts_looked_for(tmp_path):
+    (tmp_path / "empty").mkdir()
+    real = "synthetic: {enabled: false}"
+    workdir = make_workdir(
+        tmp_path / "w",
+        **{"data: {root: results/demo_data, subset_size: null}": f"data: {{root: {tmp_path / 'empty'}}}",
+           "synthetic: {enabled: true, n_images: 200, seed: 1, layout: kaggle}": real},
+    )  # fmt: skip
+    output = refused(snakemake(workdir, "-n", check=False))
+    assert "no CelebA layout found" in output
+    for layout, attributes in LAYOUT_ATTRIBUTE_FILES.items():
+        assert f"{layout}: {attributes} (missing)" in output
+
+
+def test_the_generator_never_writes_into_a_folder_it_did_not_write(tmp_path):
+    """synthetic.enabled with data.root pointing at a real dataset stops at parse time, naming the
+    folder and what is in it; nothing is written there."""
+    real = tmp_path / "celeba"
+    real.mkdir()
+    (real / "list_attr_celeba.txt").write_text("202599\n")
+    (real / "img_align_celeba").mkdir()
+    before = sorted(p.name for p in real.iterdir())
+    workdir = make_workdir(tmp_path / "w", **{"root: results/demo_data": f"root: {real}"})
+    output = refused(snakemake(workdir, "-n", check=False))
+    assert f"data.root {real} holds 2 entries the synthetic generator did not write" in output
+    assert "img_align_celeba, list_attr_celeba.txt" in output
+    assert sorted(p.name for p in real.iterdir()) == before
+
+
+def test_generate_refuses_a_foreign_folder_and_rewrites_its_own(tmp_path):
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(DataError, match="did not write"):
+        synth.generate(foreign, 4, 0)
+    assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
+    own = tmp_path / "own"
+    synth.generate(own, 4, 0)
+    assert (own / SYNTHETIC_MARKER).is_file()
+    synth.generate(own, 4, 1)  # a folder it wrote itself: allowed

@@ -1,16 +1,18 @@
-"""EDA tables and figures (the study's Figures 1-4 and the null check) on tiny hand-made data."""
+"""EDA tables (the study's Figures 1-4 and the null check) and the EDA job, on tiny hand-made data."""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.colors import to_rgba
 from PIL import Image
 
 from celeba_gender import eda
 from celeba_gender.constants import ATTRIBUTES
 from celeba_gender.io import DataError
+from conftest import REPO
 
 
 def _png_size(path) -> tuple[int, int]:
@@ -23,7 +25,9 @@ def _png_size(path) -> tuple[int, int]:
 def no_render(monkeypatch) -> dict:
     """Skip PNG rendering (slow) where a test only inspects the figure; records saved figures."""
     saved: dict = {}
-    monkeypatch.setattr(eda, "save_figure", lambda path, fig: saved.__setitem__(str(path), fig))
+    monkeypatch.setattr(
+        eda.plots, "save_figure", lambda path, fig: saved.__setitem__(str(path), fig)
+    )
     return saved
 
 
@@ -48,9 +52,9 @@ def meta(tmp_path) -> pd.DataFrame:
     return frame
 
 
-def test_plot_sample_images_writes_png_and_returns_sampled_rows(meta, tmp_path):
-    out = tmp_path / "fig" / "samples.png"
-    sample = eda.plot_sample_images(meta, out, n=3, seed=1)
+def test_sample_images_returns_n_distinct_rows_with_their_gender(meta):
+    sample = eda.sample_images(meta, n=3, seed=1)
+    assert list(sample.columns) == ["image_id", "path", "label", "gender"]
     assert len(sample) == 3
     assert sample["image_id"].is_unique
     assert set(sample["image_id"]) <= set(meta["image_id"])
@@ -58,36 +62,17 @@ def test_plot_sample_images_writes_png_and_returns_sampled_rows(meta, tmp_path):
         meta.set_index("image_id").loc[sample["image_id"], "label"].map({0: "female", 1: "male"})
     )
     assert list(sample["gender"]) == list(expected)
-    width, height = _png_size(out)
-    assert width > 200 and height > 80
 
 
-def test_plot_sample_images_is_reproducible_for_a_seed(meta, tmp_path, no_render):
-    first = eda.plot_sample_images(meta, tmp_path / "a.png", n=4, seed=7)
-    second = eda.plot_sample_images(meta, tmp_path / "b.png", n=4, seed=7)
+def test_sample_images_is_reproducible_for_a_seed(meta):
+    first = eda.sample_images(meta, n=4, seed=7)
+    second = eda.sample_images(meta, n=4, seed=7)
     assert list(first["image_id"]) == list(second["image_id"])
 
 
-def test_plot_sample_images_opens_images_with_the_given_loader(meta, tmp_path, no_render):
-    opened = []
-
-    def load(path):
-        opened.append(path)
-        return Image.new("RGB", (10, 12))
-
-    sample = eda.plot_sample_images(meta, tmp_path / "s.png", n=2, load=load)
-    assert opened == list(sample["path"])
-
-
-def test_plot_sample_images_titles_each_panel_with_its_gender(meta, tmp_path, no_render):
-    sample = eda.plot_sample_images(meta, tmp_path / "s.png", n=5)
-    titles = [ax.get_title() for ax in no_render[str(tmp_path / "s.png")].axes]
-    assert titles == list(sample["gender"])
-
-
-def test_plot_sample_images_rejects_metadata_without_path(meta, tmp_path):
+def test_sample_images_rejects_metadata_without_path(meta):
     with pytest.raises(DataError, match="path"):
-        eda.plot_sample_images(meta.drop(columns="path"), tmp_path / "s.png")
+        eda.sample_images(meta.drop(columns="path"))
 
 
 def test_gender_counts_counts_each_class_in_label_order(meta):
@@ -111,16 +96,6 @@ def test_gender_counts_rejects_a_label_other_than_0_or_1(meta):
         eda.gender_counts(bad)
 
 
-def test_plot_gender_counts_prints_the_counts_on_the_bars(meta, tmp_path):
-    out = tmp_path / "gender.png"
-    fig = eda.plot_gender_counts(eda.gender_counts(meta), out)
-    ax = fig.axes[0]
-    assert [bar.get_height() for bar in ax.patches] == [4, 2]
-    assert {text.get_text() for text in ax.texts} == {"4", "2"}
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["female", "male"]
-    assert _png_size(out)[0] > 200
-
-
 def test_null_counts_lists_every_column_with_its_nulls():
     frame = pd.DataFrame({"a": [1, None, 3], "b": ["x", "y", None], "c": [None, None, 1.0]})
     counts = eda.null_counts(frame)
@@ -141,17 +116,6 @@ def test_attribute_counts_counts_images_with_value_1_sorted_descending(meta):
 def test_attribute_counts_rejects_metadata_without_attributes(meta):
     with pytest.raises(DataError, match="attribute"):
         eda.attribute_counts(meta[["image_id", "path", "label"]])
-
-
-def test_plot_attribute_counts_draws_one_bar_per_attribute_most_frequent_on_top(meta, tmp_path):
-    counts = eda.attribute_counts(meta)
-    out = tmp_path / "attributes.png"
-    fig = eda.plot_attribute_counts(counts, out)
-    bars = fig.axes[0].patches
-    assert len(bars) == len(counts)
-    assert bars[-1].get_width() == counts["count"].max()  # barh draws bottom-up
-    assert bars[0].get_width() == counts["count"].min()
-    assert _png_size(out)[1] > 300
 
 
 def test_attribute_correlations_equal_pandas_corr_and_leave_out_male(meta):
@@ -179,29 +143,72 @@ def test_attribute_correlations_use_label_when_male_column_is_absent(meta):
     pd.testing.assert_series_equal(with_male.sort_index(), without.sort_index())
 
 
-def test_plot_correlations_colours_negative_blue_and_positive_red(meta, tmp_path):
-    corr = eda.attribute_correlations(meta)
-    out = tmp_path / "corr.png"
-    fig = eda.plot_correlations(corr, out)
-    bars = fig.axes[0].patches
-    assert bars, "no bars drawn"
-    for bar in bars:
-        red, _green, blue, _alpha = bar.get_facecolor()
-        if bar.get_width() < 0:
-            assert bar.get_facecolor() == to_rgba(eda.NEGATIVE_COLOUR)
-            assert blue > red
-        else:
-            assert bar.get_facecolor() == to_rgba(eda.POSITIVE_COLOUR)
-            assert red > blue
-    assert _png_size(out)[1] > 300
+# ----------------------------------------------------------------------------- the EDA job
+@pytest.fixture
+def metadata_csv(meta, tmp_path) -> str:
+    path = tmp_path / "metadata.csv"
+    meta.to_csv(path, index=False)
+    return str(path)
 
 
-def test_plot_correlations_leaves_out_male_and_undefined_correlations(meta, tmp_path, no_render):
-    corr = pd.concat(
-        [eda.attribute_correlations(meta), pd.DataFrame({"attribute": ["Male"], "corr": [1.0]})]
-    )
-    fig = eda.plot_correlations(corr, tmp_path / "corr.png")
-    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
-    assert "Male" not in labels
-    assert "Bald" not in labels
-    assert len(fig.axes[0].patches) == corr["corr"].notna().sum() - 1
+def test_eda_job_draws_the_sampled_images_opened_with_the_given_loader(
+    meta, metadata_csv, no_render
+):
+    opened = []
+
+    def load(path):
+        opened.append(path)
+        return Image.new("RGB", (10, 12))
+
+    job = eda.EdaJob(metadata_csv, kind="samples", seed=3, out_figure="samples.png")
+    eda.eda_job(job, load=load)
+    assert opened == list(eda.sample_images(meta, seed=3)["path"])
+    titles = [ax.get_title() for ax in no_render["samples.png"].axes]
+    assert titles == list(eda.sample_images(meta, seed=3)["gender"])
+
+
+@pytest.mark.parametrize(
+    "kind,compute",
+    [
+        ("gender_counts", eda.gender_counts),
+        ("attribute_counts", eda.attribute_counts),
+        ("correlations", eda.attribute_correlations),
+    ],
+)
+def test_eda_job_writes_the_table_of_its_kind_and_draws_it(
+    kind, compute, metadata_csv, tmp_path, no_render
+):
+    job = eda.EdaJob(metadata_csv, kind, out_figure="f.png", out_table=str(tmp_path / "t.csv"))
+    eda.eda_job(job)
+    expected = compute(pd.read_csv(metadata_csv, dtype={"image_id": str}))
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "t.csv"), expected, check_dtype=False)
+    assert list(no_render) == ["f.png"]
+
+
+def test_eda_job_nulls_writes_a_table_only(metadata_csv, tmp_path, no_render):
+    eda.eda_job(eda.EdaJob(metadata_csv, "nulls", out_table=str(tmp_path / "nulls.csv")))
+    nulls = pd.read_csv(tmp_path / "nulls.csv")
+    assert nulls["nulls"].sum() == 0 and "Male" in set(nulls["column"])
+    assert no_render == {}
+
+
+@pytest.mark.parametrize(
+    "kind,outputs,message",
+    [
+        ("histogram", {"out_figure": "f.png"}, "not one of samples, gender_counts"),
+        ("nulls", {"out_figure": "f.png", "out_table": "t.csv"}, "writes table, but"),
+        ("gender_counts", {"out_table": "t.csv"}, "writes figure and table, but"),
+        ("samples", {}, "outputs are none"),
+    ],
+)
+def test_eda_job_rejects_a_kind_whose_outputs_the_rule_does_not_declare(kind, outputs, message):
+    with pytest.raises(ValueError, match=message):
+        eda.EdaJob("metadata.csv", kind, **outputs)
+
+
+def test_every_eda_rule_names_a_kind_of_the_eda_job():
+    smk = (REPO / "rules" / "eda.smk").read_text()
+    rules = re.findall(r"^rule (\w+):", smk, flags=re.MULTILINE)
+    kinds = re.findall(r'^\s+kind="(\w+)",', smk, flags=re.MULTILINE)
+    assert len(kinds) == len(rules)
+    assert sorted(kinds) == sorted(eda.KINDS)

@@ -202,8 +202,9 @@ def test_training_loss_falls_when_brightness_encodes_the_label(base_model) -> No
     losses = []
     for epoch in range(1, 4):
         plan = engine.epoch_plan(len(images), seed=0, epoch=epoch, augmentations=("hflip",))
+        runner = engine.Runner.create(model, source.kind, CPU)
         metrics = engine.train_one_epoch(
-            model, source, labels, plan, optimizer, criterion, CPU, batch_size=16
+            runner, source, labels, plan, optimizer, criterion, batch_size=16
         )
         losses.append(metrics["loss"])
     assert losses[-1] < 0.95 * losses[0], losses  # seen here: 0.703, 0.660, 0.641
@@ -268,48 +269,56 @@ def test_fit_ignores_a_checkpoint_made_with_other_settings(stopper) -> None:
 
 def test_load_checkpoint_accepts_a_checkpoint_with_identical_settings(tmp_path) -> None:
     path = tmp_path / "checkpoint.pt"
-    engine.save_checkpoint(path, epoch=2, settings=engine.settings_dict(SETTINGS))
+    engine.save_checkpoint(path, epoch=2, settings=SETTINGS.to_dict())
     assert engine.load_checkpoint(path, SETTINGS)["epoch"] == 2
 
 
 def test_load_checkpoint_ignores_a_checkpoint_for_another_epoch_count(tmp_path) -> None:
     """A job restarted with more epochs starts over (settings, epochs included, must match)."""
     path = tmp_path / "checkpoint.pt"
-    engine.save_checkpoint(path, epoch=2, settings=engine.settings_dict(SETTINGS))
+    engine.save_checkpoint(path, epoch=2, settings=SETTINGS.to_dict())
     assert engine.load_checkpoint(path, dataclasses.replace(SETTINGS, epochs=4)) is None
 
 
-IDENTITY = {  # what jobs.train_job puts into settings.extra
-    "image_size": 32,
+IDENTITY = {  # what jobs.train_job puts into settings.extra: the files it reads
     "weights_sha256": "a" * 64,
     "train_split_sha256": "b" * 64,
     "val_split_sha256": "c" * 64,
-    "input": "features",
-    "cache_dtype": "float16",
 }
+SAVED = dataclasses.replace(
+    SETTINGS, image_size=32, input="features", cache_dtype="float32", extra=IDENTITY
+)
 
 
 @pytest.mark.parametrize(
-    "changed", ["weights_sha256", "train_split_sha256", "val_split_sha256", "cache_dtype", "input"]
-)
-def test_load_checkpoint_ignores_a_checkpoint_of_other_weights_data_or_input(
-    tmp_path, caplog, changed
+    ("changed", "now"),
+    [
+        ("extra.weights_sha256", dataclasses.replace(SAVED, extra={**IDENTITY, "weights_sha256": "d" * 64})),
+        ("extra.train_split_sha256", dataclasses.replace(SAVED, extra={**IDENTITY, "train_split_sha256": "e" * 64})),
+        ("extra.val_split_sha256", dataclasses.replace(SAVED, extra={**IDENTITY, "val_split_sha256": "f" * 64})),
+        ("cache_dtype", dataclasses.replace(SAVED, cache_dtype="float16")),
+        ("input", dataclasses.replace(SAVED, input="prefix")),
+        ("image_size", dataclasses.replace(SAVED, image_size=64)),
+        ("precision", dataclasses.replace(SAVED, precision="bf16")),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)  # fmt: skip
+def test_load_checkpoint_ignores_a_checkpoint_of_other_weights_data_input_or_numerics(
+    tmp_path, caplog, changed, now
 ) -> None:
     path = tmp_path / "checkpoint.pt"
-    saved = dataclasses.replace(SETTINGS, extra=IDENTITY)
-    engine.save_checkpoint(path, epoch=2, settings=engine.settings_dict(saved))
-    now = dataclasses.replace(SETTINGS, extra={**IDENTITY, changed: "other"})
+    engine.save_checkpoint(path, epoch=2, settings=SAVED.to_dict())
     with caplog.at_level(logging.WARNING):
         assert engine.load_checkpoint(path, now) is None
     assert f"ignoring checkpoint {path}: it was made with other settings" in caplog.text
-    assert f"extra.{changed} " in caplog.text and "training starts at epoch 1" in caplog.text
-    assert engine.load_checkpoint(path, saved)["epoch"] == 2  # the same identity resumes
+    assert f"{changed} " in caplog.text and "training starts at epoch 1" in caplog.text
+    assert engine.load_checkpoint(path, SAVED)["epoch"] == 2  # the same identity resumes
 
 
 def test_load_checkpoint_ignores_a_checkpoint_without_the_identity(tmp_path, caplog) -> None:
     """A checkpoint of an older version (no weights or split hashes) is not resumed."""
     path = tmp_path / "checkpoint.pt"
-    engine.save_checkpoint(path, epoch=2, settings=engine.settings_dict(SETTINGS))
+    engine.save_checkpoint(path, epoch=2, settings=SETTINGS.to_dict())
     with caplog.at_level(logging.WARNING):
         now = dataclasses.replace(SETTINGS, extra=IDENTITY)
         assert engine.load_checkpoint(path, now) is None
@@ -487,7 +496,7 @@ def test_checkpoint_rng_states_include_every_cuda_generator(tmp_path, monkeypatc
     cuda = FakeCuda()
     cuda.install(monkeypatch)
     path = tmp_path / "checkpoint.pt"
-    engine.save_checkpoint(path, **engine.rng_states(), settings=engine.settings_dict(SETTINGS))
+    engine.save_checkpoint(path, **engine.rng_states(), settings=SETTINGS.to_dict())
     cpu_before = torch.get_rng_state()
     torch.rand(3)  # move the CPU generator on
     engine.restore_rng_states(engine.load_checkpoint(path, SETTINGS))
@@ -508,3 +517,34 @@ def test_cuda_states_of_another_device_count_are_not_restored(monkeypatch, caplo
         engine.restore_rng_states(state)
     assert cuda.restored is None
     assert "random states of 2 CUDA devices and this job sees 1" in caplog.text
+
+
+# --------------------------------------------------------------------------- train.compile
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("kind", "shape"), [("features", (512, 1, 1)), ("prefix", (512, 2, 2))])
+def test_compile_runs_the_cached_path_and_matches_the_uncompiled_output(base_model, kind, shape):
+    """train.compile compiles what the job runs (here the cached paths, on the CPU with inductor):
+    one training epoch and the predictions match the uncompiled run. Dropout is switched off for
+    the comparison: a compiled graph draws its dropout masks from its own generator, so with
+    dropout a compiled run is a different (equally valid) random draw, not the same numbers."""
+    torch._dynamo.reset()
+    rng = np.random.default_rng(0)
+    source = engine.CacheSource(rng.normal(size=(8, 2, *shape)).astype(np.float32), kind)
+    labels = torch.tensor([0, 1] * 4, dtype=torch.float32)
+    plan = engine.epoch_plan(8, seed=0, epoch=1, augmentations=("hflip",))
+    results = {}
+    for compiled in (False, True):
+        model = copy.deepcopy(base_model)
+        for module in model.modules():
+            if isinstance(module, nn.Dropout):
+                module.p = 0.0
+        optimizer = engine.make_optimizer(apply_strategy(model, 2), lr=1e-4, device=CPU)
+        runner = engine.Runner.create(model, kind, CPU, compile=compiled)
+        train = engine.train_one_epoch(
+            runner, source, labels, plan, optimizer, nn.BCEWithLogitsLoss(), batch_size=4
+        )
+        results[compiled] = (train["loss"], engine.predict_logits(runner, source, batch_size=4))
+    assert results[True][0] == pytest.approx(results[False][0], rel=1e-4)
+    torch.testing.assert_close(results[True][1], results[False][1], rtol=1e-4, atol=1e-5)

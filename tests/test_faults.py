@@ -10,6 +10,7 @@ runs the same config from scratch for the reproducibility checks.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -28,6 +29,7 @@ import torch
 
 from celeba_gender import engine, jobs
 from celeba_gender.io import CelebaGenderError, DataError
+from celeba_gender.settings import TrainSettings
 from conftest import REPO, make_workdir, planned_jobs, snakemake
 
 slow = pytest.mark.slow  # runs the workflow (the unit-level tests here are fast)
@@ -44,6 +46,10 @@ METRICS = f"results/evaluation/{MODEL}/last/metrics.json"
 CHECKPOINT = f"results/checkpoints/{MODEL}/last.pt"
 TRAIN_LOG = f"results/logs/train/{MODEL}.log"
 MODEL_FILES = (f"results/models/{MODEL}/model.pt", f"results/models/{MODEL}/best.pt")
+SETTINGS_32PX = TrainSettings(
+    strategy=1, lr=1e-4, seed=0, epochs=1, batch_size=48, image_size=32, input="features",
+    cache_dtype="float32",
+)  # fmt: skip
 TEST_NUMBERS = ("n", "test_loss", "test_accuracy", "precision", "recall", "f1", "roc_auc",
                 "tn", "fp", "fn", "tp")  # fmt: skip
 
@@ -390,18 +396,18 @@ def test_training_refuses_a_feature_cache_whose_build_was_killed(tmp_path, kind)
     split = write_split(tmp_path / "train.csv", 4)
     npy = tmp_path / f"train.{kind}.npy"
     npy.write_bytes(b"\x93NUMPY half written")  # an array at its final name, no .key.json
+    settings = dataclasses.replace(SETTINGS_32PX, input=kind)
     with pytest.raises(DataError, match=rf"{npy}: feature cache missing or incomplete"):
-        jobs.make_source(kind, npy, split_csv=split, image_size=32, views=2, dtype="float16",
-                         weights_sha="ab" * 32)  # fmt: skip
+        jobs.make_source(npy, split, settings, "train", weights_sha="ab" * 32)
 
 
 def test_training_refuses_an_image_store_whose_build_was_killed(tmp_path) -> None:
     split = write_split(tmp_path / "train.csv", 4)
     npy = tmp_path / "train.npy"
     np.save(npy, np.zeros((2, 32, 32, 3), np.uint8))  # only part of the split, no .npy.json
+    settings = dataclasses.replace(SETTINGS_32PX, input="images")
     with pytest.raises(DataError, match=rf"{npy}: image store missing or incomplete"):
-        jobs.make_source("images", npy, split_csv=split, image_size=32, views=1,
-                         dtype="float16", weights_sha="")  # fmt: skip
+        jobs.make_source(npy, split, settings, "train", weights_sha="")
 
 
 # ---------------------------------------------------------------- reproducibility
@@ -468,15 +474,23 @@ def stubbed_loading(monkeypatch) -> None:
 
 
 def run_train_job(files: dict[str, Path], weights: Path | None = None, batch_size: int = 48):
-    settings = engine.TrainSettings(strategy=1, lr=1e-4, epochs=1, batch_size=batch_size, seed=0)
     out = files["out"]
     return jobs.train_job(
-        weights_path=weights or files["weights"], train_csv=files["train"], val_csv=files["val"],
-        kind="features", train_input="unused.npy", val_input="unused.npy", settings=settings,
-        image_size=32, cache_dtype="float16", device="cpu", threads=1,
-        out_model=out / "model.pt", out_best=out / "best.pt", out_history=out / "history.csv",
-        checkpoint=out / "last.pt",
-    )  # fmt: skip
+        jobs.TrainJob(
+            weights=weights or files["weights"],
+            train=files["train"],
+            val=files["val"],
+            train_input="unused.npy",
+            val_input="unused.npy",
+            settings=dataclasses.replace(SETTINGS_32PX, batch_size=batch_size),
+            device="cpu",
+            threads=1,
+            checkpoint=out / "last.pt",
+            out_model=out / "model.pt",
+            out_best=out / "best.pt",
+            out_history=out / "history.csv",
+        )
+    )
 
 
 def test_out_of_memory_names_the_batch_size_and_the_config_key(
@@ -502,10 +516,21 @@ def test_out_of_memory_while_building_the_cache_names_the_batch_size_and_the_con
         CelebaGenderError, match="out of memory on cpu with batch size 24"
     ) as raised:
         jobs.build_cache_job(
-            job_files["weights"], job_files["train"], "unused.npy",
-            {"prefix": str(out / "train.prefix.npy"), "features": str(out / "train.features.npy")},
-            image_size=32, views=2, dtype="float16", batch_size=24, device="cpu", threads=1,
-        )  # fmt: skip
+            jobs.CacheJob(
+                weights=job_files["weights"],
+                split=job_files["train"],
+                store="unused.npy",
+                image_size=32,
+                views=2,
+                dtype="float32",
+                precision="fp32",
+                batch_size=24,
+                device="cpu",
+                threads=1,
+                out_prefix=str(out / "train.prefix.npy"),
+                out_features=str(out / "train.features.npy"),
+            )
+        )
     assert "lower train.batch_size in the config" in str(raised.value)
     assert "CUDA out of memory" in str(raised.value)
     assert not out.exists()
@@ -514,7 +539,7 @@ def test_out_of_memory_while_building_the_cache_names_the_batch_size_and_the_con
 def test_out_of_memory_while_evaluating_names_the_batch_size_and_the_config_key(
     job_files, monkeypatch
 ) -> None:
-    record = {"settings": {"strategy": 1, "lr": 1e-4, "seed": 0}, "epoch": 1}
+    record = {"settings": SETTINGS_32PX.to_dict(), "epoch": 1}
     monkeypatch.setattr(jobs, "load_model_file", lambda _path: (torch.nn.Linear(1, 1), record))
     monkeypatch.setattr(jobs, "make_source", lambda *_args, **_kwargs: None)
     monkeypatch.setattr(engine, "predict_logits", out_of_memory)
@@ -523,12 +548,20 @@ def test_out_of_memory_while_evaluating_names_the_batch_size_and_the_config_key(
         CelebaGenderError, match="out of memory on cpu with batch size 16"
     ) as raised:
         jobs.evaluate_job(
-            model_path="unused.pt", test_csv=job_files["val"], kind="features",
-            test_input="unused.npy", weights_path=job_files["weights"], image_size=32,
-            cache_dtype="float16", device="cpu", threads=1, batch_size=16, name=MODEL,
-            checkpoint_name="last", out_metrics=out / "metrics.json",
-            out_predictions=out / "predictions.csv",
-        )  # fmt: skip
+            jobs.EvaluateJob(
+                model="unused.pt",
+                weights=job_files["weights"],
+                test=job_files["val"],
+                test_input="unused.npy",
+                kind="features",
+                batch_size=16,
+                device="cpu",
+                threads=1,
+                checkpoint="last",
+                out_metrics=out / "metrics.json",
+                out_predictions=out / "predictions.csv",
+            )
+        )
     assert "lower train.batch_size in the config" in str(raised.value)
     assert "CUDA out of memory" in str(raised.value)
     assert not out.exists()
@@ -564,13 +597,15 @@ def test_train_job_puts_the_weights_split_and_input_into_the_checkpoint_identity
 ) -> None:
     settings = settings_given_to_fit(job_files, monkeypatch)
     assert settings.extra == {
-        "image_size": 32,
         "weights_sha256": sha256(job_files["weights"]),
         "train_split_sha256": sha256(job_files["train"]),
         "val_split_sha256": sha256(job_files["val"]),
-        "input": "features",
-        "cache_dtype": "float16",
     }
+    assert (settings.image_size, settings.input, settings.cache_dtype) == (
+        32,
+        "features",
+        "float32",
+    )
 
 
 def test_a_checkpoint_made_with_other_weights_is_not_resumed(
@@ -578,7 +613,7 @@ def test_a_checkpoint_made_with_other_weights_is_not_resumed(
 ) -> None:
     before = settings_given_to_fit(job_files, monkeypatch)
     path = job_files["out"] / "last.pt"
-    engine.save_checkpoint(path, epoch=1, settings=engine.settings_dict(before))
+    engine.save_checkpoint(path, epoch=1, settings=before.to_dict())
     now = settings_given_to_fit(job_files, monkeypatch, weights=job_files["other_weights"])
     assert engine.load_checkpoint(path, before)["epoch"] == 1  # the same job would resume
     with caplog.at_level(logging.WARNING):
@@ -592,7 +627,7 @@ def test_a_checkpoint_made_with_another_split_is_not_resumed(
 ) -> None:
     before = settings_given_to_fit(job_files, monkeypatch)
     path = job_files["out"] / "last.pt"
-    engine.save_checkpoint(path, epoch=1, settings=engine.settings_dict(before))
+    engine.save_checkpoint(path, epoch=1, settings=before.to_dict())
     write_split(job_files[split], 6)  # the split was made again (another seed or other data)
     now = settings_given_to_fit(job_files, monkeypatch)
     with caplog.at_level(logging.WARNING):

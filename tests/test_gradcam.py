@@ -1,18 +1,14 @@
-"""Grad-CAM: shape and range on VGG-16, and that it finds the region a hand-made model uses."""
+"""Grad-CAM: shape and range on VGG-16, that it finds the region a hand-made model uses, and
+the images and captions the gradcam job draws."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
 from torchvision.models import vgg16
 
-from celeba_gender.gradcam import (
-    grad_cam,
-    overlay,
-    plot_gradcam_grid,
-    to_uint8_image,
-    vgg_target_layer,
-)
+from celeba_gender.gradcam import grad_cam, gradcam_rows, pick_gradcam_images, vgg_target_layer
 
 SIZE = 32
 
@@ -142,36 +138,49 @@ def test_grad_cam_rejects_model_with_two_outputs():
         grad_cam(model, model[1], torch.rand(2, 3, 8, 8))
 
 
-def test_overlay_blends_jet_colours_with_alpha():
-    image = np.zeros((4, 5, 3), dtype=np.uint8)
-    cam = np.zeros((4, 5))
-    cam[0, 0] = 1.0
-    blended = overlay(image, cam)
-    assert blended.dtype == np.uint8 and blended.shape == (4, 5, 3)
-    # jet(1.0) is dark red (0.5, 0, 0); jet(0) is dark blue (0, 0, 0.5); alpha 0.45.
-    assert tuple(blended[0, 0]) == (57, 0, 0)
-    assert tuple(blended[1, 1]) == (0, 0, 57)
+def _predictions() -> pd.DataFrame:
+    """Ten test images: 0-3 female right, 4 female wrong, 5-8 male right, 9 male wrong."""
+    labels = [0] * 5 + [1] * 5
+    preds = [0, 0, 0, 0, 1, 1, 1, 1, 1, 0]
+    return pd.DataFrame(
+        {
+            "image_id": [f"{i:06d}.jpg" for i in range(10)],
+            "label": labels,
+            "pred": preds,
+            "prob": [0.1, 0.2, 0.3, 0.4, 0.6, 0.9, 0.8, 0.7, 0.95, 0.3],
+        }
+    )
 
 
-def test_overlay_rejects_mismatched_cam_shape():
-    with pytest.raises(ValueError, match="CAM shape"):
-        overlay(np.zeros((4, 5, 3), dtype=np.uint8), np.zeros((5, 4)))
+def test_pick_gradcam_images_takes_right_and_wrong_of_both_classes():
+    predictions = _predictions()
+    picked = pick_gradcam_images(predictions, n=4, seed=0)
+    chosen = predictions.iloc[picked]
+    assert sorted(zip(chosen["label"], chosen["label"] == chosen["pred"], strict=True)) == [
+        (0, False),
+        (0, True),
+        (1, False),
+        (1, True),
+    ]
+    assert list(picked) == sorted(picked)
+    np.testing.assert_array_equal(picked, pick_gradcam_images(predictions, n=4, seed=0))
 
 
-def test_to_uint8_image_undoes_imagenet_normalisation():
-    mean = torch.tensor([0.485, 0.456, 0.406])[:, None, None]
-    std = torch.tensor([0.229, 0.224, 0.225])[:, None, None]
-    pixels = torch.rand(3, 6, 7)
-    restored = to_uint8_image((pixels - mean) / std)
-    expected = (pixels.permute(1, 2, 0).numpy() * 255).round()
-    assert restored.shape == (6, 7, 3)
-    assert np.abs(restored.astype(float) - expected).max() <= 1
+def test_pick_gradcam_images_stops_when_images_run_out():
+    assert len(pick_gradcam_images(_predictions(), n=50)) == 10
 
 
-def test_plot_gradcam_grid_writes_png(tmp_path):
-    image = np.full((SIZE, SIZE, 3), 128, dtype=np.uint8)
-    cam = torch.rand(SIZE, SIZE)
-    out = tmp_path / "gradcam.png"
-    plot_gradcam_grid([(image, cam, "male, p=0.93"), (image, cam, "female, p=0.12")], out)
-    assert out.stat().st_size > 0
-    assert not list(tmp_path.glob(".*"))  # no temporary file left behind
+def test_gradcam_rows_pair_each_stored_image_with_its_map_and_caption(tiny_vgg):
+    predictions = _predictions()
+    store = np.random.default_rng(0).integers(0, 256, (10, SIZE, SIZE, 3), dtype=np.uint8)
+    rows = gradcam_rows(tiny_vgg, store, predictions, n=4)
+    picked = pick_gradcam_images(predictions, n=4)
+    assert len(rows) == 4
+    for (image, cam, caption), i in zip(rows, picked, strict=True):
+        np.testing.assert_array_equal(image, store[i])
+        assert isinstance(cam, np.ndarray) and cam.shape == (SIZE, SIZE)
+        assert caption.startswith(f"{predictions.image_id[i]}: true ")
+    captions = [caption for _, _, caption in rows]
+    assert "000004.jpg: true female, p(male) 0.60 (WRONG)" in captions  # the only wrong female
+    assert "000009.jpg: true male, p(male) 0.30 (WRONG)" in captions
+    assert sum("(right)" in caption for caption in captions) == 2

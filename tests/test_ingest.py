@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 
 from celeba_gender import constants as C
-from celeba_gender import ingest, synth
+from celeba_gender import ingest, layouts, synth
 from celeba_gender.io import DataError
 
-LAYOUTS = ingest.LAYOUTS
+LAYOUTS = layouts.LAYOUTS
 
 
 def _kaggle_csv(root: Path) -> Path:

@@ -4,12 +4,15 @@ under the final name nor a temporary, and the previous file stays as it was unti
 The writers are made to fail by replacing the library call that writes the bytes (torch.save,
 DataFrame.to_csv, Figure.savefig, Path.write_text) with one that writes part of a file and
 raises. A source scan checks that every write in scripts/ goes through a temporary of
-``atomic_path`` (or one of the io.py helpers built on it).
+``atomic_path`` (or one of the io.py helpers built on it). Last, the SHA-256 records kept beside
+a file are used only while the file is unchanged.
 """
 
 from __future__ import annotations
 
 import ast
+import hashlib
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,7 +26,16 @@ import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from celeba_gender import engine  # noqa: E402
-from celeba_gender.io import atomic_path, save_figure, write_csv, write_json, write_text  # noqa: E402
+from celeba_gender.io import (  # noqa: E402
+    atomic_path,
+    record_sha256,
+    save_figure,
+    sha256_of,
+    sha256_record_path,
+    write_csv,
+    write_json,
+    write_text,
+)
 from conftest import REPO  # noqa: E402
 
 PREVIOUS = b"the previous, complete file\n"
@@ -164,15 +176,31 @@ def test_a_writer_replaces_the_previous_file_and_leaves_no_temporary(writer, tmp
 
 # Calls that write a file, with the argument that names it ("self": the object called on).
 METHOD_WRITERS = {
-    "to_csv": 0, "to_json": 0, "to_parquet": 0, "to_pickle": 0, "savefig": 0, "tofile": 0,
-    "write_text": "self", "write_bytes": "self", "savez": 0, "savez_compressed": 0, "savetxt": 0,
-    "open_memmap": 0, "download_url_to_file": 1, "urlretrieve": 1,
-}  # fmt: skip
+    "to_csv": 0,
+    "to_json": 0,
+    "to_parquet": 0,
+    "to_pickle": 0,
+    "savefig": 0,
+    "tofile": 0,
+    "write_text": "self",
+    "write_bytes": "self",
+    "savez": 0,
+    "savez_compressed": 0,
+    "savetxt": 0,
+    "open_memmap": 0,
+    "download_url_to_file": 1,
+    "urlretrieve": 1,
+}
 MODULE_WRITERS = {  # (module name, function) -> argument naming the file
-    ("torch", "save"): 1, ("np", "save"): 0, ("numpy", "save"): 0,
-    ("shutil", "copyfile"): 1, ("shutil", "copy"): 1, ("shutil", "copy2"): 1,
-    ("shutil", "move"): 1, ("shutil", "copytree"): 1,
-}  # fmt: skip
+    ("torch", "save"): 1,
+    ("np", "save"): 0,
+    ("numpy", "save"): 0,
+    ("shutil", "copyfile"): 1,
+    ("shutil", "copy"): 1,
+    ("shutil", "copy2"): 1,
+    ("shutil", "move"): 1,
+    ("shutil", "copytree"): 1,
+}
 WRITE_MODE = set("wax+")
 
 # Writes outside atomic_path that are fine, by file and the start of the call, with the reason.
@@ -227,9 +255,12 @@ def written_file(call: ast.Call) -> tuple[bool, ast.AST | None]:
 def _calls_atomic_path(node: ast.AST) -> bool:
     return any(
         isinstance(n, ast.Call)
-        and (getattr(n.func, "id", None) == "atomic_path" or getattr(n.func, "attr", None) == "atomic_path")
+        and (
+            getattr(n.func, "id", None) == "atomic_path"
+            or getattr(n.func, "attr", None) == "atomic_path"
+        )
         for n in ast.walk(node)
-    )  # fmt: skip
+    )
 
 
 def temporaries(with_node: ast.With) -> set[str]:
@@ -290,12 +321,15 @@ def non_atomic_writes(source: str) -> Iterator[tuple[int, str]]:
         ("with path.open('w') as handle:\n    handle.write(text)", True),
         ("with Image.open(path) as image:\n    image.load()", False),
         ("array = np.lib.format.open_memmap(path, mode='w+', dtype='u1', shape=(2,))", True),
-        ("with contextlib.ExitStack() as stack:\n"
-         "    tmps = {k: stack.enter_context(atomic_path(p)) for k, p in out.items()}\n"
-         "    arrays = {k: np.lib.format.open_memmap(tmps[k], mode='w+') for k in out}", False),
+        (
+            "with contextlib.ExitStack() as stack:\n"
+            "    tmps = {k: stack.enter_context(atomic_path(p)) for k, p in out.items()}\n"
+            "    arrays = {k: np.lib.format.open_memmap(tmps[k], mode='w+') for k in out}",
+            False,
+        ),
         ("shutil.copyfile(src, dest)", True),
     ],
-)  # fmt: skip
+)
 def test_the_source_scan_flags_writes_outside_atomic_path(snippet, flagged) -> None:
     """The scanner itself: it would catch a non-atomic writer."""
     assert bool(list(non_atomic_writes(snippet))) == flagged
@@ -319,3 +353,33 @@ def test_every_write_in_scripts_goes_through_atomic_path() -> None:
                 allowed_seen.add(allowance)
     assert found == []
     assert allowed_seen == set(ALLOWED), "an ALLOWED entry matches nothing: remove it"
+
+
+# ---------------------------------------------------------------- recorded hashes
+
+
+def test_recorded_hash_is_used_while_the_file_is_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "w.pth"
+    path.write_bytes(b"weights")
+    record_sha256(path)
+    record = sha256_record_path(path)
+    fake = record.read_text().replace(sha256_of(path), "f" * 64)
+    record.write_text(fake)  # a record that lies proves the file is not read again
+    assert sha256_of(path) == "f" * 64
+
+
+def test_recorded_hash_is_ignored_once_the_file_changes(tmp_path: Path) -> None:
+    path = tmp_path / "w.pth"
+    path.write_bytes(b"weights")
+    record_sha256(path)
+    tmp = tmp_path / "new.pth"
+    tmp.write_bytes(b"other weights")
+    os.replace(tmp, path)  # as atomic_path replaces a file: new inode, size and mtime
+    assert sha256_of(path) == hashlib.sha256(b"other weights").hexdigest()
+
+
+def test_unreadable_record_falls_back_to_hashing(tmp_path: Path) -> None:
+    path = tmp_path / "w.pth"
+    path.write_bytes(b"weights")
+    sha256_record_path(path).write_text("{not json")
+    assert sha256_of(path) == hashlib.sha256(b"weights").hexdigest()

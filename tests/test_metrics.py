@@ -1,4 +1,4 @@
-"""jobs.classification_metrics (plain numpy) against sklearn.metrics."""
+"""celeba_gender.metrics (plain numpy) against sklearn.metrics."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from celeba_gender.jobs import classification_metrics, roc_auc
+from celeba_gender.metrics import classification_metrics, roc_auc, roc_curve
 
 
 def _case(seed: int, n: int, ties: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -44,3 +44,36 @@ def test_no_positive_prediction_gives_zero_precision_and_f1() -> None:
 
 def test_roc_auc_is_nan_with_one_class() -> None:
     assert math.isnan(roc_auc(np.array([1, 1, 1]), np.array([0.2, 0.5, 0.9])))
+
+
+@pytest.mark.parametrize("seed,n,ties", [(3, 300, False), (4, 500, True), (5, 9, True)])
+def test_roc_auc_equals_sklearn_s_trapezoid_auc(seed: int, n: int, ties: bool) -> None:
+    labels, probs = _case(seed, n, ties)
+    assert roc_auc(labels, probs) == pytest.approx(skm.roc_auc_score(labels, probs), abs=1e-15)
+
+
+def test_roc_auc_averages_tied_scores() -> None:
+    # pairs (pos, neg): (0.8, 0.2) right, (0.8, 0.8) half, (0.5, 0.2) right, (0.5, 0.8) wrong
+    labels, scores = np.array([1, 1, 0, 0]), np.array([0.8, 0.5, 0.8, 0.2])
+    assert roc_auc(labels, scores) == pytest.approx(2.5 / 4)
+
+
+@pytest.mark.parametrize("drop_intermediate", [True, False])
+@pytest.mark.parametrize("seed,n,ties", [(6, 400, False), (7, 400, True), (8, 3, False)])
+def test_roc_curve_equals_sklearn_s(seed: int, n: int, ties: bool, drop_intermediate: bool) -> None:
+    labels, probs = _case(seed, n, ties)
+    fpr, tpr = roc_curve(labels, probs, drop_intermediate=drop_intermediate)
+    sk_fpr, sk_tpr, _ = skm.roc_curve(labels, probs, drop_intermediate=drop_intermediate)
+    np.testing.assert_array_equal(fpr, sk_fpr)
+    np.testing.assert_array_equal(tpr, sk_tpr)
+
+
+def test_roc_curve_has_a_point_per_distinct_score_from_the_origin() -> None:
+    fpr, tpr = roc_curve(np.array([0, 1, 0, 1]), np.array([0.1, 0.9, 0.9, 0.4]), False)
+    np.testing.assert_array_equal(fpr, [0.0, 0.5, 0.5, 1.0])
+    np.testing.assert_array_equal(tpr, [0.0, 0.5, 1.0, 1.0])
+
+
+def test_roc_curve_rates_of_an_absent_class_are_nan() -> None:
+    fpr, tpr = roc_curve(np.array([1, 1, 1]), np.array([0.2, 0.5, 0.9]))
+    assert np.isnan(fpr).all() and tpr[-1] == 1.0

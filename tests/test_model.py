@@ -96,10 +96,10 @@ def test_one_optimizer_step_changes_only_trainable_weights(model: nn.Module, str
     store, labels = tiny_store(8)
     plan = engine.epoch_plan(len(store), seed=0, epoch=1, augmentations=("hflip",))
     optimizer = engine.make_optimizer(params, lr=1e-3, device=torch.device("cpu"))
+    runner = engine.Runner.create(model, "images", torch.device("cpu"))
     engine.train_one_epoch(
-        model, engine.ImageSource(store), labels, plan, optimizer, nn.BCEWithLogitsLoss(),
-        torch.device("cpu"), batch_size=8,
-    )  # fmt: skip
+        runner, engine.ImageSource(store), labels, plan, optimizer, nn.BCEWithLogitsLoss(), 8
+    )
     after = model.state_dict()
     frozen_changed = [
         k for k in before if k not in trainable and not torch.equal(before[k], after[k])

@@ -1,4 +1,5 @@
-"""The aggregated metrics table, the comparison with the study and the self-contained HTML page."""
+"""The aggregated metrics table, the comparison with the study, the cost table, provenance and
+the self-contained HTML page."""
 
 from __future__ import annotations
 
@@ -14,12 +15,33 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from celeba_gender import report
 from celeba_gender.constants import format_lr
-from celeba_gender.report import ReportError
+from celeba_gender.costs import COST_NOTE, COST_TOTAL, cost_display, cost_table
+from celeba_gender.metrics_table import (
+    ReportError,
+    best_model,
+    collect_metrics,
+    load_histories,
+    published_comparison,
+    write_metrics,
+)
+from celeba_gender.page import (
+    ReportJob,
+    build_report,
+    figures_html,
+    models_html,
+    noted_table_html,
+    notes_html,
+    provenance_html,
+    render_html,
+    summary_html,
+    table_html,
+)
+from celeba_gender.provenance import Provenance, provenance
 
 NOT_PRETRAINED = "weights: random — the backbone was NOT pretrained on ImageNet"
 PRETRAINED = "weights: imagenet (torchvision VGG16_Weights.IMAGENET1K_V1)"
+DATASET_SUMMARY = {"layout": "kaggle", "root": "/data/celeba", "n_images": 300, "female": 170}
 DEVICE = "cpu (x86_64, 2 threads)"
 REPO = Path(__file__).resolve().parents[1]
 BENCHMARK_HEADER = (
@@ -87,7 +109,7 @@ def eval_dirs(tmp_path) -> list:
 
 @pytest.fixture
 def metrics(eval_dirs, histories) -> pd.DataFrame:
-    return report.collect_metrics(eval_dirs, histories)
+    return collect_metrics(eval_dirs, histories)
 
 
 @pytest.fixture
@@ -107,21 +129,27 @@ def figures(tmp_path) -> dict[str, list]:
     }
 
 
-def _render(tmp_path, metrics, figures, weights_note=NOT_PRETRAINED, **kwargs) -> str:
-    return report.render_html(
+def _render(
+    tmp_path,
+    metrics,
+    figures,
+    *extra: tuple[str, str],
+    weights_note=NOT_PRETRAINED,
+    pretrained=False,
+) -> str:
+    """The page of the fixed sections, one section per figure group, then the ``extra`` ones."""
+    sections = [
+        ("Dataset", summary_html(DATASET_SUMMARY)),
+        ("Splits", table_html(pd.DataFrame({"split": ["train", "val"], "n": [240, 60]}))),
+        ("Models", models_html(metrics)),
+        *((name, figures_html(items)) for name, items in figures.items()),
+        *extra,
+    ]
+    return render_html(
         tmp_path / "report" / "report.html",
-        dataset_summary={
-            "layout": "kaggle",
-            "root": "/data/celeba",
-            "n_images": 300,
-            "female": 170,
-            "male": 130,
-        },
-        split_summary=pd.DataFrame({"split": ["train", "val", "test"], "n": [240, 30, 30]}),
-        metrics=metrics,
-        figures=figures,
+        sections,
         weights_note=weights_note,
-        **kwargs,
+        pretrained=pretrained,
     )
 
 
@@ -175,7 +203,7 @@ def test_collect_metrics_keeps_the_training_device_of_each_model(metrics):
 def test_collect_metrics_leaves_the_device_empty_when_metrics_json_has_none(tmp_path, histories):
     old = _metrics("s1_lr1e-3_seed0", 1, 1e-3, 0.9)
     del old["device"]
-    frame = report.collect_metrics([_write_eval(tmp_path, old)], histories)
+    frame = collect_metrics([_write_eval(tmp_path, old)], histories)
     assert frame["device"].tolist() == [""]
 
 
@@ -188,7 +216,7 @@ def test_collect_metrics_orders_rows_like_the_study(metrics):
 
 
 def test_collect_metrics_accepts_metrics_json_paths(eval_dirs, histories):
-    frame = report.collect_metrics([d / "metrics.json" for d in eval_dirs], histories)
+    frame = collect_metrics([d / "metrics.json" for d in eval_dirs], histories)
     assert len(frame) == 3
 
 
@@ -197,21 +225,21 @@ def test_collect_metrics_names_the_file_and_the_missing_key(tmp_path, histories)
     del broken["roc_auc"]
     folder = _write_eval(tmp_path, broken)
     with pytest.raises(ReportError, match=r"metrics\.json: missing key\(s\) roc_auc"):
-        report.collect_metrics([folder], histories)
+        collect_metrics([folder], histories)
 
 
 def test_collect_metrics_names_a_model_without_history(eval_dirs):
     with pytest.raises(ReportError, match="no training history for model 's2_lr1e-4_seed0'"):
-        report.collect_metrics(eval_dirs, {"s1_lr1e-3_seed0": _history(0.9)})
+        collect_metrics(eval_dirs, {"s1_lr1e-3_seed0": _history(0.9)})
 
 
 def test_collect_metrics_rejects_the_same_model_and_checkpoint_twice(eval_dirs, histories):
     with pytest.raises(ReportError, match="more than one metrics.json"):
-        report.collect_metrics([eval_dirs[0], eval_dirs[0]], histories)
+        collect_metrics([eval_dirs[0], eval_dirs[0]], histories)
 
 
 def test_write_metrics_writes_a_csv_that_reads_back(metrics, tmp_path):
-    out = report.write_metrics(metrics, tmp_path / "report" / "metrics.csv")
+    out = write_metrics(metrics, tmp_path / "report" / "metrics.csv")
     pd.testing.assert_frame_equal(pd.read_csv(out), metrics, check_dtype=False)
 
 
@@ -219,13 +247,13 @@ def test_load_histories_keys_each_history_by_its_model_folder(tmp_path):
     path = tmp_path / "models" / "s1_lr1e-3_seed0" / "history.csv"
     path.parent.mkdir(parents=True)
     _history(0.9).to_csv(path, index=False)
-    histories = report.load_histories([path])
+    histories = load_histories([path])
     assert list(histories) == ["s1_lr1e-3_seed0"]
     assert histories["s1_lr1e-3_seed0"]["val_accuracy"].iloc[-1] == pytest.approx(0.9)
 
 
 def test_published_comparison_puts_the_study_accuracy_beside_ours(metrics):
-    table = report.published_comparison(metrics)
+    table = published_comparison(metrics)
     assert list(zip(table["strategy"], table["lr"], strict=True)) == [(1, 1e-3), (2, 1e-4)]
     assert table["test_accuracy_pct"].tolist() == pytest.approx([91.0, 94.0])  # last checkpoint
     assert table["published_test_accuracy_pct"].tolist() == [94.8, 96.37]
@@ -234,7 +262,7 @@ def test_published_comparison_puts_the_study_accuracy_beside_ours(metrics):
 
 def test_published_comparison_is_nan_where_the_study_had_no_such_cell(histories):
     frame = pd.DataFrame([{**_metrics("s1_lr1e-2_seed0", 1, 1e-2, 0.8), "final_val_accuracy": 0.8}])
-    table = report.published_comparison(frame)
+    table = published_comparison(frame)
     assert math.isnan(table["published_test_accuracy_pct"].iloc[0])
 
 
@@ -242,7 +270,7 @@ def test_published_comparison_averages_the_seeds_of_a_cell():
     frame = pd.DataFrame(
         [_metrics(f"s1_lr1e-4_seed{s}", 1, 1e-4, acc, seed=s) for s, acc in enumerate([0.94, 0.96])]
     )
-    row = report.published_comparison(frame).iloc[0]
+    row = published_comparison(frame).iloc[0]
     assert row["n_seeds"] == 2
     assert row["test_accuracy_pct"] == pytest.approx(95.0)
     assert row["test_accuracy_pct_min"] == pytest.approx(94.0)
@@ -250,7 +278,7 @@ def test_published_comparison_averages_the_seeds_of_a_cell():
 
 
 def test_best_model_is_the_highest_final_validation_accuracy_last_checkpoint(metrics):
-    best = report.best_model(metrics)
+    best = best_model(metrics)
     assert (best["model"], best["checkpoint"]) == ("s2_lr1e-4_seed0", "last")
 
 
@@ -274,7 +302,8 @@ def test_render_html_embeds_every_figure_as_a_data_uri(tmp_path, metrics, figure
 
 
 def test_render_html_has_no_external_resource_and_no_script(tmp_path, metrics, figures):
-    page = _render(tmp_path, metrics, figures, notes=["<script>alert(1)</script>"])
+    notes = ("Notes", notes_html(["<script>alert(1)</script>"]))
+    page = _render(tmp_path, metrics, figures, notes)
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:|//)""", page, re.IGNORECASE)
     assert "<script" not in page.lower()
     assert "<link" not in page.lower()
@@ -297,20 +326,15 @@ def test_render_html_shows_the_published_numbers_beside_ours(tmp_path, metrics, 
 
 
 def test_render_html_warns_when_the_weights_are_not_pretrained(tmp_path, metrics, figures):
-    page = _render(tmp_path, metrics, figures, weights_note=NOT_PRETRAINED)
+    page = _render(tmp_path, metrics, figures, weights_note=NOT_PRETRAINED, pretrained=False)
     assert 'class="banner warning"' in page
     assert "NOT pretrained on ImageNet" in page
 
 
 def test_render_html_shows_no_warning_for_pretrained_weights(tmp_path, metrics, figures):
-    page = _render(tmp_path, metrics, figures, weights_note=PRETRAINED)
+    page = _render(tmp_path, metrics, figures, weights_note=PRETRAINED, pretrained=True)
     assert 'class="banner warning"' not in page
     assert "IMAGENET1K_V1" in page
-
-
-def test_render_html_warning_follows_an_explicit_pretrained_flag(tmp_path, metrics, figures):
-    page = _render(tmp_path, metrics, figures, weights_note="weights: my_vgg.pth", pretrained=False)
-    assert 'class="banner warning"' in page
 
 
 def test_render_html_states_the_best_model_in_words(tmp_path, metrics, figures):
@@ -322,11 +346,12 @@ def test_render_html_states_the_best_model_in_words(tmp_path, metrics, figures):
     )
 
 
-def test_render_html_shows_dataset_summary_splits_captions_extra_tables_and_notes(
+def test_render_html_shows_dataset_summary_splits_captions_extra_sections_and_notes(
     tmp_path, metrics, figures
 ):
-    extra = {"Null values per column": pd.DataFrame({"column": ["Male"], "nulls": [0]})}
-    page = _render(tmp_path, metrics, figures, extra_tables=extra, notes=["Synthetic demo data."])
+    extra = ("Mean over seeds", table_html(pd.DataFrame({"strategy": [1], "seeds": [3]})))
+    notes = ("Notes", notes_html(["Synthetic demo data."]))
+    page = _render(tmp_path, metrics, figures, extra, notes)
     for text in (
         "kaggle",
         "/data/celeba",
@@ -334,7 +359,7 @@ def test_render_html_shows_dataset_summary_splits_captions_extra_tables_and_note
         "<td>240</td>",
         "Counts &amp; row percentages.",
         "Figure 9. Loss curves",
-        "Null values per column",
+        "Mean over seeds",
         "Synthetic demo data.",
     ):
         assert text in page, text
@@ -350,7 +375,7 @@ def test_render_html_gives_every_section_a_unique_anchor_linked_from_the_nav(
     tmp_path, metrics, figures
 ):
     assert "Dataset" in figures  # a figure section named like the fixed Dataset section
-    page = _render(tmp_path, metrics, figures, notes=["n"])
+    page = _render(tmp_path, metrics, figures, ("Notes", notes_html(["n"])))
     ids = re.findall(r'<h2 id="([^"]+)"', page)
     assert len(ids) == len(set(ids)) == 6  # Dataset, Splits, Models, Dataset, Training, Notes
     assert "models" not in ids
@@ -370,20 +395,132 @@ def test_format_lr_is_the_model_name_token(value, text):
 def test_table_html_keeps_the_significant_digits_of_learning_rates():
     """6e-05 must not print as 0.0001 (the 4-decimal float format of the other columns): it
     prints as in model names, 6e-5."""
-    table = report.table_html(
-        pd.DataFrame({"lr": [6e-05, 2e-05, 1e-3], "accuracy": [0.5, 0.6, 0.7]})
-    )
+    table = table_html(pd.DataFrame({"lr": [6e-05, 2e-05, 1e-3], "accuracy": [0.5, 0.6, 0.7]}))
     cells = re.findall(r"<td>([^<]*)</td>", table)
     assert cells == ["6e-5", "0.5000", "2e-5", "0.6000", "1e-3", "0.7000"]
 
 
 def test_render_html_shows_a_table_note_above_its_table(tmp_path, metrics, figures):
-    extra = {"Cost of this run": pd.DataFrame({"job": ["train/x"], "wall (s)": [1.0]})}
+    costs = pd.DataFrame({"job": ["train/x"], "wall (s)": [1.0]})
     page = _render(
-        tmp_path, metrics, figures, extra_tables=extra, table_notes={"Cost of this run": "Sums."}
+        tmp_path, metrics, figures, ("Cost of this run", noted_table_html(costs, "Sums."))
     )
     section = page_section(page, "sec-cost-of-this-run")
     assert section.index('<p class="muted">Sums.</p>') < section.index("<table")
+
+
+# ----------------------------------------------------------------------------- the whole page
+
+SECTIONS = [
+    "Dataset",
+    "Splits",
+    "Models",
+    "Data",
+    "Training",
+    "Evaluation",
+    "Subgroups",
+    "Explanations",
+    "Accuracy with 95% CI",
+    "Mean over seeds",
+    "Collapse check",
+    "Worst-group accuracy",
+    "Cost of this run",
+    "Notes",
+    "Provenance",
+]
+
+
+@pytest.fixture
+def report_job(tmp_path, eval_dirs, figures, benchmarks) -> ReportJob:
+    """A ReportJob over small files of every kind the report rule gives, for two models."""
+    models = ["s1_lr1e-3_seed0", "s2_lr1e-4_seed0"]
+    png = str(figures["Dataset"][0][1])
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+
+    def write(name: str, text: str) -> str:
+        (inputs / name).write_text(text)
+        return str(inputs / name)
+
+    history_files = []
+    for model, final_val in zip(models, (0.90, 0.93), strict=True):
+        path = tmp_path / "models" / model / "history.csv"
+        path.parent.mkdir(parents=True)
+        _history(final_val).to_csv(path, index=False)
+        history_files.append(str(path))
+    subgroups = {
+        "accuracy": 0.9,
+        "worst_group": {"name": "male, Heavy_Makeup present", "n": 6, "accuracy": 0.5},
+        "largest_gaps": [{"attribute": "Eyeglasses", "gap": -0.1}],
+    }
+    root, benchmark_files = benchmarks
+    return ReportJob(
+        out_html=str(tmp_path / "report" / "report.html"),
+        out_metrics=str(tmp_path / "report" / "metrics.csv"),
+        models=models,
+        metrics_files=[str(folder / "metrics.json") for folder in eval_dirs],
+        history_files=history_files,
+        data_summary=write("summary.json", json.dumps(DATASET_SUMMARY)),
+        split_sizes=write("sizes.csv", "split,n\ntrain,240\nval,30\ntest,30\n"),
+        bad_images=write("bad_images.csv", "image_id,reason\n"),
+        null_counts=write("null_counts.csv", "column,nulls\nimage_id,0\nlabel,0\nSmiling,0\n"),
+        eda_samples=png,
+        eda_gender_counts=png,
+        eda_attribute_counts=png,
+        eda_correlations=png,
+        curves=[png, png],
+        history_tables=[png, png],
+        confusions_last=[png, png],
+        confusions_best=[png, png],
+        loss_curves=png,
+        roc=png,
+        subgroup_heatmaps=[png, png],
+        subgroup_summaries=[write(f"{m}.json", json.dumps(subgroups)) for m in models],
+        gradcams=[png, png],
+        model_ci=write("model_ci.csv", "model,test_accuracy\ns1_lr1e-3_seed0,0.91\n"),
+        seed_summary=write("seed_summary.csv", "strategy,lr,n_seeds\n1,0.001,1\n"),
+        collapse=write(
+            "collapse.csv", "model,collapsed,collapse_message\ns1_lr1e-3_seed0,False,\n"
+        ),
+        comparison=write("comparison.json", json.dumps({"sentence": "One pair.", "pairs": []})),
+        config=CONFIG,
+        weights_note=NOT_PRETRAINED,
+        pretrained=False,
+        workflow_dir=str(REPO),
+        benchmark_root=str(root),
+        benchmark_files=[str(path) for path in benchmark_files],
+    )
+
+
+def test_build_report_shows_the_null_values_per_column_in_the_data_section(report_job):
+    build_report(report_job)
+    page = Path(report_job.out_html).read_text()
+    section = page_section(page, "sec-data")
+    assert "<h3>Null values per column</h3>" in section
+    assert table_rows(section) == [
+        ["column", "nulls"],
+        ["image_id", "0"],
+        ["label", "0"],
+        ["Smiling", "0"],
+    ]
+
+
+def test_build_report_writes_metrics_csv_and_returns_its_table(report_job):
+    metrics = build_report(report_job)
+    assert list(zip(metrics["model"], metrics["checkpoint"], strict=True)) == [
+        ("s1_lr1e-3_seed0", "last"),
+        ("s2_lr1e-4_seed0", "last"),
+        ("s2_lr1e-4_seed0", "best"),
+    ]
+    written = pd.read_csv(report_job.out_metrics)
+    pd.testing.assert_frame_equal(written, metrics, check_dtype=False)
+
+
+def test_build_report_sections_come_in_order_with_provenance_last(report_job):
+    build_report(report_job)
+    page = Path(report_job.out_html).read_text()
+    headings = re.findall(r'<h2 id="[^"]+">([^<]+)</h2>', page)
+    assert headings == SECTIONS
 
 
 # ----------------------------------------------------------------------------- cost table
@@ -394,7 +531,9 @@ def _benchmark(root: Path, job: str, *rows: tuple[float, float, float]) -> Path:
     path = root / f"{job}.tsv"
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [BENCHMARK_HEADER]
-    lines += [f"{s}\t0:00:01\t{rss}\t900.0\t80.0\t90.0\t0.00\t0.10\t50.00\t{cpu}" for s, rss, cpu in rows]  # fmt: skip
+    lines += [
+        f"{s}\t0:00:01\t{rss}\t900.0\t80.0\t90.0\t0.00\t0.10\t50.00\t{cpu}" for s, rss, cpu in rows
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -413,17 +552,20 @@ def benchmarks(tmp_path) -> tuple[Path, list[Path]]:
 
 def test_cost_table_has_one_row_per_benchmark_file_in_order_then_the_total(benchmarks):
     root, files = benchmarks
-    table = report.cost_table(files, root)
+    table = cost_table(files, root)
     assert list(table.columns) == ["job", "wall (s)", "CPU (s)", "peak RSS (MB)"]
     assert table["job"].tolist() == [
-        "ingest", "train/s1_lr1e-4_seed0", "evaluate/s1_lr1e-4_seed0_last", report.COST_TOTAL
-    ]  # fmt: skip
+        "ingest",
+        "train/s1_lr1e-4_seed0",
+        "evaluate/s1_lr1e-4_seed0_last",
+        COST_TOTAL,
+    ]
     assert table.iloc[1, 1:].tolist() == [43.9, 10.6, 2450.7]
 
 
 def test_cost_table_total_sums_wall_and_cpu_time_and_takes_the_largest_peak(benchmarks):
     root, files = benchmarks
-    total = report.cost_table(files, root).iloc[-1]
+    total = cost_table(files, root).iloc[-1]
     assert total["wall (s)"] == pytest.approx(51.1)  # 2.18 + 43.88 + 5.04 = 51.10
     assert total["CPU (s)"] == pytest.approx(15.0)  # 0.87 + 10.64 + 3.51 = 15.02
     assert total["peak RSS (MB)"] == pytest.approx(2450.7)
@@ -431,13 +573,13 @@ def test_cost_table_total_sums_wall_and_cpu_time_and_takes_the_largest_peak(benc
 
 def test_cost_table_total_says_it_is_a_sum_of_job_times_not_elapsed_time(benchmarks):
     root, files = benchmarks
-    assert report.cost_table(files, root)["job"].iloc[-1] == "TOTAL (sum of job times)"
-    assert "not the elapsed time" in report.COST_NOTE
+    assert cost_table(files, root)["job"].iloc[-1] == "TOTAL (sum of job times)"
+    assert "not the elapsed time" in COST_NOTE
 
 
 def test_cost_table_rounds_every_number_to_one_decimal(benchmarks):
     root, files = benchmarks
-    numbers = report.cost_table(files, root).drop(columns="job").to_numpy().ravel()
+    numbers = cost_table(files, root).drop(columns="job").to_numpy().ravel()
     assert all(round(value, 1) == value for value in numbers)
 
 
@@ -445,25 +587,25 @@ def test_cost_table_ignores_benchmark_files_it_is_not_given(benchmarks):
     """A model dropped from the config leaves its benchmark file behind: it must not count."""
     root, files = benchmarks
     _benchmark(root, "train/s9_lr1e-2_seed0", (1000.0, 9999.0, 1000.0))
-    table = report.cost_table(files, root)
+    table = cost_table(files, root)
     assert "train/s9_lr1e-2_seed0" not in table["job"].tolist()
     assert table["wall (s)"].iloc[-1] == pytest.approx(51.1)
 
 
 def test_cost_table_leaves_out_jobs_that_did_not_run(benchmarks):
     root, files = benchmarks
-    table = report.cost_table([*files, root / "weights" / "imagenet.tsv"], root)
+    table = cost_table([*files, root / "weights" / "imagenet.tsv"], root)
     assert len(table) == len(files) + 1
     assert "weights/imagenet" not in table["job"].tolist()
 
 
 def test_cost_table_of_no_existing_file_has_no_total_row(tmp_path):
-    assert report.cost_table([tmp_path / "train" / "gone.tsv"], tmp_path).empty
+    assert cost_table([tmp_path / "train" / "gone.tsv"], tmp_path).empty
 
 
 def test_cost_table_reads_the_last_repeat_of_a_benchmark(tmp_path):
     path = _benchmark(tmp_path, "gradcam/m", (9.0, 100.0, 9.0), (3.0, 120.0, 2.5))
-    assert report.cost_table([path], tmp_path).iloc[0, 1:].tolist() == [3.0, 2.5, 120.0]
+    assert cost_table([path], tmp_path).iloc[0, 1:].tolist() == [3.0, 2.5, 120.0]
 
 
 def test_cost_table_treats_unmeasured_values_as_missing_in_the_total(tmp_path):
@@ -471,7 +613,7 @@ def test_cost_table_treats_unmeasured_values_as_missing_in_the_total(tmp_path):
     quick = tmp_path / "split.tsv"
     quick.write_text(f"{BENCHMARK_HEADER}\n0.41\t0:00:00\tNA\tNA\tNA\tNA\tNA\tNA\tNA\t-\n")
     slow = _benchmark(tmp_path, "train/m", (10.0, 500.0, 8.0))
-    table = report.cost_table([quick, slow], tmp_path)
+    table = cost_table([quick, slow], tmp_path)
     assert math.isnan(table["CPU (s)"].iloc[0]) and math.isnan(table["peak RSS (MB)"].iloc[0])
     assert table.iloc[-1, 1:].tolist() == [10.4, 8.0, 500.0]
 
@@ -481,14 +623,14 @@ def test_read_benchmark_names_a_file_that_is_not_a_benchmark(tmp_path):
     path.parent.mkdir()
     path.write_text("wall\tmemory\n1\t2\n")
     with pytest.raises(ReportError, match=r"m\.tsv: not a Snakemake benchmark file \(no column"):
-        report.cost_table([path], tmp_path)
+        cost_table([path], tmp_path)
 
 
 def test_cost_display_shows_one_decimal_and_a_dash_for_unmeasured_values(tmp_path):
     table = pd.DataFrame(
         {"job": ["split"], "wall (s)": [0.4], "CPU (s)": [math.nan], "peak RSS (MB)": [12.0]}
     )
-    shown = report.cost_display(table)
+    shown = cost_display(table)
     assert shown.iloc[0].tolist() == ["split", "0.4", "—", "12.0"]
 
 
@@ -501,11 +643,16 @@ CONFIG = {
 }
 
 
+def provenance_items(prov: Provenance) -> dict[str, str]:
+    """Item -> Value of the provenance table."""
+    return dict(zip(prov.items["Item"], prov.items["Value"], strict=True))
+
+
 def test_provenance_records_the_git_commit_of_the_workflow():
     head = subprocess.run(
         ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
     ).stdout.strip()
-    commit = report.provenance(CONFIG, REPO, [DEVICE]).value("workflow commit")
+    commit = provenance_items(provenance(CONFIG, REPO, [DEVICE]))["workflow commit"]
     assert head[:12] in commit
 
 
@@ -514,39 +661,41 @@ def test_provenance_records_the_torch_torchvision_and_snakemake_versions():
     import torch
     import torchvision
 
-    prov = report.provenance(CONFIG, REPO, [DEVICE])
-    assert prov.value("torch") == torch.__version__
-    assert prov.value("torchvision") == torchvision.__version__
-    assert prov.value("snakemake") == snakemake.__version__
+    items = provenance_items(provenance(CONFIG, REPO, [DEVICE]))
+    assert items["torch"] == torch.__version__
+    assert items["torchvision"] == torchvision.__version__
+    assert items["snakemake"] == snakemake.__version__
 
 
 def test_provenance_names_each_training_device_once():
-    prov = report.provenance(CONFIG, REPO, [DEVICE, "", DEVICE, math.nan, "cuda (NVIDIA H200)"])
-    assert prov.value("training device(s)") == f"{DEVICE}, cuda (NVIDIA H200)"
+    prov = provenance(CONFIG, REPO, [DEVICE, "", DEVICE, math.nan, "cuda (NVIDIA H200)"])
+    assert provenance_items(prov)["training device(s)"] == f"{DEVICE}, cuda (NVIDIA H200)"
 
 
 def test_provenance_says_unknown_only_when_no_device_is_named():
-    assert report.provenance(CONFIG, REPO, ["", math.nan]).value("training device(s)") == "unknown"
+    prov = provenance(CONFIG, REPO, ["", math.nan])
+    assert provenance_items(prov)["training device(s)"] == "unknown"
 
 
 def test_provenance_holds_the_whole_config_as_yaml_in_its_key_order():
     import yaml
 
-    text = report.provenance(CONFIG, REPO, [DEVICE]).config
+    text = provenance(CONFIG, REPO, [DEVICE]).config
     assert yaml.safe_load(text) == CONFIG
     assert [line for line in text.splitlines() if not line.startswith(" ")] == [
-        "data:", "train:", "model:"
-    ]  # fmt: skip
+        "data:",
+        "train:",
+        "model:",
+    ]
     assert "  learning_rates:\n  - 0.0001\n" in text
 
 
 def test_render_html_shows_the_config_as_a_preformatted_block_in_provenance(
     tmp_path, metrics, figures
 ):
-    prov = report.provenance(CONFIG, REPO, [DEVICE])
-    page = _render(tmp_path, metrics, figures, notes=["n"], provenance=prov)
+    prov = provenance(CONFIG, REPO, [DEVICE])
+    page = _render(tmp_path, metrics, figures, ("Provenance", provenance_html(prov)))
     section = page_section(page, "sec-provenance")
-    assert re.findall(r'<h2 id="([^"]+)"', page)[-1] == "sec-provenance"  # the last section
     assert f"<td>{DEVICE}</td>" in section
     config = re.search(r'<pre class="config" id="config">(.*?)</pre>', section, re.S).group(1)
     assert "train:\n  learning_rates:\n  - 0.0001\n  strategies:" in config
@@ -627,3 +776,11 @@ def test_results_page_cost_section_has_one_row_per_train_and_evaluate_job_and_th
     assert jobs[-1] == "TOTAL (sum of job times)" and jobs.count(jobs[-1]) == 1
     walls = [float(row[1]) for row in body]
     assert walls[-1] == pytest.approx(sum(walls[:-1]), abs=0.05 * len(walls))
+
+
+@pytest.mark.slow
+def test_results_page_data_section_shows_the_null_count_of_every_column(workflow_run, run_page):
+    nulls = pd.read_csv(workflow_run / "results/tables/null_counts.csv")
+    rows = table_rows(page_section(run_page, "sec-data"))
+    assert rows[0] == ["column", "nulls"]
+    assert rows[1:] == [[column, str(n)] for column, n in nulls.itertuples(index=False)]

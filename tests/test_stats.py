@@ -15,9 +15,8 @@ from celeba_gender.stats import (
     detect_collapse,
     mcnemar_test,
     paired_bootstrap_diff,
-    plot_roc_curves,
-    plot_subgroup_heatmap,
     seed_summary,
+    subgroup_accuracy_matrix,
     subgroup_metrics,
 )
 
@@ -351,35 +350,21 @@ def test_subgroup_rejects_missing_attribute_column():
         subgroup_metrics(predictions, attributes, ["Eyeglasses"])
 
 
-# ----------------------------------------------------------------------------- figures
-def test_plot_subgroup_heatmap_greys_small_groups(tmp_path):
+# ----------------------------------------------------------------------------- heat-map table
+def test_subgroup_accuracy_matrix_has_a_row_per_attribute_and_nan_for_small_groups():
     predictions, attributes = _subgroup_inputs()
     _, groups, _ = subgroup_metrics(predictions, attributes, ["Bald", "Smiling"], min_group_size=3)
-    out = tmp_path / "heatmap.png"
-    matrix = plot_subgroup_heatmap(groups, out)
-    assert out.stat().st_size > 0
-    assert matrix.shape == (2, 4)
-    assert matrix.loc["Bald", "female absent"] == pytest.approx(0.75)
-    assert int(matrix.isna().sum().sum()) == 7
-
-
-def test_plot_roc_curves_auc_of_perfect_and_random_scorers(tmp_path):
-    rng = np.random.default_rng(6)
-    labels = rng.integers(0, 2, 2000)
-    curves = {
-        "perfect": (labels, labels * 0.8 + 0.1),
-        "random": (labels, rng.random(2000)),
-    }
-    out = tmp_path / "roc.png"
-    aucs = plot_roc_curves(curves, out)
-    assert aucs["perfect"] == 1.0
-    assert aucs["random"] == pytest.approx(0.5, abs=0.05)
-    assert out.stat().st_size > 0
-
-
-def test_plot_roc_curves_one_class_labels_give_nan_auc(tmp_path):
-    aucs = plot_roc_curves({"m": ([1, 1, 1], [0.2, 0.6, 0.9])}, tmp_path / "roc.png")
-    assert math.isnan(aucs["m"])
+    accuracy, counts = subgroup_accuracy_matrix(groups)
+    assert accuracy.shape == counts.shape == (2, 4)
+    assert list(accuracy.columns) == [
+        "female absent",
+        "female present",
+        "male absent",
+        "male present",
+    ]
+    assert accuracy.loc["Bald", "female absent"] == pytest.approx(0.75)
+    assert counts.loc["Bald", "female absent"] == 4
+    assert int(accuracy.isna().sum().sum()) == 7
 
 
 def test_seed_summary_interval_stays_within_0_and_1():

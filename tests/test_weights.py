@@ -18,7 +18,7 @@ import torch
 from torchvision.models import resnet18
 
 from celeba_gender import weights
-from celeba_gender.io import WeightsError
+from celeba_gender.io import WeightsError, sha256_of, sha256_record_path
 
 OFFLINE_URL = f"http://127.0.0.1:9/{weights.IMAGENET_FILE}"  # port 9 (discard): refused at once
 SEED = 5
@@ -30,7 +30,7 @@ def vgg_file(tmp_path_factory) -> Iterator[dict]:
     torch.manual_seed(111)
     path = weights.make_random(tmp_path_factory.mktemp("weights") / "random.pth", SEED)
     state = torch.load(path, map_location="cpu", weights_only=True)
-    yield {"path": path, "sha256": weights.sha256_of(path), "state": state}
+    yield {"path": path, "sha256": sha256_of(path), "state": state}
     path.unlink()  # 528 MB: not for pytest's retained temp dirs
 
 
@@ -71,7 +71,7 @@ def test_fetch_copies_from_the_torch_hub_cache(vgg_file, tmp_path) -> None:
     os.link(vgg_file["path"], hub)
     dest = tmp_path / "weights" / weights.IMAGENET_FILE
     assert fetch(dest, vgg_file, hub_copy=hub) == dest
-    assert weights.sha256_of(dest) == vgg_file["sha256"]
+    assert sha256_of(dest) == vgg_file["sha256"]
     assert hub.exists()
 
 
@@ -107,10 +107,10 @@ def test_fetch_offline_says_where_to_put_the_file_and_leaves_nothing(vgg_file, t
 def test_fetch_downloads_from_a_file_url(vgg_file, tmp_path) -> None:
     dest = tmp_path / "weights" / weights.IMAGENET_FILE
     assert fetch(dest, vgg_file, url=vgg_file["path"].as_uri()) == dest
-    assert weights.sha256_of(dest) == vgg_file["sha256"]
+    assert sha256_of(dest) == vgg_file["sha256"]
     assert sorted(p.name for p in dest.parent.iterdir()) == [
         weights.IMAGENET_FILE,
-        weights.sha256_record_path(dest).name,  # the hash record, no temporary left behind
+        sha256_record_path(dest).name,  # the hash record, no temporary left behind
     ]
 
 
@@ -248,35 +248,8 @@ def test_load_tensors_still_refuses_pickled_objects(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- recorded hashes
 
 
-def test_recorded_hash_is_used_while_the_file_is_unchanged(tmp_path: Path) -> None:
-    path = tmp_path / "w.pth"
-    path.write_bytes(b"weights")
-    weights.record_sha256(path)
-    record = weights.sha256_record_path(path)
-    fake = record.read_text().replace(weights.sha256_of(path), "f" * 64)
-    record.write_text(fake)  # a record that lies proves the file is not read again
-    assert weights.sha256_of(path) == "f" * 64
-
-
-def test_recorded_hash_is_ignored_once_the_file_changes(tmp_path: Path) -> None:
-    path = tmp_path / "w.pth"
-    path.write_bytes(b"weights")
-    weights.record_sha256(path)
-    tmp = tmp_path / "new.pth"
-    tmp.write_bytes(b"other weights")
-    os.replace(tmp, path)  # as atomic_path replaces a file: new inode, size and mtime
-    assert weights.sha256_of(path) == hashlib.sha256(b"other weights").hexdigest()
-
-
-def test_unreadable_record_falls_back_to_hashing(tmp_path: Path) -> None:
-    path = tmp_path / "w.pth"
-    path.write_bytes(b"weights")
-    weights.sha256_record_path(path).write_text("{not json")
-    assert weights.sha256_of(path) == hashlib.sha256(b"weights").hexdigest()
-
-
 def test_make_random_records_the_hash_of_what_it_wrote(tmp_path: Path) -> None:
     dest = tmp_path / "random.pth"
     weights.make_random(dest, seed=0)
-    record = json.loads(weights.sha256_record_path(dest).read_text())
+    record = json.loads(sha256_record_path(dest).read_text())
     assert record["sha256"] == hashlib.sha256(dest.read_bytes()).hexdigest()

@@ -97,7 +97,8 @@ def touched_plan(run: Path, module: str) -> dict[str, int]:
 
 def test_editing_a_plot_module_redraws_only_plots_and_report(workflow_run):
     jobs = touched_plan(workflow_run, "plots.py")
-    figures = {"plot_model", "plot_confusion", "plot_loss_curves", "report", "all"}
+    figures = {"plot_model", "plot_confusion", "plot_loss_curves", "roc_curves", "subgroups"}
+    figures |= {"gradcam", "report", "all"}  # every rule that draws a figure, and the report
     eda = {
         "eda_samples",
         "eda_gender_counts",

@@ -1,5 +1,5 @@
-"""Job-level analyses across models: confidence intervals, seed summaries, paired comparison,
-collapse detection, and the Grad-CAM figure of one model."""
+"""The ``statistics`` rule's job: confidence intervals, seed summaries, paired comparison and
+collapse detection across models."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import torch
 
-from . import gradcam, stats
-from .constants import CLASS_NAMES, format_lr
+from . import stats
+from .constants import format_lr
 from .io import write_csv, write_json
 
 log = logging.getLogger(__name__)
@@ -38,9 +37,14 @@ def model_table(
         if pred is not None:
             acc, low, high = stats.bootstrap_accuracy_ci(pred["label"], pred["pred"], n_boot=n_boot)
             collapse = stats.detect_collapse(pred["pred"], pred["label"])
-            row.update(ci_low=low, ci_high=high, collapsed=collapse["collapsed"],
-                       predicted_class=collapse["class_name"], majority_rate=collapse["majority_rate"],
-                       collapse_message=collapse["message"])  # fmt: skip
+            row.update(
+                ci_low=low,
+                ci_high=high,
+                collapsed=collapse["collapsed"],
+                predicted_class=collapse["class_name"],
+                majority_rate=collapse["majority_rate"],
+                collapse_message=collapse["message"],
+            )
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -91,20 +95,36 @@ def compare_top_configs(
         f"({cells.iloc[0]:.2%}) and strategy {b[0]}, lr {format_lr(b[1])} ({cells.iloc[1]:.2%}). "
         f"The paired test on the same test images finds the difference significant for "
         f"{significant} of {len(pairs)} seed(s). "
-        + ("The ranking holds." if pairs and significant == len(pairs)
-           else "The ranking is not established: it may change on another run.")
-    )  # fmt: skip
+    )
+    if pairs and significant == len(pairs):
+        sentence += "The ranking holds."
+    else:
+        sentence += "The ranking is not established: it may change on another run."
     return {"sentence": sentence, "pairs": pairs, "best": list(a), "second": list(b)}
 
 
-def statistics_job(metrics_files, prediction_files, models, n_boot, out_per_model, out_per_config,
-                   out_collapse, out_comparison) -> None:  # fmt: skip
+# ----------------------------------------------------------------------------- the job
+@dataclass
+class StatisticsJob:
+    """``statistics``: CIs per model and over seeds, paired comparison, collapse detection."""
+
+    metrics: list[str]
+    predictions: list[str]
+    models: list[str]
+    n_boot: int
+    out_per_model: str
+    out_per_config: str
+    out_collapse: str
+    out_comparison: str
+
+
+def statistics_job(job: StatisticsJob) -> None:
     """Write the per-model CI table, the seed summary, the collapse table and the comparison."""
-    metrics = [json.loads(Path(p).read_text()) for p in metrics_files]
-    predictions = {m: read_predictions(p) for m, p in zip(models, prediction_files, strict=True)}
-    per_model = model_table(metrics, predictions, n_boot)
-    write_csv(out_per_model, per_model)
-    write_csv(out_per_config, seed_table(metrics))
+    metrics = [json.loads(Path(p).read_text()) for p in job.metrics]
+    predictions = {m: read_predictions(p) for m, p in zip(job.models, job.predictions, strict=True)}
+    per_model = model_table(metrics, predictions, job.n_boot)
+    write_csv(job.out_per_model, per_model)
+    write_csv(job.out_per_config, seed_table(metrics))
     collapse = per_model[per_model["checkpoint"] == "last"][
         [
             "model",
@@ -115,45 +135,7 @@ def statistics_job(metrics_files, prediction_files, models, n_boot, out_per_mode
             "collapse_message",
         ]
     ]
-    write_csv(out_collapse, collapse)
-    comparison = compare_top_configs(metrics, predictions, n_boot)
-    write_json(out_comparison, comparison)
+    write_csv(job.out_collapse, collapse)
+    comparison = compare_top_configs(metrics, predictions, job.n_boot)
+    write_json(job.out_comparison, comparison)
     log.info("%s", comparison["sentence"])
-
-
-def pick_gradcam_images(predictions: pd.DataFrame, n: int, seed: int = 0) -> np.ndarray:
-    """Row indices of up to ``n`` test images: correct and wrong, of both classes, fixed by ``seed``."""
-    rng = np.random.default_rng(seed)
-    groups = []
-    for label in (0, 1):
-        for correct in (True, False):
-            mask = (predictions["label"] == label) & ((predictions["pred"] == label) == correct)
-            groups.append(list(rng.permutation(np.flatnonzero(mask.to_numpy()))))
-    chosen: list[int] = []
-    while len(chosen) < n and any(groups):
-        for group in groups:
-            if group and len(chosen) < n:
-                chosen.append(int(group.pop()))
-    return np.array(sorted(chosen), dtype=int)
-
-
-def gradcam_job(
-    model, store: np.ndarray, predictions: pd.DataFrame, n: int, out_png, title: str
-) -> None:
-    """Grad-CAM maps of ``n`` fixed test images (correct and wrong, both classes) of one model."""
-    from .store import to_normalized
-
-    idx = pick_gradcam_images(predictions, n)
-    if len(idx) == 0:
-        log.warning("no test images for Grad-CAM")
-    images = (
-        to_normalized(store[idx]) if len(idx) else torch.zeros(0, 3, store.shape[1], store.shape[2])
-    )
-    cams = gradcam.grad_cam(model, gradcam.vgg_target_layer(model), images) if len(idx) else []
-    rows = []
-    for k, i in enumerate(idx):
-        row = predictions.iloc[i]
-        verdict = "right" if row["pred"] == row["label"] else "WRONG"
-        rows.append((np.asarray(store[i]), cams[k],
-                     f"{row['image_id']}: true {CLASS_NAMES[row['label']]}, p(male) {row['prob']:.2f} ({verdict})"))  # fmt: skip
-    gradcam.plot_gradcam_grid(rows, out_png, title=title)

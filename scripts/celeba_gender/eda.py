@@ -1,31 +1,25 @@
-"""Exploratory data analysis: the study's Figures 1-4 and its null-value check.
+"""Exploratory data analysis: the tables behind the study's Figures 1-4 and its null check.
 
 Each table function takes the metadata frame (``image_id, path, label`` + the 40 attributes as
--1/1) and returns a DataFrame; each ``plot_*`` function saves one PNG atomically and returns
-what it drew (the sampled rows, or the figure so tests can inspect its artists).
+-1/1) and returns a DataFrame; ``plots`` draws the figures. ``eda_job`` runs one EDA rule
+(rules/eda.smk): the rule's ``kind`` param picks the table and the figure it writes.
 """
 
 from __future__ import annotations
 
-import os
+import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
-import matplotlib
+import pandas as pd
+from PIL import Image
 
-matplotlib.use("Agg")
+from celeba_gender import plots
+from celeba_gender.constants import ATTRIBUTES, CLASS_NAMES, LABEL_ATTRIBUTE
+from celeba_gender.ingest import load_rgb
+from celeba_gender.io import DataError, write_csv
 
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from celeba_gender.constants import ATTRIBUTES, CLASS_NAMES, LABEL_ATTRIBUTE  # noqa: E402
-from celeba_gender.ingest import load_rgb  # noqa: E402
-from celeba_gender.io import DataError, save_figure  # noqa: E402
-from celeba_gender.plots import LABEL_SIZE, TITLE_SIZE, new_figure, style_axes  # noqa: E402
-
-NEGATIVE_COLOUR = "#2166ac"  # blue: attribute more frequent in women
-POSITIVE_COLOUR = "#b2182b"  # red: attribute more frequent in men
-GENDER_COLOURS = ("#d6604d", "#4393c3")  # female, male
+log = logging.getLogger(__name__)
 
 
 def _require_columns(meta: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
@@ -57,29 +51,14 @@ def gender_names(labels: pd.Series) -> pd.Series:
     return labels.astype(int).map(dict(enumerate(CLASS_NAMES)))
 
 
-def plot_sample_images(
-    meta: pd.DataFrame,
-    out_png: str | os.PathLike,
-    n: int = 5,
-    seed: int = 0,
-    load: Callable[[str], Image.Image] = load_rgb,
-) -> pd.DataFrame:
-    """Figure 1: ``n`` randomly sampled images titled with their gender; return the sampled rows."""
-    _require_columns(meta, ("image_id", "path", "label"), "plot_sample_images")
+def sample_images(meta: pd.DataFrame, n: int = 5, seed: int = 0) -> pd.DataFrame:
+    """Figure 1's rows: ``n`` random images (fixed by ``seed``) with ``image_id, path, label,
+    gender``."""
+    _require_columns(meta, ("image_id", "path", "label"), "sample_images")
     if meta.empty:
-        raise DataError("plot_sample_images: the metadata table has no rows")
+        raise DataError("sample_images: the metadata table has no rows")
     sample = meta.sample(n=min(n, len(meta)), random_state=seed)[["image_id", "path", "label"]]
-    sample = sample.assign(gender=gender_names(sample["label"])).reset_index(drop=True)
-    fig, axes = new_figure(2.3 * len(sample), 3.3, ncols=len(sample))
-    for ax, row in zip(axes, sample.itertuples(index=False), strict=True):
-        ax.imshow(load(row.path))
-        ax.set_title(row.gender, fontsize=LABEL_SIZE + 1)
-        ax.set_xlabel(str(row.image_id), fontsize=8, color="#666666")
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle(f"{len(sample)} randomly sampled images and their labels", fontsize=TITLE_SIZE)
-    save_figure(out_png, fig)
-    return sample
+    return sample.assign(gender=gender_names(sample["label"])).reset_index(drop=True)
 
 
 def gender_counts(meta: pd.DataFrame) -> pd.DataFrame:
@@ -90,20 +69,6 @@ def gender_counts(meta: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {"label": range(len(CLASS_NAMES)), "gender": list(CLASS_NAMES), "count": counts.to_numpy()}
     )
-
-
-def plot_gender_counts(counts: pd.DataFrame, out_png: str | os.PathLike) -> Figure:
-    """Figure 2: a bar per gender with its count printed on the bar."""
-    fig, (ax,) = new_figure(5.5, 4.2)
-    bars = ax.bar(counts["gender"], counts["count"], color=GENDER_COLOURS[: len(counts)], width=0.6)
-    ax.bar_label(bars, labels=[f"{int(c):,}" for c in counts["count"]], padding=3, fontsize=10)
-    ax.set_xlabel("Gender", fontsize=LABEL_SIZE)
-    ax.set_ylabel("Number of images", fontsize=LABEL_SIZE)
-    ax.set_title(f"Gender distribution (n = {int(counts['count'].sum()):,})", fontsize=TITLE_SIZE)
-    ax.margins(y=0.12)
-    style_axes(ax, "y")
-    save_figure(out_png, fig)
-    return fig
 
 
 def null_counts(frame: pd.DataFrame) -> pd.DataFrame:
@@ -118,20 +83,6 @@ def attribute_counts(meta: pd.DataFrame) -> pd.DataFrame:
     counts = (meta[columns] == 1).sum()
     frame = pd.DataFrame({"attribute": columns, "count": counts.to_numpy()})
     return frame.sort_values(["count", "attribute"], ascending=[False, True], ignore_index=True)
-
-
-def plot_attribute_counts(counts: pd.DataFrame, out_png: str | os.PathLike) -> Figure:
-    """Figure 3: horizontal bars of the attribute counts, the most frequent on top."""
-    ordered = counts.sort_values("count", ascending=True, kind="stable")
-    fig, (ax,) = new_figure(8, 0.24 * len(ordered) + 1.4)
-    ax.barh(ordered["attribute"], ordered["count"], color="#4c72b0", height=0.7)
-    ax.set_xlabel("Number of images with the attribute", fontsize=LABEL_SIZE)
-    ax.set_ylabel("Attribute", fontsize=LABEL_SIZE)
-    ax.set_title("Images per attribute", fontsize=TITLE_SIZE)
-    ax.set_ylim(-0.6, len(ordered) - 0.4)
-    style_axes(ax, "x")
-    save_figure(out_png, fig)
-    return fig
 
 
 def attribute_correlations(meta: pd.DataFrame) -> pd.DataFrame:
@@ -157,30 +108,54 @@ def attribute_correlations(meta: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values("corr", ascending=True, na_position="last", ignore_index=True)
 
 
-def correlation_colours(corr: pd.Series) -> list[str]:
-    """Blue for a negative correlation, red for a positive (or zero) one."""
-    return [NEGATIVE_COLOUR if value < 0 else POSITIVE_COLOUR for value in corr]
+# ----------------------------------------------------------------------------- the EDA job
+# kind -> (the table it writes, the figure drawn from that table or None)
+TABLES: dict[str, tuple[Callable[[pd.DataFrame], pd.DataFrame], Callable | None]] = {
+    "gender_counts": (gender_counts, plots.plot_gender_counts),
+    "nulls": (null_counts, None),
+    "attribute_counts": (attribute_counts, plots.plot_attribute_counts),
+    "correlations": (attribute_correlations, plots.plot_correlations),
+}
+KINDS = ("samples", *TABLES)
 
 
-def plot_correlations(corr: pd.DataFrame, out_png: str | os.PathLike) -> Figure:
-    """Figure 4: correlation with Male per attribute, negative blue, positive red.
+@dataclass
+class EdaJob:
+    """One EDA rule (rules/eda.smk): ``kind`` says what it writes from the metadata table."""
 
-    Male itself and attributes with an undefined (NaN) correlation are left out.
-    """
-    shown = corr[(corr["attribute"] != LABEL_ATTRIBUTE) & corr["corr"].notna()]
-    shown = shown.sort_values("corr", ascending=True, kind="stable")
-    fig, (ax,) = new_figure(8, 0.24 * len(shown) + 1.6)
-    ax.barh(shown["attribute"], shown["corr"], color=correlation_colours(shown["corr"]), height=0.7)
-    ax.axvline(0, color="#333333", linewidth=0.8)
-    ax.set_xlim(-1.0, 1.0)
-    ax.set_ylim(-0.6, len(shown) - 0.4)
-    ax.set_xlabel(f"Pearson correlation with {LABEL_ATTRIBUTE} (-1/1 coding)", fontsize=LABEL_SIZE)
-    ax.set_ylabel("Attribute", fontsize=LABEL_SIZE)
-    ax.set_title(
-        f"Correlation between {LABEL_ATTRIBUTE} and each attribute\n"
-        "(blue: more frequent in women, red: more frequent in men)",
-        fontsize=TITLE_SIZE,
-    )
-    style_axes(ax, "x")
-    save_figure(out_png, fig)
-    return fig
+    metadata: str
+    kind: str
+    seed: int = 0
+    out_figure: str | None = None
+    out_table: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"EDA kind {self.kind!r} is not one of {', '.join(KINDS)}")
+        if self.kind == "samples":
+            writes = {"figure"}
+        else:
+            writes = {"table"} | ({"figure"} if TABLES[self.kind][1] else set())
+        outputs = {"figure": self.out_figure, "table": self.out_table}
+        given = {name for name, path in outputs.items() if path is not None}
+        if given != writes:
+            raise ValueError(
+                f"EDA kind {self.kind!r} writes {' and '.join(sorted(writes))}, but the rule's "
+                f"outputs are {' and '.join(sorted(given)) or 'none'}"
+            )
+
+
+def eda_job(job: EdaJob, load: Callable[[str], Image.Image] = load_rgb) -> None:
+    """Write the table of ``job.kind`` and draw its figure (for "samples", the sampled images
+    opened with ``load``)."""
+    meta = pd.read_csv(job.metadata, dtype={"image_id": str})
+    if job.kind == "samples":
+        sample = sample_images(meta, seed=job.seed)
+        plots.plot_sample_images(sample, [load(path) for path in sample["path"]], job.out_figure)
+        return
+    compute, plot = TABLES[job.kind]
+    table = compute(meta)
+    write_csv(job.out_table, table)
+    if plot is not None:
+        plot(table, job.out_figure)
+    log.info("%s:\n%s", job.kind, table.to_string(index=False))

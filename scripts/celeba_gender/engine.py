@@ -3,19 +3,20 @@
 Inputs come from a *source*: decoded images (end to end), the cached ``features[:24]`` output
 (strategy 2) or the cached ``features`` output (strategy 1). Every source serves the same
 batches in the same order for a given (seed, epoch), so the cached and end-to-end paths train
-the same model up to the float16 storage of the cache.
+the same model up to the storage dtype of the cache (exactly the same with a float32 cache).
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import math
 import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -28,28 +29,12 @@ from tqdm import tqdm
 from .io import atomic_path
 from .model import apply_strategy, forward_from_features, forward_from_prefix, forward_images
 from .runlog import writes_log_file
+from .settings import TrainSettings
 from .store import to_normalized
 
 log = logging.getLogger(__name__)
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds"]
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """What a training job does (all of it goes into checkpoints and model files)."""
-
-    strategy: int
-    lr: float
-    epochs: int
-    batch_size: int
-    seed: int
-    augmentations: tuple[str, ...] = ("hflip",)
-    select_by: str = "val_accuracy"
-    patience: int | None = None
-    compile: bool = False
-    source: str = "images"
-    extra: dict = field(default_factory=dict)
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -64,13 +49,12 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def configure_device(device: torch.device, threads: int | None = None) -> None:
-    """Thread count on CPU; cuDNN autotuning and TF32 on CUDA."""
+    """Thread count on CPU; cuDNN autotuning on CUDA (it picks among convolution algorithms; the
+    math settings stay PyTorch's defaults: no TF32 switch is turned on here)."""
     if threads:
         torch.set_num_threads(max(1, threads))
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
 
 
 # --------------------------------------------------------------------------- sources
@@ -118,10 +102,6 @@ class ImageSource:
             x = (x - mean) * jitter[:, 1].view(-1, 1, 1, 1) + mean * jitter[:, 0].view(-1, 1, 1, 1)
         return x
 
-    @staticmethod
-    def forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        return forward_images(model, x)
-
 
 class CacheSource:
     """Cached activations of shape (N, V, C, H, W); view 1 is the flipped image."""
@@ -145,11 +125,6 @@ class CacheSource:
         if self.array.shape[1] == 1 and views.any():
             raise ValueError("flipped views requested from a cache built without them")
         return torch.from_numpy(np.asarray(self.array[idx, views], dtype=np.float32))
-
-    def forward(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        if self.kind == "prefix":
-            return forward_from_prefix(model, x)
-        return forward_from_features(model, x)
 
 
 def model_to_device(model: nn.Module, device: torch.device) -> nn.Module:
@@ -212,31 +187,70 @@ def _is_terminal(stream: TextIO) -> bool:
         return False
 
 
+# The forward pass from each input kind's batches to the logits.
+FORWARDS: dict[str, Callable[[nn.Module, torch.Tensor], torch.Tensor]] = {
+    "images": forward_images,
+    "prefix": forward_from_prefix,
+    "features": forward_from_features,
+}
+
+
+def autocast(device: torch.device, precision: str):
+    """bf16 autocast for ``precision`` bf16 (on CUDA, and on CPU where it is allowed but usually
+    slower); for fp32, the study's numerics, a no-op: float32 compute with PyTorch's defaults."""
+    enabled = precision == "bf16" and device.type in ("cuda", "cpu")
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+@dataclass
+class Runner:
+    """How batches go through the model: the forward pass of an input kind (images, the cached
+    prefix or the cached features) bound to ``model``, compiled with ``torch.compile`` when asked
+    (the cached paths too), on ``device`` at ``precision``. One runner serves every source of its
+    kind (train and validation)."""
+
+    model: nn.Module
+    forward: Callable[[torch.Tensor], torch.Tensor]
+    device: torch.device
+    precision: str = "fp32"
+
+    @classmethod
+    def create(
+        cls, model: nn.Module, kind: str, device: torch.device, precision="fp32", compile=False
+    ) -> Runner:
+        """A runner for sources of ``kind`` (``source.kind``: images, prefix or features)."""
+        if precision == "bf16" and device.type == "cpu":
+            log.warning("precision bf16 on the CPU: allowed, but usually slower there than fp32")
+        forward = functools.partial(FORWARDS[kind], model)
+        return cls(model, torch.compile(forward) if compile else forward, device, precision)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        with autocast(self.device, self.precision):
+            return self.forward(x).float()
+
+
 def train_one_epoch(
-    model: nn.Module,
+    runner: Runner,
     source,
     labels: torch.Tensor,
     plan: EpochPlan,
     optimizer: torch.optim.Optimizer,
     criterion: nn.Module,
-    device: torch.device,
     batch_size: int,
     desc: str = "train",
 ) -> dict[str, float]:
     """One pass over the training set in ``plan.order``; returns mean loss and accuracy."""
-    model.train()
-    use_amp = device.type == "cuda"
+    runner.model.train()
     order = plan.order.numpy()
     total_loss, correct, seen = 0.0, 0, 0
     progress = Progress(math.ceil(len(order) / batch_size), desc)
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         jitter = None if plan.jitter is None else plan.jitter[idx]
-        x = _to_device(source.batch(idx, plan.flips[idx], jitter), device)
-        y = labels[idx].to(device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            logits = source.forward(model, x)
-        loss = criterion(logits.float(), y)
+        x = _to_device(source.batch(idx, plan.flips[idx], jitter), runner.device)
+        y = labels[idx].to(runner.device)
+        logits = runner.logits(x)
+        loss = criterion(logits, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -249,29 +263,22 @@ def train_one_epoch(
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, source, device: torch.device, batch_size: int) -> torch.Tensor:
+def predict_logits(runner: Runner, source, batch_size: int) -> torch.Tensor:
     """Logits for every item of ``source`` in order (no augmentation, eval mode)."""
-    model.eval()
-    use_amp = device.type == "cuda"
+    runner.model.eval()
     out = []
     for start in range(0, len(source), batch_size):
         idx = np.arange(start, min(len(source), start + batch_size))
-        x = _to_device(source.batch(idx, None, None), device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            out.append(source.forward(model, x).float().cpu())
+        x = _to_device(source.batch(idx, None, None), runner.device)
+        out.append(runner.logits(x).cpu())
     return torch.cat(out) if out else torch.empty(0)
 
 
 def evaluate(
-    model: nn.Module,
-    source,
-    labels: torch.Tensor,
-    criterion: nn.Module,
-    device: torch.device,
-    batch_size: int,
+    runner: Runner, source, labels: torch.Tensor, criterion: nn.Module, batch_size: int
 ) -> dict[str, float]:
-    """Mean loss and accuracy of ``model`` on ``source``."""
-    logits = predict_logits(model, source, device, batch_size)
+    """Mean loss and accuracy of the runner's model on ``source``."""
+    logits = predict_logits(runner, source, batch_size)
     loss = criterion(logits, labels.float()).item()
     accuracy = ((logits > 0).float() == labels).float().mean().item()
     return {"loss": loss, "accuracy": accuracy}
@@ -316,7 +323,7 @@ def load_checkpoint(path: str | os.PathLike, settings: TrainSettings) -> dict | 
     except Exception as err:  # a checkpoint from an older version or a damaged file
         log.warning("ignoring unreadable checkpoint %s (%s)", path, err)
         return None
-    differences = settings_differences(state.get("settings"), settings_dict(settings))
+    differences = settings_differences(state.get("settings"), settings.to_dict())
     if differences:
         log.warning(
             "ignoring checkpoint %s: it was made with other settings (%s); training starts at "
@@ -326,12 +333,6 @@ def load_checkpoint(path: str | os.PathLike, settings: TrainSettings) -> dict | 
         )
         return None
     return state
-
-
-def settings_dict(settings: TrainSettings) -> dict:
-    out = asdict(settings)
-    out["augmentations"] = list(settings.augmentations)
-    return out
 
 
 def settings_differences(saved: dict | None, wanted: dict) -> list[str]:
@@ -405,7 +406,7 @@ def save_model(
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     record = {
         "state_dict": state,
-        "settings": settings_dict(settings),
+        "settings": settings.to_dict(),
         "epoch": epoch,
         "metrics": metrics,
         "device": device,
@@ -480,7 +481,7 @@ def fit(
         start_epoch = int(resumed["epoch"]) + 1
         log.info("resumed from %s after epoch %d", checkpoint, resumed["epoch"])
 
-    step = torch.compile(model) if settings.compile and device.type == "cuda" else model
+    runner = Runner.create(model, train_source.kind, device, settings.precision, settings.compile)
     last_saved = time.perf_counter()
     for epoch in range(start_epoch, settings.epochs + 1):
         if _stops_early(epoch, best["epoch"], settings.patience):
@@ -493,10 +494,16 @@ def fit(
         started = time.perf_counter()
         plan = epoch_plan(len(train_source), settings.seed, epoch, settings.augmentations)
         train = train_one_epoch(
-            step, train_source, train_labels, plan, optimizer, criterion, device,
-            settings.batch_size, desc=f"epoch {epoch}/{settings.epochs}",
-        )  # fmt: skip
-        val = evaluate(step, val_source, val_labels, criterion, device, settings.batch_size)
+            runner,
+            train_source,
+            train_labels,
+            plan,
+            optimizer,
+            criterion,
+            settings.batch_size,
+            desc=f"epoch {epoch}/{settings.epochs}",
+        )
+        val = evaluate(runner, val_source, val_labels, criterion, settings.batch_size)
         row = {
             "epoch": epoch,
             "train_loss": train["loss"],
@@ -543,5 +550,5 @@ def _save_epoch_checkpoint(checkpoint, state, optimizer, epoch, history, best, s
         **rng_states(),
         history=history,
         best=best,
-        settings=settings_dict(settings),
+        settings=settings.to_dict(),
     )

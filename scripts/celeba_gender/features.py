@@ -9,7 +9,8 @@ Training images are stored in both orientations (original, horizontally flipped)
 random flip augmentation stays exact: each epoch picks one of the two per image.
 
 Arrays are ``.npy`` files of shape (N, V, C, H, W) with V = 2 views for train and 1 otherwise,
-stored in float16 by default, read back by memory mapping. A JSON key file, written last,
+stored in ``train.cache_dtype`` (float32 with the default precision fp32: the same values the
+end-to-end path computes; float16 with bf16), read back by memory mapping. A JSON key file, written last,
 records what the cache was computed from; a job that finds a missing or different key refuses
 the cache instead of reading a stale or half-written one.
 """
@@ -26,10 +27,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .io import DataError, atomic_path, write_json
+from .engine import autocast
+from .io import DataError, atomic_path, sha256_of, write_json
 from .model import forward_prefix
 from .store import to_normalized
-from .weights import sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +38,19 @@ KINDS = ("prefix", "features")
 
 
 def cache_key(
-    weights_sha256: str, image_size: int, dtype: str, split_csv: str | os.PathLike, views: int
+    weights_sha256: str,
+    image_size: int,
+    dtype: str,
+    split_csv: str | os.PathLike,
+    views: int,
+    precision: str = "fp32",
 ) -> dict:
     """Everything that changes the cached values, as a JSON-able dict."""
     return {
         "weights_sha256": weights_sha256,
         "image_size": int(image_size),
         "dtype": dtype,
+        "precision": precision,
         "split_sha256": sha256_of(split_csv),
         "views": int(views),
         "torch": torch.__version__.split("+")[0],
@@ -63,7 +70,8 @@ def build_cache(
     views: int,
     batch_size: int,
     device: torch.device,
-    dtype: str = "float16",
+    dtype: str = "float32",
+    precision: str = "fp32",
 ) -> dict[str, float]:
     """Compute the requested kinds (keys of ``out``: prefix and/or features) for every image.
 
@@ -91,14 +99,13 @@ def build_cache(
             )
             for kind in out
         }
-        use_amp = device.type == "cuda"
         for start in range(0, n, batch_size):
             stop = min(n, start + batch_size)
             images = to_normalized(store[start:stop])
             for view in range(views):
                 x = images.flip(-1) if view == 1 else images
                 x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                with autocast(device, precision):
                     prefix = forward_prefix(model, x)
                     feats = model.features[24:](prefix) if "features" in out else None
                 if "prefix" in out:

@@ -1,21 +1,27 @@
-"""Grad-CAM for a one-logit (Male) classifier, plus overlays and a figure grid."""
+"""Grad-CAM for a one-logit (Male) classifier, and the ``gradcam`` rule's job: the maps of a
+fixed set of test images of one model (``plots.plot_gradcam_grid`` draws them)."""
 
 from __future__ import annotations
 
-import os
+import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from celeba_gender.constants import IMAGENET_MEAN, IMAGENET_STD
-from celeba_gender.io import save_figure
+from celeba_gender import plots
+from celeba_gender.constants import CLASS_NAMES
+from celeba_gender.jobs import load_model_file, read_split
+from celeba_gender.store import open_store, to_normalized
+
+log = logging.getLogger(__name__)
 
 SIGNS = ("predicted", "male", "female")
-OVERLAY_ALPHA = 0.45
 
 
 def vgg_target_layer(model: nn.Module) -> nn.Module:
@@ -109,55 +115,64 @@ def _cam_from(
     return torch.where(span > 1e-12, (cam - low) / span.clamp_min(1e-12), torch.zeros_like(cam))
 
 
-def to_uint8_image(
-    image: torch.Tensor,
-    mean: Sequence[float] = IMAGENET_MEAN,
-    std: Sequence[float] = IMAGENET_STD,
-) -> np.ndarray:
-    """Undo the ImageNet normalisation of a [3, H, W] tensor; returns uint8 H x W x 3."""
-    if image.ndim != 3 or image.shape[0] != 3:
-        raise ValueError(f"to_uint8_image: expected [3, H, W], got {tuple(image.shape)}")
-    mean_t = torch.tensor(mean, dtype=torch.float32)[:, None, None]
-    std_t = torch.tensor(std, dtype=torch.float32)[:, None, None]
-    pixels = (image.detach().cpu().float() * std_t + mean_t).clamp(0, 1)
-    return (pixels.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+# ----------------------------------------------------------------------------- the gradcam job
+def pick_gradcam_images(predictions: pd.DataFrame, n: int, seed: int = 0) -> np.ndarray:
+    """Row indices of up to ``n`` test images: correct and wrong, of both classes, fixed by ``seed``."""
+    rng = np.random.default_rng(seed)
+    groups = []
+    for label in (0, 1):
+        for correct in (True, False):
+            mask = (predictions["label"] == label) & ((predictions["pred"] == label) == correct)
+            groups.append(list(rng.permutation(np.flatnonzero(mask.to_numpy()))))
+    chosen: list[int] = []
+    while len(chosen) < n and any(groups):
+        for group in groups:
+            if group and len(chosen) < n:
+                chosen.append(int(group.pop()))
+    return np.array(sorted(chosen), dtype=int)
 
 
-def overlay(image_uint8: np.ndarray, cam: Any, alpha: float = OVERLAY_ALPHA) -> np.ndarray:
-    """Blend a jet-coloured CAM (H x W, in [0, 1]) over an H x W x 3 uint8 image."""
-    import matplotlib
-
-    image = np.asarray(image_uint8)
-    heat = cam.detach().cpu().numpy() if isinstance(cam, torch.Tensor) else np.asarray(cam)
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(
-            f"overlay: expected a uint8 H x W x 3 image, got {image.dtype} {image.shape}"
+def gradcam_rows(
+    model: nn.Module, store: np.ndarray, predictions: pd.DataFrame, n: int
+) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    """(image uint8 H x W x 3, Grad-CAM map H x W, caption) of ``n`` fixed test images (correct
+    and wrong, both classes); ``store`` holds the test images in the order of ``predictions``."""
+    idx = pick_gradcam_images(predictions, n)
+    if len(idx) == 0:
+        log.warning("no test images for Grad-CAM")
+        return []
+    cams = grad_cam(model, vgg_target_layer(model), to_normalized(store[idx])).cpu().numpy()
+    rows = []
+    for cam, i in zip(cams, idx, strict=True):
+        row = predictions.iloc[i]
+        verdict = "right" if row["pred"] == row["label"] else "WRONG"
+        caption = (
+            f"{row['image_id']}: true {CLASS_NAMES[row['label']]}, "
+            f"p(male) {row['prob']:.2f} ({verdict})"
         )
-    if heat.shape != image.shape[:2]:
-        raise ValueError(f"overlay: CAM shape {heat.shape} differs from image {image.shape[:2]}")
-    colours = matplotlib.colormaps["jet"](np.clip(heat, 0, 1))[..., :3] * 255
-    blended = (1 - alpha) * image.astype(float) + alpha * colours
-    return blended.round().clip(0, 255).astype(np.uint8)
+        rows.append((np.asarray(store[i]), cam, caption))
+    return rows
 
 
-def plot_gradcam_grid(
-    rows: Sequence[tuple[np.ndarray, Any, str]],
-    out_png: str | os.PathLike,
-    title: str = "Grad-CAM",
-) -> None:
-    """One row per (image uint8 H x W x 3, cam H x W, title): the image and its CAM overlay."""
-    from matplotlib.figure import Figure
+@dataclass
+class GradcamJob:
+    """``gradcam``: Grad-CAM maps of a fixed set of test images for one model."""
 
-    if not rows:
-        raise ValueError("plot_gradcam_grid: no images to plot")
-    fig = Figure(figsize=(4.4, 2.3 * len(rows) + 0.4))
-    axes = fig.subplots(len(rows), 2, squeeze=False)
-    for (image, cam, label), (left, right) in zip(rows, axes, strict=True):
-        left.imshow(image)
-        left.set_title(label, fontsize=8)
-        right.imshow(overlay(image, cam))
-        right.set_title("Grad-CAM", fontsize=8)
-        for ax in (left, right):
-            ax.set_axis_off()
-    fig.suptitle(title)
-    save_figure(out_png, fig)
+    model: str
+    model_file: str
+    predictions: str
+    test: str
+    store: str
+    n_images: int
+    image_size: int
+    out_figure: str
+
+
+def gradcam_job(job: GradcamJob) -> None:
+    """Draw the Grad-CAM maps (last conv block) of ``job.n_images`` test images of one model."""
+    model, _ = load_model_file(job.model_file)
+    n = len(read_split(job.test))
+    store = open_store(job.store, expected_n=n, expected_size=job.image_size)
+    predictions = pd.read_csv(job.predictions, dtype={"image_id": str})
+    rows = gradcam_rows(model, store, predictions, job.n_images)
+    plots.plot_gradcam_grid(rows, job.out_figure, f"Grad-CAM of {job.model} (last conv block)")

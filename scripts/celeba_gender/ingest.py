@@ -20,13 +20,15 @@ from PIL import Image, ImageFile
 
 from celeba_gender import constants as C
 from celeba_gender.io import DataError, write_csv
+from celeba_gender.layouts import (
+    absolute,
+    attribute_file,
+    check_layout_name,
+    check_root,
+    detect_layout,
+    image_dir,
+)
 
-LAYOUTS: tuple[str, ...] = ("kaggle", "celeba30k", "original")
-IMAGE_DIRS: dict[str, tuple[str, ...]] = {
-    "kaggle": tuple(C.KAGGLE_IMAGES),
-    "celeba30k": (C.CELEBA30K_IMAGES,),
-    "original": (C.ORIGINAL_IMAGES,),
-}
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"})
 BAD_IMAGE_COLUMNS = ["image_id", "path", "reason"]
 VALID_VALUES = ("-1", "1")
@@ -35,11 +37,6 @@ SHOW = 10  # how many offending names / rows an error message lists
 
 def _logger(log: logging.Logger | None) -> logging.Logger:
     return log if log is not None else logging.getLogger(__name__)
-
-
-def _absolute(path: str | os.PathLike) -> Path:
-    """``path`` made absolute and normalised, without resolving symlinks."""
-    return Path(os.path.abspath(path))
 
 
 def _count(n: int, noun: str) -> str:
@@ -51,84 +48,6 @@ def _first(items: Sequence[str], n: int = SHOW) -> str:
     """Join the first ``n`` items, with an ellipsis when there are more."""
     shown = ", ".join(str(i) for i in items[:n])
     return shown + (", …" if len(items) > n else "")
-
-
-# ---------------------------------------------------------------------------- layout
-
-
-def _check_root(root: Path) -> None:
-    if not root.is_dir():
-        what = "is not a folder" if root.exists() else "does not exist"
-        raise DataError(
-            f"ingest: data.root {root} {what}. Set data.root to the folder holding the "
-            "CelebA download (see README, 'Running the real study')."
-        )
-
-
-def _found(path: Path) -> str:
-    return "found" if path.exists() else "missing"
-
-
-def detect_layout(root: str | os.PathLike) -> str:
-    """Return the layout of ``root``: 'kaggle', 'celeba30k' or 'original'.
-
-    A layout matches when its attribute file and one of its image folders exist.
-    """
-    root = _absolute(root)
-    _check_root(root)
-    matches = [
-        layout
-        for layout in LAYOUTS
-        if (root / C.LAYOUT_ATTRIBUTE_FILES[layout]).is_file()
-        and any((root / d).is_dir() for d in IMAGE_DIRS[layout])
-    ]
-    if matches:
-        if len(matches) > 1:
-            logging.getLogger(__name__).warning(
-                "ingest: %s holds several layouts (%s); using %s. Set data.format to choose.",
-                root,
-                ", ".join(matches),
-                matches[0],
-            )
-        return matches[0]
-    lines = []
-    for layout in LAYOUTS:
-        attr = root / C.LAYOUT_ATTRIBUTE_FILES[layout]
-        dirs = " or ".join(f"{d}/ ({_found(root / d)})" for d in IMAGE_DIRS[layout])
-        lines.append(f"  {layout}: {C.LAYOUT_ATTRIBUTE_FILES[layout]} ({_found(attr)}) and {dirs}")
-    raise DataError(
-        f"ingest: no CelebA layout found in {root}. Looked for:\n"
-        + "\n".join(lines)
-        + "\nSet data.root to the folder holding one of these layouts, or data.format to "
-        "the layout you have."
-    )
-
-
-def _check_layout_name(layout: str) -> None:
-    if layout not in LAYOUTS:
-        raise DataError(
-            f"ingest: unknown data format {layout!r}; expected auto or one of {', '.join(LAYOUTS)}."
-        )
-
-
-def attribute_file(root: str | os.PathLike, layout: str) -> Path:
-    """Path of the attribute file of ``layout`` under ``root`` (not checked)."""
-    _check_layout_name(layout)
-    return _absolute(root) / C.LAYOUT_ATTRIBUTE_FILES[layout]
-
-
-def image_dir(root: str | os.PathLike, layout: str) -> Path:
-    """Folder holding the images of ``layout`` under ``root`` (Kaggle: doubled folder first)."""
-    _check_layout_name(layout)
-    candidates = [_absolute(root) / d for d in IMAGE_DIRS[layout]]
-    for folder in candidates:
-        if folder.is_dir():
-            return folder
-    raise DataError(
-        f"ingest: no image folder for the {layout} layout: looked for "
-        + " and ".join(str(c) for c in candidates)
-        + "."
-    )
 
 
 # ---------------------------------------------------------------------------- attributes
@@ -486,10 +405,10 @@ def build_metadata(
     log = _logger(log)
     if on_bad_image not in ("error", "skip"):
         raise DataError(f"ingest: data.on_bad_image is {on_bad_image!r}; expected error or skip.")
-    root = _absolute(root)
-    _check_root(root)
+    root = absolute(root)
+    check_root(root)
     layout = detect_layout(root) if fmt == "auto" else fmt
-    _check_layout_name(layout)
+    check_layout_name(layout)
     source = attribute_file(root, layout)
     attrs = read_attributes(root, layout)
     log.info("ingest: %s layout, %d images listed in %s", layout, len(attrs), source)

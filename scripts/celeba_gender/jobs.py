@@ -1,6 +1,8 @@
-"""Job-level entry points: what each heavy Snakemake rule does, with explicit arguments.
+"""Job-level entry points: what each heavy Snakemake rule does, given one job object.
 
-The ``scripts/*.py`` wrappers map ``snakemake.input/output/params`` onto these functions.
+A job object is a dataclass whose fields are named after the rule's inputs, params and outputs
+(``out_<name>``); the ``scripts/*.py`` wrappers fill it with ``snakejob.from_snakemake`` and make
+one call. Benchmarks and tests build the same objects directly.
 """
 
 from __future__ import annotations
@@ -9,17 +11,20 @@ import contextlib
 import dataclasses
 import logging
 import os
+import platform
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
 from . import engine, features, store, weights
-from .io import CelebaGenderError, write_csv, write_json
+from .io import CelebaGenderError, sha256_of, write_csv, write_json
+from .metrics import classification_metrics
 from .model import build_model, load_trained
+from .settings import TrainSettings
 
 log = logging.getLogger(__name__)
 
@@ -33,22 +38,22 @@ def labels_of(split: pd.DataFrame) -> torch.Tensor:
     return torch.tensor(split["label"].to_numpy(), dtype=torch.float32)
 
 
-def train_views(augmentations: list[str] | tuple[str, ...]) -> int:
-    """Cached views of each training image: original and flipped when flips are on."""
-    return 2 if "hflip" in augmentations else 1
-
-
-def make_source(
-    kind: str, array_path: str | os.PathLike, *, split_csv, image_size, views, dtype, weights_sha
-):
-    """An input source for one split: the decoded images or a checked feature cache."""
-    if kind == "images":
+def make_source(array_path, split_csv, settings: TrainSettings, split: str, weights_sha: str):
+    """The input of one split under ``settings``: the decoded images or a checked feature cache."""
+    if settings.input == "images":
         n = len(read_split(split_csv))
         return engine.ImageSource(
-            store.open_store(array_path, expected_n=n, expected_size=image_size)
+            store.open_store(array_path, expected_n=n, expected_size=settings.image_size)
         )
-    key = features.cache_key(weights_sha, image_size, dtype, split_csv, views)
-    return engine.CacheSource(features.open_cache(array_path, key), kind)
+    key = features.cache_key(
+        weights_sha,
+        settings.image_size,
+        settings.cache_dtype,
+        split_csv,
+        settings.views(split),
+        settings.precision,
+    )
+    return engine.CacheSource(features.open_cache(array_path, key), settings.input)
 
 
 @contextlib.contextmanager
@@ -63,90 +68,151 @@ def out_of_memory_advice(device: torch.device, batch_size: int) -> Iterator[None
         ) from err
 
 
-def build_cache_job(
-    weights_path, split_csv, store_npy, out: dict[str, str], *, image_size: int, views: int,
-    dtype: str, batch_size: int, device: str, threads: int,
-) -> dict:  # fmt: skip
-    """Compute the frozen layers of one split into the feature cache."""
-    dev = engine.pick_device(device)
-    engine.configure_device(dev, threads)
-    model = build_model(weights.load_backbone(weights_path), head_seed=0, assign=True)
-    n = len(read_split(split_csv))
-    array = store.open_store(store_npy, expected_n=n, expected_size=image_size)
-    key = features.cache_key(weights.sha256_of(weights_path), image_size, dtype, split_csv, views)
-    with out_of_memory_advice(dev, batch_size):
-        return features.build_cache(model, array, out, key, views, batch_size, dev, dtype)
+def log_host() -> None:
+    """The first line of a GPU job's log: where it runs and which devices it may use."""
+    log.info(
+        "host %s, CUDA_VISIBLE_DEVICES=%s, SLURM_JOB_ID=%s",
+        os.uname().nodename,
+        os.environ.get("CUDA_VISIBLE_DEVICES", "unset"),
+        os.environ.get("SLURM_JOB_ID", "none"),
+    )
 
 
-def checkpoint_identity(
-    *, weights_sha256: str, train_csv, val_csv, kind: str, image_size: int, cache_dtype: str
-) -> dict:
-    """What a training job reads besides its settings, recorded in ``settings.extra`` so that a
-    checkpoint made from other backbone weights, another split or another input is not resumed:
-    the image size, the weights' SHA-256, the SHA-256 of the train and val split files, the input
-    kind and (for a feature cache) its dtype."""
+@dataclass
+class CacheJob:
+    """``build_feature_cache``: the frozen VGG-16 layers of one split, for the whole grid."""
+
+    weights: str
+    split: str
+    store: str
+    image_size: int
+    views: int
+    dtype: str
+    precision: str
+    batch_size: int
+    device: str
+    threads: int
+    out_prefix: str
+    out_features: str
+    out_prefix_key: str | None = None  # written last, beside each array (features.key_path)
+    out_features_key: str | None = None
+
+
+def build_cache_job(job: CacheJob) -> dict:
+    """Compute the frozen layers of one split into the feature cache; return timing figures."""
+    dev = engine.pick_device(job.device)
+    engine.configure_device(dev, job.threads)
+    log_host()
+    model = build_model(weights.load_backbone(job.weights), head_seed=0, assign=True)
+    n = len(read_split(job.split))
+    array = store.open_store(job.store, expected_n=n, expected_size=job.image_size)
+    key = features.cache_key(
+        sha256_of(job.weights), job.image_size, job.dtype, job.split, job.views, job.precision
+    )
+    out = {"prefix": job.out_prefix, "features": job.out_features}
+    for kind, declared in (("prefix", job.out_prefix_key), ("features", job.out_features_key)):
+        if declared is not None and Path(declared) != features.key_path(out[kind]):
+            raise ValueError(f"the {kind} key file must be {features.key_path(out[kind])}")
+    with out_of_memory_advice(dev, job.batch_size):
+        return features.build_cache(
+            model, array, out, key, job.views, job.batch_size, dev, job.dtype, job.precision
+        )
+
+
+def input_identity(weights_sha256: str, train_csv, val_csv) -> dict:
+    """The files a training job reads besides its settings, recorded in ``settings.extra`` so that
+    a checkpoint made from other backbone weights or another split is not resumed: the SHA-256 of
+    the weights and of the train and val split files."""
     return {
-        "image_size": int(image_size),
         "weights_sha256": weights_sha256,
-        "train_split_sha256": weights.sha256_of(train_csv),
-        "val_split_sha256": weights.sha256_of(val_csv),
-        "input": kind,
-        "cache_dtype": None if kind == "images" else cache_dtype,
+        "train_split_sha256": sha256_of(train_csv),
+        "val_split_sha256": sha256_of(val_csv),
     }
 
 
-def train_job(
-    *, weights_path, train_csv, val_csv, kind: str, train_input, val_input,
-    settings: engine.TrainSettings, image_size: int, cache_dtype: str, device: str, threads: int,
-    out_model, out_best, out_history, checkpoint, checkpoint_minutes: float = 0.0,
-) -> dict:  # fmt: skip
+@dataclass
+class TrainJob:
+    """``train``: one model of the grid (``settings`` may be given as its dict, as Snakemake
+    params carry it)."""
+
+    weights: str
+    train: str
+    val: str
+    train_input: str
+    val_input: str
+    settings: TrainSettings
+    device: str
+    threads: int
+    checkpoint: str
+    out_model: str
+    out_best: str
+    out_history: str
+    checkpoint_minutes: float = 0.0
+
+    def __post_init__(self):
+        if not isinstance(self.settings, TrainSettings):
+            self.settings = TrainSettings.from_dict(self.settings)
+
+
+def train_job(job: TrainJob) -> dict:
     """Train one (strategy, lr, seed) model; write the last and best models and the history."""
-    dev = engine.pick_device(device)
-    engine.configure_device(dev, threads)
-    log.info(
-        "host %s, CUDA_VISIBLE_DEVICES=%s, SLURM_JOB_ID=%s",
-        os.uname().nodename, os.environ.get("CUDA_VISIBLE_DEVICES", "unset"),
-        os.environ.get("SLURM_JOB_ID", "none"),
-    )  # fmt: skip
-    wsha = weights.sha256_of(weights_path)
-    identity = checkpoint_identity(
-        weights_sha256=wsha, train_csv=train_csv, val_csv=val_csv, kind=kind,
-        image_size=image_size, cache_dtype=cache_dtype,
-    )  # fmt: skip
-    settings = dataclasses.replace(settings, extra={**settings.extra, **identity})
-    backbone = weights.load_backbone(weights_path)
-    views = train_views(settings.augmentations)
-    train_split, val_split = read_split(train_csv), read_split(val_csv)
-    common = {"image_size": image_size, "dtype": cache_dtype, "weights_sha": wsha}
-    train_source = make_source(kind, train_input, split_csv=train_csv, views=views, **common)
-    val_source = make_source(kind, val_input, split_csv=val_csv, views=1, **common)
+    dev = engine.pick_device(job.device)
+    engine.configure_device(dev, job.threads)
+    log_host()
+    wsha = sha256_of(job.weights)
+    identity = input_identity(wsha, job.train, job.val)
+    settings = dataclasses.replace(job.settings, extra={**job.settings.extra, **identity})
+    backbone = weights.load_backbone(job.weights)
+    train_split, val_split = read_split(job.train), read_split(job.val)
+    train_source = make_source(job.train_input, job.train, settings, "train", wsha)
+    val_source = make_source(job.val_input, job.val, settings, "val", wsha)
     model = build_model(backbone, head_seed=settings.seed, assign=True)
     del backbone  # the model holds its tensors now
     log.info(
-        "train: strategy %d, lr %g, seed %d, %d epochs, batch %d, input %s, device %s, %d train / %d val",
-        settings.strategy, settings.lr, settings.seed, settings.epochs, settings.batch_size, kind,
-        dev, len(train_split), len(val_split),
-    )  # fmt: skip
+        "train %s: strategy %d, lr %g, seed %d, %d epochs, batch %d, input %s, device %s, "
+        "%d train / %d val",
+        settings.model_name,
+        settings.strategy,
+        settings.lr,
+        settings.seed,
+        settings.epochs,
+        settings.batch_size,
+        settings.input,
+        dev,
+        len(train_split),
+        len(val_split),
+    )
     with out_of_memory_advice(dev, settings.batch_size):
         result = engine.fit(
-            model, train_source, val_source, labels_of(train_split), labels_of(val_split),
-            settings, dev, checkpoint, checkpoint_minutes=checkpoint_minutes,
-        )  # fmt: skip
+            model,
+            train_source,
+            val_source,
+            labels_of(train_split),
+            labels_of(val_split),
+            settings,
+            dev,
+            job.checkpoint,
+            checkpoint_minutes=job.checkpoint_minutes,
+        )
     history = result["history"]
     last = history.iloc[-1].to_dict()
-    engine.save_model(out_model, model, settings, int(last["epoch"]), last, device=device_name(dev))
+    trained_on = device_name(dev)
+    engine.save_model(job.out_model, model, settings, int(last["epoch"]), last, device=trained_on)
     best_row = history[history["epoch"] == result["best_epoch"]].iloc[0].to_dict()
     model.load_state_dict(result["best_state"], strict=False)
     engine.save_model(
-        out_best, model, settings, result["best_epoch"], best_row, device=device_name(dev)
+        job.out_best, model, settings, result["best_epoch"], best_row, device=trained_on
     )
-    write_csv(out_history, history)
-    Path(checkpoint).unlink(missing_ok=True)
+    write_csv(job.out_history, history)
+    Path(job.checkpoint).unlink(missing_ok=True)
     log.info(
         "done: %d epochs, last val acc %.4f, best epoch %d (val acc %.4f), %.1f s in all",
-        len(history), last["val_accuracy"], result["best_epoch"], best_row["val_accuracy"],
+        len(history),
+        last["val_accuracy"],
+        result["best_epoch"],
+        best_row["val_accuracy"],
         history["seconds"].sum(),
-    )  # fmt: skip
+    )
     return result
 
 
@@ -155,8 +221,6 @@ def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     if device.type == "cpu":
-        import platform
-
         return (
             f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
         )
@@ -169,81 +233,56 @@ def load_model_file(path: str | os.PathLike) -> tuple[nn.Module, dict]:
     return load_trained(record.pop("state_dict"), assign=True), record
 
 
-def classification_metrics(labels: np.ndarray, probs: np.ndarray) -> dict:
-    """Loss, accuracy, precision, recall, F1, ROC-AUC and the confusion matrix at 0.5.
+@dataclass
+class EvaluateJob:
+    """``evaluate``: test-set metrics and per-image predictions of one trained model. The input
+    kind, image size and cache dtype come from the model file's settings; ``kind`` (what the rule
+    gave it to read) must agree with them."""
 
-    Plain numpy (the definitions of sklearn.metrics, tests/test_metrics.py checks them against
-    it): importing sklearn costs ~1.4 s in each evaluation job.
-    """
-    labels = labels.astype(int)
-    preds = (probs >= 0.5).astype(int)
-    eps = 1e-7
-    p = np.clip(probs, eps, 1 - eps)
-    tp = int(np.sum((preds == 1) & (labels == 1)))
-    fp = int(np.sum((preds == 1) & (labels == 0)))
-    fn = int(np.sum((preds == 0) & (labels == 1)))
-    tn = int(np.sum((preds == 0) & (labels == 0)))
-    return {
-        "n": int(len(labels)),
-        "test_loss": float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p))),
-        "test_accuracy": float(np.mean(preds == labels)),
-        "precision": _ratio(tp, tp + fp),
-        "recall": _ratio(tp, tp + fn),
-        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
-        "roc_auc": roc_auc(labels, probs),
-        "tn": tn, "fp": fp, "fn": fn, "tp": tp,
-    }  # fmt: skip
+    model: str
+    weights: str
+    test: str
+    test_input: str
+    kind: str
+    batch_size: int
+    device: str
+    threads: int
+    checkpoint: str
+    out_metrics: str
+    out_predictions: str
 
 
-def _ratio(numerator: int, denominator: int) -> float:
-    """numerator / denominator, 0.0 when the denominator is 0 (sklearn's zero_division=0)."""
-    return float(numerator / denominator) if denominator else 0.0
-
-
-def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the ROC curve (Mann-Whitney U with tied scores averaged); NaN for one class."""
-    labels = np.asarray(labels).astype(int)
-    n_pos = int(labels.sum())
-    n_neg = len(labels) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    _, inverse, counts = np.unique(np.asarray(scores), return_inverse=True, return_counts=True)
-    first_rank = np.cumsum(counts) - counts + 1
-    ranks = (first_rank + (counts - 1) / 2)[inverse]  # 1-based, ties share their mean rank
-    return float((ranks[labels == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def evaluate_job(
-    *, model_path, test_csv, kind: str, test_input, weights_path, image_size: int, cache_dtype: str,
-    device: str, threads: int, batch_size: int, name: str, checkpoint_name: str,
-    out_metrics, out_predictions,
-) -> dict:  # fmt: skip
+def evaluate_job(job: EvaluateJob) -> dict:
     """Test-set metrics and per-image predictions of one trained model."""
-    dev = engine.pick_device(device)
-    engine.configure_device(dev, threads)
-    model, record = load_model_file(model_path)
-    test = read_split(test_csv)
-    wsha = weights.sha256_of(weights_path) if kind != "images" else ""
-    source = make_source(
-        kind,
-        test_input,
-        split_csv=test_csv,
-        image_size=image_size,
-        views=1,
-        dtype=cache_dtype,
-        weights_sha=wsha,
-    )
-    with out_of_memory_advice(dev, batch_size):
+    dev = engine.pick_device(job.device)
+    engine.configure_device(dev, job.threads)
+    log_host()
+    model, record = load_model_file(job.model)
+    settings = TrainSettings.from_dict(record["settings"])
+    if settings.input != job.kind:
+        raise CelebaGenderError(
+            f"{job.model} was trained on {settings.input} but the rule gave it {job.kind} "
+            f"({job.test_input}): delete the model and rerun"
+        )
+    test = read_split(job.test)
+    wsha = sha256_of(job.weights) if settings.input != "images" else ""
+    source = make_source(job.test_input, job.test, settings, "test", wsha)
+    with out_of_memory_advice(dev, job.batch_size):
         engine.model_to_device(model, dev)
-        logits = engine.predict_logits(model, source, dev, batch_size)
+        runner = engine.Runner.create(model, settings.input, dev, settings.precision)
+        logits = engine.predict_logits(runner, source, job.batch_size)
     probs = torch.sigmoid(logits).numpy().astype(float)
     labels = test["label"].to_numpy()
     metrics = classification_metrics(labels, probs)
-    settings = record["settings"]
     metrics.update(
-        model=name, strategy=settings["strategy"], lr=settings["lr"], seed=settings["seed"],
-        checkpoint=checkpoint_name, epoch=record["epoch"], device=record.get("device", ""),
-    )  # fmt: skip
+        model=settings.model_name,
+        strategy=settings.strategy,
+        lr=settings.lr,
+        seed=settings.seed,
+        checkpoint=job.checkpoint,
+        epoch=record["epoch"],
+        device=record.get("device", ""),
+    )
     predictions = pd.DataFrame(
         {
             "image_id": test["image_id"],
@@ -252,12 +291,12 @@ def evaluate_job(
             "pred": (probs >= 0.5).astype(int),
         }
     )
-    write_csv(out_predictions, predictions)
-    write_json(out_metrics, metrics)
+    write_csv(job.out_predictions, predictions)
+    write_json(job.out_metrics, metrics)
     log.info(
         "%s (%s): test loss %.4f, accuracy %.4f",
-        name,
-        checkpoint_name,
+        settings.model_name,
+        job.checkpoint,
         metrics["test_loss"],
         metrics["test_accuracy"],
     )

@@ -14,10 +14,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .grid import STRATEGIES
 from .vgg import VGG, vgg16
 
 PREFIX_END = 24  # features[:24] = blocks 1-4, frozen in both strategies
-STRATEGIES = (1, 2)
 
 
 def build_model(
@@ -69,7 +69,7 @@ def trainable_modules(model: VGG, strategy: int) -> list[nn.Module]:
         return [model.classifier]
     if strategy == 2:
         return [model.features[PREFIX_END:], model.classifier]
-    raise ValueError(f"unknown strategy {strategy!r}: expected one of {STRATEGIES}")
+    raise ValueError(f"unknown strategy {strategy!r}: expected one of {sorted(STRATEGIES)}")
 
 
 def apply_strategy(model: VGG, strategy: int) -> list[nn.Parameter]:

@@ -1,14 +1,302 @@
-"""Assemble the results page and metrics.csv from every output of the workflow."""
+"""The self-contained results page (``report.html``) and ``metrics.csv``, from every output of
+the workflow.
+
+The page embeds every figure as a base64 data URI and carries its own CSS: one file that opens
+offline, with no external resource and no JavaScript.
+"""
 
 from __future__ import annotations
 
+import base64
+import html
 import json
+import os
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from . import report
+from celeba_gender.costs import COST_NOTE, cost_display, cost_table
+from celeba_gender.io import write_text
+from celeba_gender.metrics_table import (
+    ReportError,
+    best_model_sentence,
+    collect_metrics,
+    comparison_display,
+    load_histories,
+    lr_text,
+    models_display,
+    published_comparison,
+    write_metrics,
+)
+from celeba_gender.provenance import Provenance, provenance
+
+TITLE = "celeba-gender: VGG-16 transfer learning for gender classification on CelebA"
+IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".svg": "image/svg+xml",
+}
+
+FigureItem = tuple[str, str | os.PathLike, str]  # (title, image path, caption)
+Section = tuple[str, str]  # (title, HTML body)
+
+CSS = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 0;
+       color: #222; background: #fafafa; line-height: 1.45; }
+main { max-width: 1500px; margin: 0 auto; padding: 1.5rem 2rem 4rem; }
+h1 { font-size: 1.7rem; margin-bottom: 0.3rem; }
+h2 { border-bottom: 2px solid #dbe6f3; padding-bottom: 0.2rem; margin-top: 2.2rem; }
+nav a { margin-right: 1rem; color: #1f5fa8; }
+.banner { padding: 0.9rem 1.2rem; border-radius: 6px; margin: 1rem 0; font-size: 1.05rem; }
+.banner.warning { background: #fdecea; border: 2px solid #c62828; color: #8e0000; font-weight: 600; }
+.banner.info { background: #e8f1fb; border: 1px solid #9dbce0; }
+.table-wrap { max-height: 48rem; overflow: auto; border: 1px solid #ddd; border-radius: 4px;
+              margin: 0.6rem 0 1rem; background: white; }
+table.data { border-collapse: collapse; font-size: 0.9rem; width: 100%; }
+table.data th, table.data td { padding: 0.35rem 0.7rem; border-bottom: 1px solid #e6e6e6;
+                               text-align: right; white-space: pre-wrap; max-width: 40rem;
+                               overflow-wrap: break-word; vertical-align: top; }
+table#models { font-size: 0.85rem; }
+table#models th, table#models td { padding: 0.35rem 0.5rem; }
+table#models td { white-space: nowrap; }
+table.data th:first-child, table.data td:first-child { text-align: left; }
+table.data thead th { position: sticky; top: 0; background: #dbe6f3; z-index: 1; }
+table.data tbody tr:nth-child(even) { background: #f4f7fb; }
+table.data tbody tr:hover { background: #fff6d5; }
+.best { background: #eef8ee; border-left: 4px solid #2e7d32; padding: 0.7rem 1rem; }
+figure { background: white; border: 1px solid #e2e2e2; border-radius: 4px; margin: 1rem 0;
+         padding: 0.8rem; }
+figure img { max-width: 100%; height: auto; display: block; margin: 0 auto; }
+figcaption { margin-top: 0.5rem; font-size: 0.92rem; color: #444; }
+.muted { color: #666; font-size: 0.9rem; }
+pre.config { background: white; border: 1px solid #ddd; border-radius: 4px; padding: 0.8rem 1rem;
+             font-size: 0.85rem; line-height: 1.35; max-height: 40rem; overflow: auto; }
+"""
+NULLS_NOTE = (
+    "Missing values in each column of the image table, the study's null check: 0 everywhere "
+    "means no cleaning step is needed."
+)
+
+
+# ----------------------------------------------------------------------------- HTML parts
+
+
+def image_data_uri(path: str | os.PathLike) -> str:
+    """``data:<mime>;base64,...`` of an image file; ReportError when missing or of unknown type."""
+    path = Path(path)
+    mime = IMAGE_TYPES.get(path.suffix.lower())
+    if mime is None:
+        raise ReportError(
+            f"{path}: cannot embed a '{path.suffix}' file (expected {', '.join(IMAGE_TYPES)})"
+        )
+    if not path.is_file():
+        raise ReportError(f"{path}: figure file not found")
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
+def table_html(
+    frame: pd.DataFrame, table_id: str | None = None, float_format: str = "{:.4f}"
+) -> str:
+    """A DataFrame as an escaped HTML table with the page's CSS classes, in a scrolling wrapper.
+
+    Learning rates (an ``lr`` column) are written as in model names (6e-5, not 0.0001)."""
+    if "lr" in frame.columns:
+        frame = frame.assign(lr=[lr_text(v) for v in frame["lr"]])
+    body = frame.to_html(
+        classes="data",
+        index=False,
+        table_id=table_id,
+        float_format=float_format.format,
+        na_rep="—",
+        border=0,
+        escape=True,
+    )
+    return f'<div class="table-wrap">{body}</div>'
+
+
+def noted_table_html(frame: pd.DataFrame, note: str | None = None) -> str:
+    """A table, with ``note`` (a sentence) above it when given."""
+    table = table_html(frame)
+    return table if note is None else f'<p class="muted">{html.escape(note)}</p>\n{table}'
+
+
+def _tag_rows(table: str, names: Sequence[str]) -> str:
+    """Add ``data-model="<name>"`` to each body row of a ``to_html`` table, in order."""
+    head, sep, body = table.partition("<tbody>")
+    parts = body.split("<tr>")
+    if len(parts) - 1 != len(names):
+        raise ReportError(f"models table: {len(parts) - 1} body rows for {len(names)} models")
+    tagged = parts[0] + "".join(
+        f'<tr data-model="{html.escape(str(name), quote=True)}">{part}'
+        for name, part in zip(names, parts[1:], strict=True)
+    )
+    return head + sep + tagged
+
+
+def section_anchors(names: Sequence[str]) -> list[str]:
+    """A unique ``sec-...`` anchor per section, in order (never clashing with the ``models`` table,
+    repeated names numbered)."""
+    anchors: list[str] = []
+    for name in names:
+        base = "sec-" + (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "section")
+        anchor, i = base, 2
+        while anchor in anchors:
+            anchor, i = f"{base}-{i}", i + 1
+        anchors.append(anchor)
+    return anchors
+
+
+def _summary_value(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.4g}"
+    return str(value)
+
+
+def summary_html(dataset_summary: Mapping[str, object]) -> str:
+    """The dataset summary (``summary.json``) as an Item / Value table."""
+    items = {
+        "Item": list(dataset_summary),
+        "Value": [_summary_value(v) for v in dataset_summary.values()],
+    }
+    return table_html(pd.DataFrame(items))
+
+
+def models_html(metrics: pd.DataFrame) -> str:
+    """The Models section: every model's numbers beside the study's, the best model in words,
+    and the per-cell comparison with the study."""
+    models = models_display(metrics)
+    return "\n".join(
+        [
+            '<p class="muted">Final-epoch train/validation numbers come from each training '
+            "history; test numbers from the evaluation of the named checkpoint. The study's "
+            "published test accuracy is shown beside ours (— where the study had no such "
+            "cell).</p>",
+            _tag_rows(table_html(models, table_id="models"), list(models["Model"])),
+            f'<p class="best">{best_model_sentence(metrics)}</p>',
+            "<h3>Test accuracy per grid cell, beside the study's</h3>",
+            table_html(comparison_display(published_comparison(metrics))),
+        ]
+    )
+
+
+def figure_html(title: str, path: str | os.PathLike, caption: str) -> str:
+    """One embedded figure with its title and caption."""
+    return (
+        f'<figure><img src="{image_data_uri(path)}" alt="{html.escape(title, quote=True)}">'
+        f"<figcaption><strong>{html.escape(title)}.</strong> {html.escape(caption)}</figcaption>"
+        "</figure>"
+    )
+
+
+def figures_html(items: Sequence[FigureItem]) -> str:
+    """Embedded figures, one after the other."""
+    return "\n".join(figure_html(t, p, c) for t, p, c in items)
+
+
+def notes_html(notes: Sequence[str]) -> str:
+    """Sentences as a bulleted list."""
+    return "\n".join(["<ul>", *(f"<li>{html.escape(note)}</li>" for note in notes), "</ul>"])
+
+
+def provenance_html(provenance: Provenance) -> str:
+    """The provenance items as a table, then the resolved config as a preformatted YAML block."""
+    return (
+        table_html(provenance.items)
+        + '<h3>Resolved config</h3><pre class="config" id="config">'
+        + html.escape(provenance.config)
+        + "</pre>"
+    )
+
+
+def render_html(
+    out_html: str | os.PathLike,
+    sections: Sequence[Section],
+    *,
+    weights_note: str,
+    pretrained: bool,
+    title: str = TITLE,
+) -> str:
+    """Write the self-contained results page to ``out_html`` and return its text: the title, a
+    menu of the sections, the weights note (a warning when the backbone was not pretrained),
+    then each (title, HTML body) section under a heading with a unique anchor."""
+    names = [name for name, _ in sections]
+    anchors = section_anchors(names)
+    nav = " ".join(
+        f'<a href="#{a}">{html.escape(s)}</a>' for s, a in zip(names, anchors, strict=True)
+    )
+    banner_class = "banner info" if pretrained else "banner warning"
+    banner_prefix = "" if pretrained else "⚠ Warning: "
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body><main>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<nav>{nav}</nav>",
+        f'<div class="{banner_class}" id="weights">{banner_prefix}{html.escape(weights_note)}</div>',
+    ]
+    for (name, body), anchor in zip(sections, anchors, strict=True):
+        parts.append(f'<h2 id="{anchor}">{html.escape(name)}</h2>')
+        if body:
+            parts.append(body)
+    parts.append("</main></body></html>\n")
+    # Non-ASCII characters become character references: the file reads the same in any encoding.
+    page = "\n".join(parts).encode("ascii", "xmlcharrefreplace").decode("ascii")
+    write_text(out_html, page)
+    return page
+
+
+# ----------------------------------------------------------------------------- the whole page
+
+
+@dataclass(frozen=True)
+class ReportJob:
+    """Everything the report rule gives ``build_report`` (``snakejob.from_snakemake`` fills it):
+    fields are named after the rule's inputs and params; ``out_html`` and ``out_metrics`` are its
+    outputs. Lists of per-model files are in the order of ``models``. ``benchmark_files`` are the
+    benchmark files of this config's jobs (under ``benchmark_root``): the cost table shows those
+    that exist, so files of models no longer in the config are left out."""
+
+    out_html: str
+    out_metrics: str
+    models: Sequence[str]
+    metrics_files: Sequence[str]
+    history_files: Sequence[str]
+    data_summary: str
+    split_sizes: str
+    bad_images: str
+    null_counts: str
+    eda_samples: str
+    eda_gender_counts: str
+    eda_attribute_counts: str
+    eda_correlations: str
+    curves: Sequence[str]
+    history_tables: Sequence[str]
+    confusions_last: Sequence[str]
+    confusions_best: Sequence[str]
+    loss_curves: str
+    roc: str
+    subgroup_heatmaps: Sequence[str]
+    subgroup_summaries: Sequence[str]
+    gradcams: Sequence[str]
+    model_ci: str
+    seed_summary: str
+    collapse: str
+    comparison: str
+    config: Mapping
+    weights_note: str
+    pretrained: bool
+    workflow_dir: str
+    benchmark_root: str
+    benchmark_files: Sequence[str]
 
 
 def _read_json(path) -> dict:
@@ -21,79 +309,156 @@ def _model_figures(models: Sequence[str], paths: Sequence[str], title: str, capt
     ]
 
 
-def build_report(
-    *, out_html, out_metrics, models: Sequence[str], metrics_files: Sequence[str],
-    history_files: Sequence[str], data_summary, split_sizes, bad_images, eda: Mapping[str, str],
-    curves: Sequence[str], history_tables: Sequence[str], confusions_last: Sequence[str],
-    confusions_best: Sequence[str], loss_curves: str, roc: str, subgroup_heatmaps: Sequence[str],
-    subgroup_summaries: Sequence[str], gradcams: Sequence[str], model_ci, seed_summary, collapse,
-    comparison, config: Mapping, weights_note: str, pretrained: bool, workflow_dir, benchmark_root,
-    benchmark_files: Sequence[str],
-) -> pd.DataFrame:  # fmt: skip
-    """Write ``metrics.csv`` and the self-contained ``report.html``; return the metrics table.
+def data_html(job: ReportJob) -> str:
+    """The Data section: the study's exploratory figures and its null-value check, in its order."""
+    return "\n".join(
+        [
+            figure_html(
+                "5 random images (Figure 1)",
+                job.eda_samples,
+                "Five random images of the subset with their label.",
+            ),
+            figure_html(
+                "Images per gender (Figure 2)",
+                job.eda_gender_counts,
+                "Number of female and male images.",
+            ),
+            "<h3>Null values per column</h3>",
+            noted_table_html(pd.read_csv(job.null_counts), NULLS_NOTE),
+            figure_html(
+                "Images having each attribute (Figure 3)",
+                job.eda_attribute_counts,
+                "How many images have each of the 40 attributes.",
+            ),
+            figure_html(
+                "Correlation with Male (Figure 4)",
+                job.eda_correlations,
+                "Pearson correlation of each attribute with Male: blue negative, red positive.",
+            ),
+        ]
+    )
 
-    ``benchmark_files`` are the benchmark files of this config's jobs (under ``benchmark_root``):
-    the cost table shows those that exist, so files of models no longer in the config are left
-    out."""
-    histories = report.load_histories(history_files)
-    metrics = report.collect_metrics(metrics_files, histories)
-    report.write_metrics(metrics, out_metrics)
-    summary = _read_json(data_summary)
-    comparison_info = _read_json(comparison)
-    collapse_table = pd.read_csv(collapse)
-    figures = {
-        "Data": [
-            ("5 random images (Figure 1)", eda["samples"], "Five random images of the subset with their label."),
-            ("Images per gender (Figure 2)", eda["gender_counts"], "Number of female and male images."),
-            ("Images having each attribute (Figure 3)", eda["attribute_counts"], "How many images have each of the 40 attributes."),
-            ("Correlation with Male (Figure 4)", eda["correlations"], "Pearson correlation of each attribute with Male: blue negative, red positive."),
-        ],
-        "Training": [("Loss curves of all models (Figure 9)", loss_curves, "Train (solid) and validation (dashed) loss per epoch.")]
-        + _model_figures(models, curves, "Curves", "Accuracy and loss per epoch of {model}; the best validation epoch is marked.")
-        + _model_figures(models, history_tables, "Per-epoch table", "Per-epoch train/validation loss and accuracy of {model} (Figures 5-8)."),
-        "Evaluation": [("ROC curves", roc, "ROC curves of every model on the test set, AUC in the legend.")]
-        + _model_figures(models, confusions_last, "Confusion matrix (last epoch)", "Test-set confusion matrix of {model} after the last epoch (Figures 10-13).")
-        + _model_figures(models, confusions_best, "Confusion matrix (best epoch)", "Test-set confusion matrix of {model} at its best validation epoch."),
-        "Subgroups": _model_figures(models, subgroup_heatmaps, "Accuracy by group", "Test accuracy of {model} per (sex x attribute) group; grey cells hold too few images."),
-        "Explanations": _model_figures(models, gradcams, "Grad-CAM", "Where {model} looks: Grad-CAM of the last conv block on fixed test images, right and wrong, both classes."),
-    }  # fmt: skip
-    worst = []
-    for m, path in zip(models, subgroup_summaries, strict=True):
-        s = _read_json(path)
-        w = s.get("worst_group") or {}
-        gaps = ", ".join(f"{g['attribute']} {g['gap']:+.1%}" for g in s.get("largest_gaps", [])[:3])
-        worst.append({"model": m, "accuracy": s.get("accuracy"), "worst group": w.get("name"),
-                      "worst-group n": w.get("n"), "worst-group accuracy": w.get("accuracy"),
-                      "largest gaps (present - absent)": gaps})  # fmt: skip
-    extra = {
-        "Accuracy with 95% CI": pd.read_csv(model_ci),
-        "Mean over seeds": pd.read_csv(seed_summary),
-        "Collapse check": collapse_table,
-        "Worst-group accuracy": pd.DataFrame(worst),
-        "Cost of this run": report.cost_display(report.cost_table(benchmark_files, benchmark_root)),
-    }  # fmt: skip
-    bad = pd.read_csv(bad_images)
-    if len(bad):
-        extra["Skipped bad images"] = bad
-    notes = [comparison_info["sentence"]]
+
+def figure_sections(job: ReportJob) -> list[Section]:
+    """The Training, Evaluation, Subgroups and Explanations sections: per-model figures."""
+    m = job.models
+    training = [
+        (
+            "Loss curves of all models (Figure 9)",
+            job.loss_curves,
+            "Train (solid) and validation (dashed) loss per epoch.",
+        ),
+        *_model_figures(
+            m,
+            job.curves,
+            "Curves",
+            "Accuracy and loss per epoch of {model}; the best validation epoch is marked.",
+        ),
+        *_model_figures(
+            m,
+            job.history_tables,
+            "Per-epoch table",
+            "Per-epoch train/validation loss and accuracy of {model} (Figures 5-8).",
+        ),
+    ]
+    evaluation = [
+        ("ROC curves", job.roc, "ROC curves of every model on the test set, AUC in the legend."),
+        *_model_figures(
+            m,
+            job.confusions_last,
+            "Confusion matrix (last epoch)",
+            "Test-set confusion matrix of {model} after the last epoch (Figures 10-13).",
+        ),
+        *_model_figures(
+            m,
+            job.confusions_best,
+            "Confusion matrix (best epoch)",
+            "Test-set confusion matrix of {model} at its best validation epoch.",
+        ),
+    ]
+    subgroups = _model_figures(
+        m,
+        job.subgroup_heatmaps,
+        "Accuracy by group",
+        "Test accuracy of {model} per (sex x attribute) group; grey cells hold too few images.",
+    )
+    explanations = _model_figures(
+        m,
+        job.gradcams,
+        "Grad-CAM",
+        "Where {model} looks: Grad-CAM of the last conv block on fixed test images, right and "
+        "wrong, both classes.",
+    )
+    return [
+        ("Training", figures_html(training)),
+        ("Evaluation", figures_html(evaluation)),
+        ("Subgroups", figures_html(subgroups)),
+        ("Explanations", figures_html(explanations)),
+    ]
+
+
+def worst_groups(models: Sequence[str], subgroup_summaries: Sequence[str]) -> pd.DataFrame:
+    """Per model: its accuracy, worst group and that group's accuracy, and the three largest
+    accuracy gaps between an attribute's presence and absence (the subgroups rule's summaries)."""
+    rows = []
+    for model, path in zip(models, subgroup_summaries, strict=True):
+        summary = _read_json(path)
+        worst = summary.get("worst_group") or {}
+        gaps = summary.get("largest_gaps", [])[:3]
+        rows.append(
+            {
+                "model": model,
+                "accuracy": summary.get("accuracy"),
+                "worst group": worst.get("name"),
+                "worst-group n": worst.get("n"),
+                "worst-group accuracy": worst.get("accuracy"),
+                "largest gaps (present - absent)": ", ".join(
+                    f"{g['attribute']} {g['gap']:+.1%}" for g in gaps
+                ),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def run_notes(comparison_json: str, collapse: pd.DataFrame) -> list[str]:
+    """The Notes: the comparison of the best configurations (with each paired test) and every
+    model that collapsed to one class."""
+    comparison = _read_json(comparison_json)
+    notes = [comparison["sentence"]]
     notes += [
         f"{pair['sentence']} {pair.get('bootstrap_sentence', '')}".strip()
-        for pair in comparison_info.get("pairs", [])
+        for pair in comparison.get("pairs", [])
     ]
-    notes += [
-        f"{r.model}: {r.collapse_message}" for r in collapse_table.itertuples() if r.collapsed
+    notes += [f"{r.model}: {r.collapse_message}" for r in collapse.itertuples() if r.collapsed]
+    return notes
+
+
+def build_report(job: ReportJob) -> pd.DataFrame:
+    """Write ``metrics.csv`` and the self-contained ``report.html``; return the metrics table."""
+    metrics = collect_metrics(job.metrics_files, load_histories(job.history_files))
+    write_metrics(metrics, job.out_metrics)
+    collapse = pd.read_csv(job.collapse)
+    costs = cost_display(cost_table(job.benchmark_files, job.benchmark_root))
+    prov = provenance(job.config, job.workflow_dir, metrics["device"])
+    tables = [
+        ("Accuracy with 95% CI", table_html(pd.read_csv(job.model_ci))),
+        ("Mean over seeds", table_html(pd.read_csv(job.seed_summary))),
+        ("Collapse check", table_html(collapse)),
+        ("Worst-group accuracy", table_html(worst_groups(job.models, job.subgroup_summaries))),
+        ("Cost of this run", noted_table_html(costs, COST_NOTE)),
     ]
-    report.render_html(
-        out_html,
-        dataset_summary=summary,
-        split_summary=pd.read_csv(split_sizes),
-        metrics=metrics,
-        figures=figures,
-        weights_note=weights_note,
-        extra_tables=extra,
-        table_notes={"Cost of this run": report.COST_NOTE},
-        notes=notes,
-        provenance=report.provenance(config, workflow_dir, metrics["device"]),
-        pretrained=pretrained,
-    )
+    bad = pd.read_csv(job.bad_images)
+    if len(bad):
+        tables.append(("Skipped bad images", table_html(bad)))
+    sections = [
+        ("Dataset", summary_html(_read_json(job.data_summary))),
+        ("Splits", table_html(pd.read_csv(job.split_sizes))),
+        ("Models", models_html(metrics)),
+        ("Data", data_html(job)),
+        *figure_sections(job),
+        *tables,
+        ("Notes", notes_html(run_notes(job.comparison, collapse))),
+        ("Provenance", provenance_html(prov)),
+    ]
+    render_html(job.out_html, sections, weights_note=job.weights_note, pretrained=job.pretrained)
     return metrics

@@ -1,26 +1,33 @@
-"""Training and evaluation figures: learning curves, per-epoch tables, confusion matrices.
+"""Every figure of the workflow, drawn from tables and arrays computed elsewhere.
 
-Figures are plain ``matplotlib.figure.Figure`` objects (no pyplot state), drawn with the Agg
-backend and saved atomically with :func:`celeba_gender.io.save_figure`. Every plotting function
-returns the figure it saved, so tests can inspect its artists.
+Sections: the house style; data (the study's Figures 1-4, from the tables of ``eda``); training
+(Figures 5-9); evaluation (confusion matrices, Figures 10-13, ROC curves, the subgroup heat-map
+of ``stats``); Grad-CAM (maps of ``gradcam``). Figures are plain ``matplotlib.figure.Figure``
+objects (no pyplot state), drawn with the Agg backend and saved atomically with
+:func:`celeba_gender.io.save_figure`. Every plotting function returns the figure it saved, so
+tests can inspect its artists (``plot_roc_curves``: the AUC of each model, for its table).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from celeba_gender.constants import CLASS_NAMES  # noqa: E402
+from celeba_gender.constants import CLASS_NAMES, LABEL_ATTRIBUTE  # noqa: E402
 from celeba_gender.io import DataError, save_figure  # noqa: E402
+from celeba_gender.metrics import binary_array, roc_auc, roc_curve  # noqa: E402
 
 HISTORY_COLUMNS: tuple[str, ...] = (
     "epoch",
@@ -31,10 +38,15 @@ HISTORY_COLUMNS: tuple[str, ...] = (
 )
 TRAIN_COLOUR = "#1f77b4"
 VAL_COLOUR = "#ff7f0e"
+NEGATIVE_COLOUR = "#2166ac"  # blue: attribute more frequent in women
+POSITIVE_COLOUR = "#b2182b"  # red: attribute more frequent in men
+GENDER_COLOURS = ("#d6604d", "#4393c3")  # female, male
+OVERLAY_ALPHA = 0.45  # weight of the Grad-CAM colours over the image
 TITLE_SIZE = 13
 LABEL_SIZE = 11
 
 
+# ----------------------------------------------------------------------------- house style
 def new_figure(width: float, height: float, ncols: int = 1) -> tuple[Figure, list[Axes]]:
     """A white figure with ``ncols`` side-by-side axes (no pyplot state involved)."""
     fig = Figure(figsize=(width, height), facecolor="white", layout="constrained")
@@ -53,6 +65,83 @@ def style_axes(ax: Axes, grid_axis: str = "y") -> Axes:
     return ax
 
 
+# ----------------------------------------------------------------------------- data (EDA)
+def plot_sample_images(
+    sample: pd.DataFrame, images: Sequence[Any], out_png: str | os.PathLike
+) -> Figure:
+    """Figure 1: one panel per sampled row (``image_id``, ``gender``) showing its image."""
+    if len(images) != len(sample):
+        raise DataError(f"plot_sample_images: {len(images)} images for {len(sample)} rows")
+    fig, axes = new_figure(2.3 * len(sample), 3.3, ncols=len(sample))
+    for ax, image, row in zip(axes, images, sample.itertuples(index=False), strict=True):
+        ax.imshow(image)
+        ax.set_title(row.gender, fontsize=LABEL_SIZE + 1)
+        ax.set_xlabel(str(row.image_id), fontsize=8, color="#666666")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"{len(sample)} randomly sampled images and their labels", fontsize=TITLE_SIZE)
+    save_figure(out_png, fig)
+    return fig
+
+
+def plot_gender_counts(counts: pd.DataFrame, out_png: str | os.PathLike) -> Figure:
+    """Figure 2: a bar per gender with its count printed on the bar."""
+    fig, (ax,) = new_figure(5.5, 4.2)
+    bars = ax.bar(counts["gender"], counts["count"], color=GENDER_COLOURS[: len(counts)], width=0.6)
+    ax.bar_label(bars, labels=[f"{int(c):,}" for c in counts["count"]], padding=3, fontsize=10)
+    ax.set_xlabel("Gender", fontsize=LABEL_SIZE)
+    ax.set_ylabel("Number of images", fontsize=LABEL_SIZE)
+    ax.set_title(f"Gender distribution (n = {int(counts['count'].sum()):,})", fontsize=TITLE_SIZE)
+    ax.margins(y=0.12)
+    style_axes(ax, "y")
+    save_figure(out_png, fig)
+    return fig
+
+
+def plot_attribute_counts(counts: pd.DataFrame, out_png: str | os.PathLike) -> Figure:
+    """Figure 3: horizontal bars of the attribute counts, the most frequent on top."""
+    ordered = counts.sort_values("count", ascending=True, kind="stable")
+    fig, (ax,) = new_figure(8, 0.24 * len(ordered) + 1.4)
+    ax.barh(ordered["attribute"], ordered["count"], color="#4c72b0", height=0.7)
+    ax.set_xlabel("Number of images with the attribute", fontsize=LABEL_SIZE)
+    ax.set_ylabel("Attribute", fontsize=LABEL_SIZE)
+    ax.set_title("Images per attribute", fontsize=TITLE_SIZE)
+    ax.set_ylim(-0.6, len(ordered) - 0.4)
+    style_axes(ax, "x")
+    save_figure(out_png, fig)
+    return fig
+
+
+def correlation_colours(corr: pd.Series) -> list[str]:
+    """Blue for a negative correlation, red for a positive (or zero) one."""
+    return [NEGATIVE_COLOUR if value < 0 else POSITIVE_COLOUR for value in corr]
+
+
+def plot_correlations(corr: pd.DataFrame, out_png: str | os.PathLike) -> Figure:
+    """Figure 4: correlation with Male per attribute, negative blue, positive red.
+
+    Male itself and attributes with an undefined (NaN) correlation are left out.
+    """
+    shown = corr[(corr["attribute"] != LABEL_ATTRIBUTE) & corr["corr"].notna()]
+    shown = shown.sort_values("corr", ascending=True, kind="stable")
+    fig, (ax,) = new_figure(8, 0.24 * len(shown) + 1.6)
+    ax.barh(shown["attribute"], shown["corr"], color=correlation_colours(shown["corr"]), height=0.7)
+    ax.axvline(0, color="#333333", linewidth=0.8)
+    ax.set_xlim(-1.0, 1.0)
+    ax.set_ylim(-0.6, len(shown) - 0.4)
+    ax.set_xlabel(f"Pearson correlation with {LABEL_ATTRIBUTE} (-1/1 coding)", fontsize=LABEL_SIZE)
+    ax.set_ylabel("Attribute", fontsize=LABEL_SIZE)
+    ax.set_title(
+        f"Correlation between {LABEL_ATTRIBUTE} and each attribute\n"
+        "(blue: more frequent in women, red: more frequent in men)",
+        fontsize=TITLE_SIZE,
+    )
+    style_axes(ax, "x")
+    save_figure(out_png, fig)
+    return fig
+
+
+# ----------------------------------------------------------------------------- training
 def check_history(history: pd.DataFrame, name: str = "history") -> pd.DataFrame:
     """Return ``history`` sorted by epoch; raise DataError when columns or rows are missing."""
     missing = [c for c in HISTORY_COLUMNS if c not in history.columns]
@@ -185,6 +274,14 @@ def plot_all_loss_curves(
     return fig
 
 
+def _epoch_ticks(epochs: pd.Series) -> Sequence[int]:
+    """Integer epoch ticks, thinned to at most ~15 labels."""
+    values = sorted({int(e) for e in epochs})
+    step = -(-len(values) // 15)  # ceil(len / 15)
+    return values[:: max(step, 1)]
+
+
+# ----------------------------------------------------------------------------- evaluation
 def confusion_frame(tn: int, fp: int, fn: int, tp: int) -> pd.DataFrame:
     """Counts with true class as rows, predicted class as columns (label 0 = female = negative)."""
     counts = [[int(tn), int(fp)], [int(fn), int(tp)]]
@@ -233,8 +330,121 @@ def plot_confusion(
     return fig
 
 
-def _epoch_ticks(epochs: pd.Series) -> Sequence[int]:
-    """Integer epoch ticks, thinned to at most ~15 labels."""
-    values = sorted({int(e) for e in epochs})
-    step = -(-len(values) // 15)  # ceil(len / 15)
-    return values[:: max(step, 1)]
+def plot_roc_curves(
+    curves: Mapping[str, tuple[Sequence[int], Sequence[float]]],
+    out_png: str | os.PathLike,
+    title: str = "ROC curves on the test set",
+) -> dict[str, float]:
+    """All models' ROC curves on one figure, AUC in the legend. Returns {name: AUC}.
+
+    A model whose labels hold one class only gets AUC NaN and no curve.
+    """
+    if not curves:
+        raise DataError("plot_roc_curves: no models given")
+    fig = Figure(figsize=(5.5, 5))
+    ax = fig.add_subplot()
+    aucs: dict[str, float] = {}
+    for name, (labels, probs) in curves.items():
+        truth = binary_array(labels, f"{name} labels")
+        scores = np.asarray(probs, dtype=float)
+        if scores.shape != truth.shape or not np.isfinite(scores).all():
+            raise DataError(
+                f"{name}: expected one finite probability per label "
+                f"({truth.shape[0]}), got shape {scores.shape}"
+            )
+        if len(np.unique(truth)) < 2:
+            aucs[name] = math.nan
+            continue
+        fpr, tpr = roc_curve(truth, scores)
+        aucs[name] = roc_auc(truth, scores)
+        ax.plot(fpr, tpr, label=f"{name} (AUC {aucs[name]:.3f})")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance (AUC 0.5)")
+    ax.set_xlabel("false-positive rate (female predicted male)")
+    ax.set_ylabel("true-positive rate (male predicted male)")
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8)
+    save_figure(out_png, fig)
+    return aucs
+
+
+def plot_subgroup_heatmap(
+    accuracy: pd.DataFrame,
+    counts: pd.DataFrame,
+    out_png: str | os.PathLike,
+    title: str = "Test accuracy by sex and attribute",
+    vmin: float | None = None,
+    vmax: float = 1.0,
+) -> Figure:
+    """Heat-map of accuracy per (attribute, sex x absent/present); too-small (NaN) cells grey.
+
+    ``accuracy`` and ``counts`` are the matrices of ``stats.subgroup_accuracy_matrix``. Each
+    cell shows accuracy (%) and n.
+    """
+    values = accuracy.to_numpy(dtype=float)
+    finite = values[np.isfinite(values)]
+    low = vmin if vmin is not None else (min(float(finite.min()), 0.9) if finite.size else 0.5)
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="lightgrey")
+    fig = Figure(figsize=(7, 0.32 * len(accuracy) + 1.6))
+    ax = fig.add_subplot()
+    image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=low, vmax=vmax, aspect="auto")
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            n = int(counts.iat[i, j])
+            text = f"n={n}" if np.isnan(values[i, j]) else f"{values[i, j]:.1%} (n={n})"
+            ax.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="black"
+                if np.isnan(values[i, j]) or values[i, j] > (low + vmax) / 2
+                else "white",
+            )
+    ax.set_xticks(range(len(accuracy.columns)), accuracy.columns)
+    ax.set_yticks(range(len(accuracy.index)), accuracy.index, fontsize=8)
+    ax.xaxis.tick_top()
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, label="accuracy (grey: group too small)")
+    save_figure(out_png, fig)
+    return fig
+
+
+# ----------------------------------------------------------------------------- Grad-CAM
+def overlay(image_uint8: np.ndarray, cam: Any, alpha: float = OVERLAY_ALPHA) -> np.ndarray:
+    """Blend a jet-coloured CAM (H x W, in [0, 1]; an array or a CPU tensor) over an H x W x 3
+    uint8 image."""
+    image = np.asarray(image_uint8)
+    heat = np.asarray(cam)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(
+            f"overlay: expected a uint8 H x W x 3 image, got {image.dtype} {image.shape}"
+        )
+    if heat.shape != image.shape[:2]:
+        raise ValueError(f"overlay: CAM shape {heat.shape} differs from image {image.shape[:2]}")
+    colours = matplotlib.colormaps["jet"](np.clip(heat, 0, 1))[..., :3] * 255
+    blended = (1 - alpha) * image.astype(float) + alpha * colours
+    return blended.round().clip(0, 255).astype(np.uint8)
+
+
+def plot_gradcam_grid(
+    rows: Sequence[tuple[np.ndarray, Any, str]],
+    out_png: str | os.PathLike,
+    title: str = "Grad-CAM",
+) -> Figure:
+    """One row per (image uint8 H x W x 3, cam H x W, title): the image and its CAM overlay."""
+    if not rows:
+        raise ValueError("plot_gradcam_grid: no images to plot")
+    fig = Figure(figsize=(4.4, 2.3 * len(rows) + 0.4))
+    axes = fig.subplots(len(rows), 2, squeeze=False)
+    for (image, cam, label), (left, right) in zip(rows, axes, strict=True):
+        left.imshow(image)
+        left.set_title(label, fontsize=8)
+        right.imshow(overlay(image, cam))
+        right.set_title("Grad-CAM", fontsize=8)
+        for ax in (left, right):
+            ax.set_axis_off()
+    fig.suptitle(title)
+    save_figure(out_png, fig)
+    return fig

@@ -1,11 +1,12 @@
 """Build a job's settings object from a Snakemake ``script:`` job, field by field, by name.
 
-Every wrapper in ``scripts/`` is one call: ``run(Job.from_snakemake(snakemake))`` style. A job
+Every wrapper in ``scripts/`` is one call: ``run_job(from_snakemake(Job, snakemake))``. A job
 object is a dataclass whose fields are named after the rule's keywords:
 
 - ``out_<name>``: ``output.<name>``;
-- any other field: ``input.<name>``, ``params.<name>`` or ``wildcards.<name>`` (exactly one of
-  them must have it), or ``threads`` / ``log`` (the first log file).
+- any other field: ``input.<name>`` or ``params.<name>`` (a name in both is an error), else
+  ``wildcards.<name>`` (a file named like a wildcard wins: input ``model``, wildcard ``model``),
+  or ``threads`` / ``log`` (the first log file).
 
 A field with a default may be absent from the rule. A rule item that no field takes, or a field
 the rule does not provide, is an error (wildcards may go unused) that names both, so a rule and its job object cannot
@@ -70,7 +71,9 @@ def from_snakemake(cls: type[T], smk: Any) -> T:
         if f.name == "log":
             values[f.name] = str(smk.log[0])
             continue
-        found = [section for section, (_, names) in sections.items() if f.name in names]
+        found = [s for s in ("input", "params") if f.name in sections[s][1]]
+        if not found and f.name in sections["wildcards"][1]:
+            found = ["wildcards"]
         if len(found) > 1:
             problems.append(f"field {f.name}: found in {' and '.join(found)}; rename one")
         elif found:

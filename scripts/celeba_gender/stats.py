@@ -1,4 +1,4 @@
-"""Statistics behind the conclusions: confidence intervals, paired tests, collapse, subgroups, ROC.
+"""Statistics behind the conclusions: confidence intervals, paired tests, collapse, subgroups.
 
 Labels and predictions are 0 (female) / 1 (male). Bootstrap resampling uses the exact
 equivalence "resampling n 0/1 outcomes with replacement == drawing a binomial (or, for paired
@@ -8,7 +8,6 @@ differences, a multinomial) count", so it is cheap for any test-set size.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,27 +16,17 @@ import pandas as pd
 from scipy import stats as sps
 
 from celeba_gender.constants import ATTRIBUTES, CLASS_NAMES, LABEL_ATTRIBUTE
-from celeba_gender.io import DataError, save_figure
+from celeba_gender.io import DataError
+from celeba_gender.metrics import binary_array
 
 # Below this many discordant pairs McNemar uses the exact binomial test.
 MCNEMAR_EXACT_BELOW = 25
 
 
 # ----------------------------------------------------------------------------- validation
-def _binary_array(values: Any, name: str) -> np.ndarray:
-    """``values`` as a 1-D int array of 0/1; DataError naming ``name`` otherwise."""
-    array = np.asarray(values)
-    if array.ndim != 1:
-        raise DataError(f"{name}: expected a 1-D sequence of 0/1, got shape {array.shape}")
-    if array.size and not np.isin(array, (0, 1)).all():
-        bad = sorted({str(v) for v in array[~np.isin(array, (0, 1))][:5]})
-        raise DataError(f"{name}: expected only 0 (female) / 1 (male), found {', '.join(bad)}")
-    return array.astype(np.int64)
-
-
 def _paired_arrays(**named: Any) -> list[np.ndarray]:
     """Validate several 0/1 arrays of the same non-zero length."""
-    arrays = [_binary_array(values, name) for name, values in named.items()]
+    arrays = [binary_array(values, name) for name, values in named.items()]
     lengths = {name: len(a) for name, a in zip(named, arrays, strict=True)}
     if len(set(lengths.values())) != 1:
         raise DataError(f"expected equal lengths, got {lengths}")
@@ -394,8 +383,8 @@ def subgroup_metrics(
     names = list(attributes_to_check or [a for a in ATTRIBUTES if a != LABEL_ATTRIBUTE])
     joined = _join_attributes(predictions, attributes)
     present = _presence(joined, names)
-    labels = _binary_array(joined["label"], "predictions.label")
-    preds = _binary_array(joined["pred"], "predictions.pred")
+    labels = binary_array(joined["label"], "predictions.label")
+    preds = binary_array(joined["pred"], "predictions.pred")
     attribute_rows, group_rows = [], []
     for name in names:
         has = present[name].to_numpy()
@@ -475,7 +464,7 @@ def _subgroup_summary(
     }
 
 
-# ----------------------------------------------------------------------------- figures
+# ----------------------------------------------------------------------------- heat-map table
 HEATMAP_COLUMNS: tuple[tuple[str, bool], ...] = (
     ("female", False),
     ("female", True),
@@ -500,89 +489,3 @@ def subgroup_accuracy_matrix(group_table: pd.DataFrame) -> tuple[pd.DataFrame, p
                 accuracy.loc[attribute, column] = keyed.loc[(attribute, *key), "accuracy"]
                 counts.loc[attribute, column] = keyed.loc[(attribute, *key), "n"]
     return accuracy, counts
-
-
-def plot_subgroup_heatmap(
-    group_table: pd.DataFrame,
-    out_png: str | os.PathLike,
-    title: str = "Test accuracy by sex and attribute",
-    vmin: float | None = None,
-    vmax: float = 1.0,
-) -> pd.DataFrame:
-    """Heat-map of accuracy per (attribute, sex x absent/present); too-small cells grey.
-
-    Each cell shows accuracy (%) and n. Returns the accuracy matrix that was drawn.
-    """
-    import matplotlib
-    from matplotlib.figure import Figure
-
-    accuracy, counts = subgroup_accuracy_matrix(group_table)
-    values = accuracy.to_numpy(dtype=float)
-    finite = values[np.isfinite(values)]
-    low = vmin if vmin is not None else (min(float(finite.min()), 0.9) if finite.size else 0.5)
-    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="lightgrey")
-    fig = Figure(figsize=(7, 0.32 * len(accuracy) + 1.6))
-    ax = fig.add_subplot()
-    image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=low, vmax=vmax, aspect="auto")
-    for i in range(values.shape[0]):
-        for j in range(values.shape[1]):
-            n = int(counts.iat[i, j])
-            text = f"n={n}" if np.isnan(values[i, j]) else f"{values[i, j]:.1%} (n={n})"
-            ax.text(
-                j,
-                i,
-                text,
-                ha="center",
-                va="center",
-                fontsize=7,
-                color="black"
-                if np.isnan(values[i, j]) or values[i, j] > (low + vmax) / 2
-                else "white",
-            )
-    ax.set_xticks(range(len(accuracy.columns)), accuracy.columns)
-    ax.set_yticks(range(len(accuracy.index)), accuracy.index, fontsize=8)
-    ax.xaxis.tick_top()
-    ax.set_title(title)
-    fig.colorbar(image, ax=ax, label="accuracy (grey: group too small)")
-    save_figure(out_png, fig)
-    return accuracy
-
-
-def plot_roc_curves(
-    curves: Mapping[str, tuple[Sequence[int], Sequence[float]]],
-    out_png: str | os.PathLike,
-    title: str = "ROC curves on the test set",
-) -> dict[str, float]:
-    """All models' ROC curves on one figure, AUC in the legend. Returns {name: AUC}.
-
-    A model whose labels hold one class only gets AUC NaN and no curve.
-    """
-    from matplotlib.figure import Figure
-    from sklearn.metrics import roc_auc_score, roc_curve
-
-    if not curves:
-        raise DataError("plot_roc_curves: no models given")
-    fig = Figure(figsize=(5.5, 5))
-    ax = fig.add_subplot()
-    aucs: dict[str, float] = {}
-    for name, (labels, probs) in curves.items():
-        truth = _binary_array(labels, f"{name} labels")
-        scores = np.asarray(probs, dtype=float)
-        if scores.shape != truth.shape or not np.isfinite(scores).all():
-            raise DataError(
-                f"{name}: expected one finite probability per label "
-                f"({truth.shape[0]}), got shape {scores.shape}"
-            )
-        if len(np.unique(truth)) < 2:
-            aucs[name] = math.nan
-            continue
-        fpr, tpr, _ = roc_curve(truth, scores)
-        aucs[name] = float(roc_auc_score(truth, scores))
-        ax.plot(fpr, tpr, label=f"{name} (AUC {aucs[name]:.3f})")
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance (AUC 0.5)")
-    ax.set_xlabel("false-positive rate (female predicted male)")
-    ax.set_ylabel("true-positive rate (male predicted male)")
-    ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8)
-    save_figure(out_png, fig)
-    return aucs

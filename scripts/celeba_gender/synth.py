@@ -35,8 +35,8 @@ from celeba_gender.constants import (
     ORIGINAL_IMAGES,
 )
 from celeba_gender.io import CelebaGenderError, atomic_path, write_csv, write_text
+from celeba_gender.layouts import LAYOUTS, SYNTHETIC_MARKER, check_synthetic_target
 
-LAYOUTS: tuple[str, ...] = ("kaggle", "celeba30k", "original")
 PREVALENCE_FILE = Path(__file__).parent / "resources" / "attribute_prevalence.csv"
 KAGGLE_PARTITION = "list_eval_partition.csv"
 ORIGINAL_PARTITION = "celeba/list_eval_partition.txt"
@@ -1054,7 +1054,9 @@ def original_attr_text(attributes: pd.DataFrame) -> str:
 def generate(
     root: str | Path, n_images: int, seed: int, layout: str = "kaggle", workers: int = 1
 ) -> Path:
-    """Write a synthetic CelebA of ``n_images`` under ``root`` in ``layout``; return its attribute file."""
+    """Write a synthetic CelebA of ``n_images`` under ``root`` in ``layout``; return its attribute
+    file. ``root`` must be new, empty, or written by the generator before (it leaves a
+    ``SYNTHETIC_MARKER`` file): a folder with anything else is refused, never written into."""
     if layout not in LAYOUTS:
         raise SynthError(
             f"generate: unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}"
@@ -1062,6 +1064,10 @@ def generate(
     if n_images < 1 or seed < 0:
         raise SynthError(f"generate: need n_images >= 1 and seed >= 0, got {n_images}, {seed}")
     root = Path(root)
+    check_synthetic_target(root)  # never into a real dataset
+    write_text(
+        root / SYNTHETIC_MARKER, f"celeba-gender synthetic data: {n_images} images, seed {seed}\n"
+    )
     attributes = sample_attributes(n_images, seed)
     codes = partition(n_images)
     if layout == "kaggle":

@@ -1,13 +1,12 @@
 """Obtain and check VGG-16 backbone weights: ImageNet (fetched once), random, or a local file.
 
-Training jobs never download: the ``prepare_weights`` rule resolves ``model.weights`` to a file
-before any job runs (a ``localrule``, so on a cluster it runs on the login node).
+Training jobs never download: the rules ``fetch_imagenet_weights`` (a ``localrule``, so on a
+cluster it runs on the login node) and ``random_weights`` (rules/weights.smk) put the file that
+``model.weights`` names in place before any job that needs it runs.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import shutil
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .io import WeightsError, atomic_path, write_json
+from .io import WeightsError, atomic_path, record_sha256, sha256_of
 from .vgg import vgg16
 
 log = logging.getLogger(__name__)
@@ -25,52 +24,6 @@ log = logging.getLogger(__name__)
 IMAGENET_URL: str = "https://download.pytorch.org/models/vgg16-397923af.pth"
 IMAGENET_FILE: str = IMAGENET_URL.rsplit("/", 1)[-1]  # vgg16-397923af.pth
 IMAGENET_SHA256_PREFIX: str = IMAGENET_FILE.rsplit("-", 1)[-1].split(".")[0]  # 397923af
-
-
-def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file.
-
-    A file with a ``<name>.sha256.json`` record (written by ``record_sha256`` when the workflow
-    writes a weights file) whose size, modification time (ns) and inode still match the file is
-    not read again: hashing 528 MB costs ~0.8 s, in every cache, training and evaluation job.
-    """
-    path = Path(path)
-    recorded = _recorded_sha256(path)
-    if recorded is not None:
-        return recorded
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def sha256_record_path(path: str | os.PathLike) -> Path:
-    return Path(str(path) + ".sha256.json")
-
-
-def _file_signature(path: Path) -> dict[str, int]:
-    stat = path.stat()
-    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "inode": stat.st_ino}
-
-
-def _recorded_sha256(path: Path) -> str | None:
-    """The recorded hash if the record exists and the file has not changed since."""
-    try:
-        record = json.loads(sha256_record_path(path).read_text())
-        if record["file"] == _file_signature(path):
-            return str(record["sha256"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    return None
-
-
-def record_sha256(path: str | os.PathLike) -> str:
-    """Hash ``path`` and record the hash beside it (atomically) for later ``sha256_of`` calls."""
-    path = Path(path)
-    sha = sha256_of(path)
-    write_json(sha256_record_path(path), {"file": _file_signature(path), "sha256": sha})
-    return sha
 
 
 def check_hash(path: str | os.PathLike, prefix: str) -> None:

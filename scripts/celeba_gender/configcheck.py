@@ -1,0 +1,75 @@
+"""Checks of the workflow's config made when it is parsed, before any job is planned.
+
+``rules/common.smk`` calls them around Snakemake's schema validation: ``coerce_numbers`` first
+(so that ``1e-4`` is a number), then the schema, then ``check_config`` (what the schema cannot
+express: the split fractions, and whether the data a run needs is there). Standard library only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from celeba_gender import layouts
+
+# YAML 1.1 (PyYAML) reads 1e-4 or 3E5 as strings: only 1.0e-4 is a float there.
+_FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _types(schema: Mapping) -> set[str]:
+    kind = schema.get("type", ())
+    return {kind} if isinstance(kind, str) else set(kind)
+
+
+def coerce_numbers(value: Any, schema: Mapping) -> Any:
+    """``value`` with every string that the schema wants as a number (``1e-4``, ``3e-5``) turned
+    into a float, in nested objects and arrays; everything else is returned unchanged (the schema
+    then names what is still wrong). Dicts and lists are changed in place, so Snakemake's config
+    object stays the same object."""
+    if isinstance(value, str) and "number" in _types(schema) and _FLOAT.match(value.strip()):
+        return float(value)
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        for key, item in value.items():
+            if key in properties:
+                value[key] = coerce_numbers(item, properties[key])
+    elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        for index, item in enumerate(value):
+            value[index] = coerce_numbers(item, schema["items"])
+    return value
+
+
+def check_split(split: Mapping) -> None:
+    total = split["train"] + split["val"] + split["test"]
+    if abs(total - 1.0) > 1e-6:
+        raise ValueError(
+            f"config split: train + val + test = {split['train']} + {split['val']} + "
+            f"{split['test']} = {total:g}; the three fractions must sum to 1."
+        )
+
+
+def check_data(config: Mapping) -> None:
+    """Stop before anything is planned when the run cannot start: ``data.root`` missing or holding
+    no known CelebA layout (unless the workflow generates the data), or, when it does generate
+    them, ``data.root`` holding something the generator did not write."""
+    data = config["data"]
+    if config["synthetic"]["enabled"]:
+        layouts.check_synthetic_target(data["root"])
+    elif data["format"] == "auto":
+        layouts.detect_layout(data["root"])
+    else:
+        layouts.check_root(layouts.absolute(data["root"]))
+        attributes = layouts.attribute_file(data["root"], data["format"])
+        if not attributes.is_file():
+            raise layouts.DataError(
+                f"data.format {data['format']}: {attributes} does not exist under data.root "
+                f"{data['root']}; set data.format: auto to detect the layout."
+            )
+        layouts.image_dir(data["root"], data["format"])
+
+
+def check_config(config: Mapping) -> None:
+    """What the schema cannot express; each error names the key."""
+    check_split(config["split"])
+    check_data(config)

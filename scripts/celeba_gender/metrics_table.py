@@ -1,0 +1,262 @@
+"""The aggregated metrics table (``metrics.csv``), its comparison with the study's published
+numbers, and the tables and sentences of the results page derived from it."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from celeba_gender.constants import PUBLISHED_TEST_ACCURACY, format_lr
+from celeba_gender.io import CelebaGenderError, write_csv
+from celeba_gender.plots import check_history
+
+METRIC_KEYS: tuple[str, ...] = (
+    "model",
+    "strategy",
+    "lr",
+    "seed",
+    "checkpoint",
+    "n",
+    "test_loss",
+    "test_accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "tn",
+    "fp",
+    "fn",
+    "tp",
+)
+
+
+class ReportError(CelebaGenderError):
+    """An input of the report (metrics, history, benchmark or figure file) is missing or
+    malformed."""
+
+
+# ----------------------------------------------------------------------------- metrics table
+
+
+def read_metrics_json(path: str | os.PathLike) -> dict:
+    """Read one ``metrics.json`` (or the ``metrics.json`` inside an evaluation folder)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "metrics.json"
+    if not path.is_file():
+        raise ReportError(
+            f"{path}: no such metrics file (expected the evaluate rule's metrics.json)"
+        )
+    try:
+        metrics = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ReportError(f"{path}: not valid JSON ({err})") from err
+    missing = [k for k in METRIC_KEYS if k not in metrics]
+    if missing:
+        raise ReportError(
+            f"{path}: missing key(s) {', '.join(missing)}; expected {', '.join(METRIC_KEYS)}"
+        )
+    return metrics
+
+
+def load_histories(paths: Iterable[str | os.PathLike]) -> dict[str, pd.DataFrame]:
+    """Read ``results/models/{model}/history.csv`` files, keyed by the model folder name."""
+    histories = {}
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise ReportError(f"{path}: no such training history file")
+        histories[path.parent.name] = check_history(pd.read_csv(path), str(path))
+    return histories
+
+
+def collect_metrics(
+    metrics_files: Iterable[str | os.PathLike], histories: Mapping[str, pd.DataFrame]
+) -> pd.DataFrame:
+    """One row per evaluated (model, checkpoint): its grid cell, final-epoch train/val numbers
+    (the history's last row), best val accuracy and epoch, every test metric, and the device the
+    model was trained on (``device`` of metrics.json; empty when an older file lacks it)."""
+    rows = []
+    for path in metrics_files:
+        metrics = read_metrics_json(path)
+        model = str(metrics["model"])
+        if model not in histories:
+            known = ", ".join(sorted(histories)) or "none"
+            raise ReportError(
+                f"{path}: no training history for model '{model}' (histories: {known})"
+            )
+        hist = check_history(histories[model], model)
+        last, best = hist.iloc[-1], hist.loc[hist["val_accuracy"].idxmax()]
+        rows.append(
+            {
+                "model": model,
+                "strategy": int(metrics["strategy"]),
+                "lr": float(metrics["lr"]),
+                "seed": int(metrics["seed"]),
+                "checkpoint": str(metrics["checkpoint"]),
+                "epochs": int(last["epoch"]),
+                "final_train_loss": float(last["train_loss"]),
+                "final_train_accuracy": float(last["train_accuracy"]),
+                "final_val_loss": float(last["val_loss"]),
+                "final_val_accuracy": float(last["val_accuracy"]),
+                "best_val_accuracy": float(best["val_accuracy"]),
+                "best_epoch": int(best["epoch"]),
+                **{k: metrics[k] for k in METRIC_KEYS[5:]},
+                "device": str(metrics.get("device") or ""),
+            }
+        )
+    if not rows:
+        raise ReportError("collect_metrics: no metrics.json was given (expected one per model)")
+    frame = pd.DataFrame(rows)
+    duplicated = frame[frame.duplicated(["model", "checkpoint"], keep=False)]
+    if not duplicated.empty:
+        raise ReportError(
+            f"collect_metrics: model '{duplicated['model'].iloc[0]}' checkpoint "
+            f"'{duplicated['checkpoint'].iloc[0]}' appears in more than one metrics.json"
+        )
+    return frame.sort_values(
+        ["lr", "strategy", "seed", "checkpoint"],
+        ascending=[False, True, True, False],
+        ignore_index=True,
+    )
+
+
+def write_metrics(metrics: pd.DataFrame, out_csv: str | os.PathLike) -> Path:
+    """Write the metrics table (``results/report/metrics.csv``) atomically."""
+    write_csv(out_csv, metrics)
+    return Path(out_csv)
+
+
+# ----------------------------------------------------------------------------- the study
+
+
+def published_accuracy(strategy: int, lr: float) -> float:
+    """The study's test accuracy (percent) for a grid cell, NaN where it had no such cell."""
+    for (s, published_lr), value in PUBLISHED_TEST_ACCURACY.items():
+        if s == int(strategy) and math.isclose(published_lr, float(lr), rel_tol=1e-9):
+            return value
+    return math.nan
+
+
+def published_comparison(metrics: pd.DataFrame, checkpoint: str = "last") -> pd.DataFrame:
+    """Per (strategy, lr): our test accuracy in percent (mean, sd, range over seeds) beside the
+    study's. Uses rows of ``checkpoint`` (the study tested after the last epoch) when present."""
+    rows = metrics
+    if "checkpoint" in metrics.columns and (metrics["checkpoint"] == checkpoint).any():
+        rows = metrics[metrics["checkpoint"] == checkpoint]
+    used = ", ".join(sorted(map(str, rows["checkpoint"].unique()))) if "checkpoint" in rows else "?"
+    percent = rows.assign(acc=100.0 * rows["test_accuracy"].astype(float))
+    grouped = percent.groupby(["strategy", "lr"], sort=False)["acc"]
+    table = grouped.agg(n_seeds="count", test_accuracy_pct="mean", test_accuracy_pct_sd="std")
+    table["test_accuracy_pct_min"] = grouped.min()
+    table["test_accuracy_pct_max"] = grouped.max()
+    table = table.reset_index()
+    table.insert(2, "checkpoint", used)
+    table["published_test_accuracy_pct"] = [
+        published_accuracy(s, lr) for s, lr in zip(table["strategy"], table["lr"], strict=True)
+    ]
+    table["difference_pct"] = table["test_accuracy_pct"] - table["published_test_accuracy_pct"]
+    return table.sort_values(["lr", "strategy"], ascending=[False, True], ignore_index=True)
+
+
+def best_model(metrics: pd.DataFrame) -> pd.Series:
+    """The row with the highest final validation accuracy (ties: the last-epoch checkpoint)."""
+    if metrics.empty:
+        raise ReportError("best_model: the metrics table has no rows")
+    ranked = metrics.assign(_last=metrics["checkpoint"] == "last").sort_values(
+        ["final_val_accuracy", "_last"], ascending=[False, False], kind="stable"
+    )
+    return ranked.iloc[0].drop("_last")
+
+
+# ----------------------------------------------------------------------------- as shown
+
+
+def lr_text(value) -> str:
+    """A learning rate as in model names (6e-5, not 0.0001); other values as they are."""
+    try:
+        return format_lr(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def number_text(value: float, digits: int = 4) -> str:
+    """A number with ``digits`` decimals; "—" for a missing one."""
+    return "—" if value is None or pd.isna(value) else f"{float(value):.{digits}f}"
+
+
+def _pct(value: float) -> str:
+    return "—" if value is None or pd.isna(value) else f"{100 * float(value):.2f}"
+
+
+def _signed(value: float) -> str:
+    return "—" if pd.isna(value) else f"{value:+.2f}"
+
+
+def models_display(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The model table as shown: accuracies in percent, the study's test accuracy beside ours."""
+    published = [
+        published_accuracy(s, lr) for s, lr in zip(metrics["strategy"], metrics["lr"], strict=True)
+    ]
+    ours = 100.0 * metrics["test_accuracy"].astype(float)
+    difference = ours - pd.Series(published, index=metrics.index)
+    return pd.DataFrame(
+        {
+            "Model": metrics["model"].astype(str),
+            "Strategy": metrics["strategy"].astype(int),
+            "LR": [format_lr(lr) for lr in metrics["lr"]],
+            "Seed": metrics["seed"].astype(int),
+            "Checkpoint": metrics["checkpoint"].astype(str),
+            "Train acc %": metrics["final_train_accuracy"].map(_pct),
+            "Val acc %": metrics["final_val_accuracy"].map(_pct),
+            "Train loss": metrics["final_train_loss"].map(number_text),
+            "Val loss": metrics["final_val_loss"].map(number_text),
+            "Test loss": metrics["test_loss"].map(number_text),
+            "Test acc %": ours.map(lambda v: number_text(v, 2)),
+            "Study test acc %": [number_text(v, 2) for v in published],
+            "Δ vs study (pp)": difference.map(_signed),
+            "Precision": metrics["precision"].map(number_text),
+            "Recall": metrics["recall"].map(number_text),
+            "F1": metrics["f1"].map(number_text),
+            "ROC AUC": metrics["roc_auc"].map(number_text),
+        }
+    )
+
+
+def comparison_display(comparison: pd.DataFrame) -> pd.DataFrame:
+    """The per-cell comparison with the study (``published_comparison``), formatted."""
+    return pd.DataFrame(
+        {
+            "Strategy": comparison["strategy"].astype(int),
+            "LR": [format_lr(lr) for lr in comparison["lr"]],
+            "Checkpoint": comparison["checkpoint"].astype(str),
+            "Seeds": comparison["n_seeds"].astype(int),
+            "Our test acc % (mean)": comparison["test_accuracy_pct"].map(
+                lambda v: number_text(v, 2)
+            ),
+            "SD": comparison["test_accuracy_pct_sd"].map(lambda v: number_text(v, 2)),
+            "Study test acc %": comparison["published_test_accuracy_pct"].map(
+                lambda v: number_text(v, 2)
+            ),
+            "Δ (pp)": comparison["difference_pct"].map(_signed),
+        }
+    )
+
+
+def best_model_sentence(metrics: pd.DataFrame) -> str:
+    """The best model by final validation accuracy, stated in words (escaped HTML)."""
+    best = best_model(metrics)
+    name = html.escape(str(best["model"]))
+    return (
+        f"Best model by validation accuracy after the last epoch: <strong>{name}</strong> "
+        f"(strategy {int(best['strategy'])}, learning rate {format_lr(best['lr'])}, seed "
+        f"{int(best['seed'])}) with a validation accuracy of "
+        f"{100 * float(best['final_val_accuracy']):.2f}% and a test accuracy of "
+        f"{100 * float(best['test_accuracy']):.2f}% ({html.escape(str(best['checkpoint']))} "
+        "checkpoint)."
+    )
