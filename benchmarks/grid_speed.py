@@ -40,6 +40,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))  # the celeba_gender package (heavy modules: lazily)
 from celeba_gender import grid  # noqa: E402  (the grid's grammar; no third-party imports)
+from celeba_gender.settings import cache_dtype  # noqa: E402
 
 NUM_WORKERS = 2
 CALIBRATION_IMAGES = 256
@@ -423,7 +424,8 @@ def run_cache(args: argparse.Namespace, layout: Layout, split: str) -> dict:
             store=layout.store(split),
             image_size=args.image_size,
             views=grid.split_views(split, train["augmentations"]),
-            dtype=train["cache_dtype"],
+            dtype=cache_dtype(train),
+            precision=train["precision"],
             batch_size=train["batch_size"],
             device=args.device,
             threads=args.threads,
@@ -699,11 +701,15 @@ def report_accuracy(baseline: dict[str, float], workflow: dict[str, float], n_te
         print(f"  {name:<20} {base:9.3f} {flow:9.3f} {flow - base:+7.3f} {two_se:7.3f}")
 
 
-def cache_disk_gb(image_size: int) -> float:
-    """Disk of the full study's feature cache (float16): prefix and features, flips for train."""
-    side = image_size // 16
-    per_view = 512 * side * side * 2 + 512 * (side // 2) ** 2 * 2
-    views = FULL_STUDY["train"] * 2 + FULL_STUDY["val"] + FULL_STUDY["test"]
+def cache_disk_gb(args: argparse.Namespace) -> float:
+    """Disk of the full study's feature cache (prefix and features) in the configured dtype."""
+    import numpy as np
+
+    train = workflow_train_config(args)
+    side = args.image_size // 16
+    itemsize = np.dtype(cache_dtype(train)).itemsize
+    per_view = (512 * side * side + 512 * (side // 2) ** 2) * itemsize
+    views = sum(n * grid.split_views(s, train["augmentations"]) for s, n in FULL_STUDY.items())
     return per_view * views / 1e9
 
 
@@ -749,7 +755,7 @@ def orchestrate(args: argparse.Namespace, argv: list[str], layout: Layout) -> No
     print(
         f"  baseline {projected_base / 3600:.1f} h, workflow {projected_flow / 3600:.1f} h "
         f"(x{projected_base / projected_flow:.1f}); cache on disk "
-        f"{cache_disk_gb(args.image_size):.1f} GB"
+        f"{cache_disk_gb(args):.1f} GB"
     )
     summary = {
         "args": {k: str(v) for k, v in vars(args).items()},

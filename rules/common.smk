@@ -31,14 +31,14 @@ IMAGENET_WEIGHTS = "resources/weights/vgg16-397923af.pth"
 
 def track_script_code():
     """Make each rule's wrapper script, and every package module it reaches through its imports
-    (found with ``ast``, transitively), inputs of the rule named ``code``: editing a module
-    reruns exactly the rules whose scripts import it. Called by the Snakefile after the rules are
-    defined, so no rule lists its code by hand."""
+    (found with ``ast``, transitively), inputs named ``code``. Editing a module then reruns
+    exactly the rules whose scripts import it. Called by the Snakefile once every rule is
+    defined, so that no rule lists its code by hand."""
     package = Path(workflow.basedir) / "scripts" / "celeba_gender"
     for each in workflow.rules:
         if each.script:
             script = Path(each.basedir.get_path_or_uri(secret_free=True)) / each.script
-            if each.input_modifier is None:  # a rule without an input: section
+            if each.input_modifier is None:  # no input section in the rules file
                 each.input_modifier = workflow.modifier.path_modifier
             each.set_input(code=[str(f) for f in code_dependencies(script, package)])
 

@@ -193,7 +193,11 @@ rule statistics:
             "results/evaluation/{model}/{checkpoint}/metrics.json",
             checkpoint=CHECKPOINTS,
         ),
-        predictions=model_outputs("results/evaluation/{model}/last/predictions.csv"),
+        predictions=model_outputs(
+            "results/evaluation/{model}/{checkpoint}/predictions.csv",
+            checkpoint=CHECKPOINTS,
+        ),
+        histories=model_outputs("results/models/{model}/history.csv"),
     output:
         per_model=report(
             "results/tables/model_ci.csv",
@@ -222,7 +226,6 @@ rule statistics:
     log:
         "results/logs/statistics.log",
     params:
-        models=MODELS,
         n_boot=config["evaluate"]["bootstrap"],
     message:
         "statistics: confidence intervals, paired comparison, collapse detection"

@@ -56,7 +56,6 @@ rule report:
         pretrained=config["model"]["weights"] != "random",
         benchmark_files=benchmark_files(),
         benchmark_root="results/benchmarks",
-        workflow_dir=workflow.basedir,
     message:
         "report: write results/report/report.html and metrics.csv"
     script:

@@ -10,7 +10,7 @@ with job_logging(snakemake.log[0]):
     curves = {}
     for model, path in zip(snakemake.params.models, snakemake.input.predictions, strict=True):
         pred = pd.read_csv(path)
-        curves[model] = (pred["label"], pred["prob"])
+        curves[model] = (pred["label"], pred["logit"])  # ranked by logit: no saturated ties
     aucs = plot_roc_curves(curves, snakemake.output.figure)
     write_csv(
         snakemake.output.table, pd.DataFrame({"model": list(aucs), "roc_auc": list(aucs.values())})

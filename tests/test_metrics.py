@@ -6,9 +6,16 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from sklearn import metrics as skm
 
-from celeba_gender.metrics import classification_metrics, roc_auc, roc_curve
+from celeba_gender.metrics import (
+    classification_metrics,
+    decision_logit,
+    predicted_class,
+    roc_auc,
+    roc_curve,
+)
 
 
 def _case(seed: int, n: int, ties: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -20,24 +27,52 @@ def _case(seed: int, n: int, ties: bool) -> tuple[np.ndarray, np.ndarray]:
     return labels, probs
 
 
+def logit(probs: np.ndarray) -> np.ndarray:
+    probs = np.clip(probs, 1e-6, 1 - 1e-6)
+    return np.log(probs / (1 - probs))
+
+
 @pytest.mark.parametrize("seed,n,ties", [(0, 50, False), (1, 200, True), (2, 7, True)])
 def test_metrics_equal_sklearn_s(seed: int, n: int, ties: bool) -> None:
     labels, probs = _case(seed, n, ties)
-    ours = classification_metrics(labels, probs)
-    preds = (probs >= 0.5).astype(int)
+    logits = logit(probs)
+    ours = classification_metrics(labels, logits)
+    preds = (logits > 0).astype(int)
     tn, fp, fn, tp = skm.confusion_matrix(labels, preds, labels=[0, 1]).ravel()
     assert (ours["tn"], ours["fp"], ours["fn"], ours["tp"]) == (tn, fp, fn, tp)
     assert ours["test_accuracy"] == pytest.approx(skm.accuracy_score(labels, preds))
     assert ours["precision"] == pytest.approx(skm.precision_score(labels, preds, zero_division=0))
     assert ours["recall"] == pytest.approx(skm.recall_score(labels, preds, zero_division=0))
     assert ours["f1"] == pytest.approx(skm.f1_score(labels, preds, zero_division=0))
-    assert ours["roc_auc"] == pytest.approx(skm.roc_auc_score(labels, probs))
-    assert ours["test_loss"] == pytest.approx(skm.log_loss(labels, np.clip(probs, 1e-7, 1 - 1e-7)))
+    assert ours["roc_auc"] == pytest.approx(skm.roc_auc_score(labels, logits))
+    assert ours["test_loss"] == pytest.approx(skm.log_loss(labels, np.clip(probs, 1e-6, 1 - 1e-6)))
+
+
+def test_the_loss_is_bce_with_logits_and_the_auc_ranks_saturated_logits() -> None:
+    """Above a logit of ~16.6 sigmoid is 1.0 in float32: scored from probabilities, these images
+    would tie; from logits they keep their order, and the loss stays finite."""
+    labels = np.array([0, 1, 0, 1, 1])
+    logits = np.array([-3.0, 18.0, 17.0, 25.0, 40.0])
+    assert torch.sigmoid(torch.tensor(logits[1:], dtype=torch.float32)).eq(1.0).all()
+    ours = classification_metrics(labels, logits)
+    expected = torch.nn.BCEWithLogitsLoss()(torch.tensor(logits), torch.tensor(labels * 1.0))
+    assert ours["test_loss"] == pytest.approx(float(expected), rel=1e-12)
+    assert ours["roc_auc"] == pytest.approx(skm.roc_auc_score(labels, logits))
+    assert ours["roc_auc"] == 1.0  # every male logit is above both female ones
+    saturated = torch.sigmoid(torch.tensor(logits, dtype=torch.float32)).numpy()
+    assert roc_auc(labels, saturated) == 0.75  # 17 ties with 18, 25 and 40 at 1.0
+
+
+def test_one_decision_rule_logit_above_the_threshold_s_logit() -> None:
+    logits = np.array([-0.1, 0.0, 0.1, 2.0])
+    assert predicted_class(logits).tolist() == [False, False, True, True]  # P(male) > 0.5
+    assert predicted_class(logits, 0.8).tolist() == [False, False, False, True]  # 2.0 > 1.386
+    assert decision_logit(0.5) == 0.0
 
 
 def test_no_positive_prediction_gives_zero_precision_and_f1() -> None:
     labels = np.array([0, 1, 1, 0])
-    ours = classification_metrics(labels, np.array([0.1, 0.2, 0.3, 0.4]))
+    ours = classification_metrics(labels, logit(np.array([0.1, 0.2, 0.3, 0.4])))
     assert ours["precision"] == 0.0 and ours["f1"] == 0.0 and ours["recall"] == 0.0
     assert ours["roc_auc"] == pytest.approx(0.5)  # pairs (pos, neg) ranked right: 2 of 4
 

@@ -71,6 +71,7 @@ def _metrics(
         "lr": lr,
         "seed": seed,
         "checkpoint": checkpoint,
+        "epoch": 3 if checkpoint == "last" else 2,  # _history's last and best validation epochs
         "n": 100,
         "test_loss": 0.25,
         "test_accuracy": accuracy,
@@ -136,6 +137,7 @@ def _render(
     *extra: tuple[str, str],
     weights_note=NOT_PRETRAINED,
     pretrained=False,
+    numerics_note="",
 ) -> str:
     """The page of the fixed sections, one section per figure group, then the ``extra`` ones."""
     sections = [
@@ -150,6 +152,7 @@ def _render(
         sections,
         weights_note=weights_note,
         pretrained=pretrained,
+        numerics_note=numerics_note,
     )
 
 
@@ -175,14 +178,19 @@ class _ModelRows(HTMLParser):
 # ----------------------------------------------------------------------------- metrics table
 
 
-def test_collect_metrics_takes_final_train_and_val_numbers_from_the_last_history_row(metrics):
-    row = metrics[metrics["model"] == "s1_lr1e-3_seed0"].iloc[0]
-    assert row["final_train_loss"] == pytest.approx(0.2)
-    assert row["final_train_accuracy"] == pytest.approx(0.95)
-    assert row["final_val_loss"] == pytest.approx(0.30)
-    assert row["final_val_accuracy"] == pytest.approx(0.90)
+def test_collect_metrics_takes_each_checkpoint_s_numbers_from_its_own_epoch(metrics):
+    row = metrics[metrics["model"] == "s1_lr1e-3_seed0"].iloc[0]  # last: the history's last row
+    assert row["epoch"] == 3 and row["epochs"] == 3
+    assert row["train_loss"] == pytest.approx(0.2)
+    assert row["train_accuracy"] == pytest.approx(0.95)
+    assert row["val_loss"] == pytest.approx(0.30)
+    assert row["val_accuracy"] == pytest.approx(0.90)
     assert row["best_val_accuracy"] == pytest.approx(0.91) and row["best_epoch"] == 2
-    assert row["epochs"] == 3
+    best = metrics[(metrics["model"] == "s2_lr1e-4_seed0") & (metrics["checkpoint"] == "best")]
+    best = best.iloc[0]  # best: the best validation epoch's row, not the last epoch's
+    assert best["epoch"] == 2 and best["epochs"] == 3
+    assert best["train_loss"] == pytest.approx(0.3)
+    assert best["val_accuracy"] == pytest.approx(0.94)
 
 
 def test_collect_metrics_keeps_the_grid_cell_and_every_test_metric(metrics):
@@ -261,7 +269,7 @@ def test_published_comparison_puts_the_study_accuracy_beside_ours(metrics):
 
 
 def test_published_comparison_is_nan_where_the_study_had_no_such_cell(histories):
-    frame = pd.DataFrame([{**_metrics("s1_lr1e-2_seed0", 1, 1e-2, 0.8), "final_val_accuracy": 0.8}])
+    frame = pd.DataFrame([{**_metrics("s1_lr1e-2_seed0", 1, 1e-2, 0.8), "val_accuracy": 0.8}])
     table = published_comparison(frame)
     assert math.isnan(table["published_test_accuracy_pct"].iloc[0])
 
@@ -277,9 +285,9 @@ def test_published_comparison_averages_the_seeds_of_a_cell():
     assert row["published_test_accuracy_pct"] == 95.1
 
 
-def test_best_model_is_the_highest_final_validation_accuracy_last_checkpoint(metrics):
+def test_best_model_is_the_highest_validation_accuracy_at_the_checkpoint_s_epoch(metrics):
     best = best_model(metrics)
-    assert (best["model"], best["checkpoint"]) == ("s2_lr1e-4_seed0", "last")
+    assert (best["model"], best["checkpoint"]) == ("s2_lr1e-4_seed0", "best")  # 0.94 > 0.93
 
 
 # ----------------------------------------------------------------------------- HTML page
@@ -341,7 +349,7 @@ def test_render_html_states_the_best_model_in_words(tmp_path, metrics, figures):
     page = _render(tmp_path, metrics, figures)
     assert re.search(
         r"Best model by validation accuracy.*<strong>s2_lr1e-4_seed0</strong>.*"
-        r"validation accuracy of 93\.00%.*test accuracy of 94\.00%",
+        r"epoch 2\) with a validation accuracy of 94\.00%.*test accuracy of 95\.00%",
         page,
     )
 
@@ -486,7 +494,6 @@ def report_job(tmp_path, eval_dirs, figures, benchmarks) -> ReportJob:
         config=CONFIG,
         weights_note=NOT_PRETRAINED,
         pretrained=False,
-        workflow_dir=str(REPO),
         benchmark_root=str(root),
         benchmark_files=[str(path) for path in benchmark_files],
     )
@@ -784,3 +791,17 @@ def test_results_page_data_section_shows_the_null_count_of_every_column(workflow
     rows = table_rows(page_section(run_page, "sec-data"))
     assert rows[0] == ["column", "nulls"]
     assert rows[1:] == [[column, str(n)] for column, n in nulls.itertuples(index=False)]
+
+
+@pytest.mark.parametrize(
+    ("train", "expected"),
+    [
+        ({"precision": "fp32", "cache_dtype": "auto"}, "numerics: fp32, the study"),
+        ({"precision": "bf16", "cache_dtype": "auto"}, "feature cache float16), NOT the study"),
+    ],
+)
+def test_the_banner_says_which_numerics_ran(tmp_path, metrics, figures, train, expected):
+    from celeba_gender.settings import numerics_note
+
+    page = _render(tmp_path, metrics, figures, numerics_note=numerics_note(train))
+    assert re.search(r'<div class="banner info" id="numerics">[^<]*' + re.escape(expected), page)

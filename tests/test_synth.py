@@ -11,6 +11,7 @@ from PIL import Image
 
 from celeba_gender import synth
 from celeba_gender.constants import ATTRIBUTES, IMAGE_HEIGHT, IMAGE_WIDTH
+from celeba_gender.layouts import SYNTHETIC_MARKER
 
 N_STATS = 5000
 
@@ -162,7 +163,8 @@ def test_generate_kaggle_writes_images_attributes_and_partition(tmp_path):
     path = synth.generate(tmp_path, n_images=10, seed=2, layout="kaggle")
     assert path == tmp_path / "list_attr_celeba.csv"
     images = {f"img_align_celeba/img_align_celeba/{name}" for name in image_names(10)}
-    assert relative_files(tmp_path) == images | {"list_attr_celeba.csv", "list_eval_partition.csv"}
+    written = {"list_attr_celeba.csv", "list_eval_partition.csv", SYNTHETIC_MARKER}
+    assert relative_files(tmp_path) == images | written
     attrs = pd.read_csv(path)
     pd.testing.assert_frame_equal(attrs, synth.sample_attributes(10, seed=2))
     parts = pd.read_csv(tmp_path / "list_eval_partition.csv")
@@ -174,7 +176,7 @@ def test_generate_celeba30k_writes_filename_csv_and_image_folder(tmp_path):
     path = synth.generate(tmp_path, n_images=6, seed=2, layout="celeba30k")
     assert path == tmp_path / "CelebA30k.csv"
     images = {f"CelebA30k/{name}" for name in image_names(6)}
-    assert relative_files(tmp_path) == images | {"CelebA30k.csv"}
+    assert relative_files(tmp_path) == images | {"CelebA30k.csv", SYNTHETIC_MARKER}
     attrs = pd.read_csv(path)
     expected = synth.sample_attributes(6, seed=2).rename(columns={"image_id": "filename"})
     pd.testing.assert_frame_equal(attrs, expected)
@@ -185,7 +187,7 @@ def test_generate_original_writes_whitespace_text_files(tmp_path):
     assert path == tmp_path / "celeba" / "list_attr_celeba.txt"
     images = {f"celeba/img_align_celeba/{name}" for name in image_names(6)}
     texts = {"celeba/list_attr_celeba.txt", "celeba/list_eval_partition.txt"}
-    assert relative_files(tmp_path) == images | texts
+    assert relative_files(tmp_path) == images | texts | {SYNTHETIC_MARKER}
     lines = path.read_text().splitlines()
     assert lines[0] == "6"
     assert lines[1].split() == list(ATTRIBUTES)

@@ -20,10 +20,16 @@ def main(argv: list[str] | None = None) -> int:
         "--image-size", type=int, default=None, help="override the training image size"
     )
     predict.add_argument(
-        "--threshold", type=float, default=0.5, help="P(male) at or above which 'male' is printed"
+        "--threshold",
+        type=float,
+        default=0.5,
+        help="P(male) above which 'male' is printed (0.5: the workflow's rule, logit > 0)",
     )
     args = parser.parse_args(argv)
+    if not 0.0 < args.threshold < 1.0:
+        parser.error(f"--threshold must lie strictly between 0 and 1, got {args.threshold}")
 
+    from .metrics import predicted_class, sigmoid
     from .predict import expand_inputs, load_for_prediction, predict_images
 
     try:
@@ -34,8 +40,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{args.model} does not record its image size: pass --image-size"
             )
         print("image\tp_male\tprediction")
-        for path, prob in predict_images(model, expand_inputs(args.images), size):
-            print(f"{path}\t{prob:.4f}\t{'male' if prob >= args.threshold else 'female'}")
+        for path, logit in predict_images(model, expand_inputs(args.images), size):
+            male = predicted_class(logit, args.threshold)
+            print(f"{path}\t{float(sigmoid(logit)):.4f}\t{'male' if male else 'female'}")
     except CelebaGenderError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

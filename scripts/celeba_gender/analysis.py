@@ -14,7 +14,7 @@ import pandas as pd
 
 from . import stats
 from .constants import format_lr
-from .io import write_csv, write_json
+from .io import DataError, write_csv, write_json
 
 log = logging.getLogger(__name__)
 
@@ -24,28 +24,27 @@ def read_predictions(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def model_table(
-    metrics: Sequence[dict], predictions: Mapping[str, pd.DataFrame], n_boot: int
+    metrics: Sequence[dict], predictions: Mapping[tuple[str, str], pd.DataFrame], n_boot: int
 ) -> pd.DataFrame:
-    """One row per (model, checkpoint): test accuracy with its bootstrap 95% CI and collapse flag."""
+    """One row per (model, checkpoint), last and best epoch alike: test accuracy with its
+    bootstrap 95% CI and the collapse check."""
     rows = []
     for m in metrics:
-        pred = predictions.get(m["model"]) if m["checkpoint"] == "last" else None
-        row = {
-            k: m[k]
-            for k in ("model", "strategy", "lr", "seed", "checkpoint", "epoch", "test_accuracy")
-        }
-        if pred is not None:
-            acc, low, high = stats.bootstrap_accuracy_ci(pred["label"], pred["pred"], n_boot=n_boot)
-            collapse = stats.detect_collapse(pred["pred"], pred["label"])
-            row.update(
-                ci_low=low,
-                ci_high=high,
-                collapsed=collapse["collapsed"],
-                predicted_class=collapse["class_name"],
-                majority_rate=collapse["majority_rate"],
-                collapse_message=collapse["message"],
-            )
-        rows.append(row)
+        pred = predictions[(m["model"], m["checkpoint"])]
+        acc, low, high = stats.bootstrap_accuracy_ci(pred["label"], pred["pred"], n_boot=n_boot)
+        collapse = stats.detect_collapse(pred["pred"], pred["label"])
+        rows.append(
+            {
+                **{k: m[k] for k in ("model", "strategy", "lr", "seed", "checkpoint", "epoch")},
+                "test_accuracy": m["test_accuracy"],
+                "ci_low": low,
+                "ci_high": high,
+                "collapsed": collapse["collapsed"],
+                "predicted_class": collapse["class_name"],
+                "majority_rate": collapse["majority_rate"],
+                "collapse_message": collapse["message"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -69,14 +68,45 @@ def seed_table(metrics: Sequence[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["checkpoint", "mean"], ascending=[False, False])
 
 
+def validation_accuracy(metrics: dict, histories: Mapping[str, pd.DataFrame]) -> float:
+    """The validation accuracy of a checkpoint at its own epoch (``epoch`` of its metrics.json),
+    from the model's training history."""
+    history = histories[metrics["model"]]
+    row = history[history["epoch"] == int(metrics["epoch"])]
+    if row.empty:
+        raise DataError(
+            f"{metrics['model']}: history.csv has no epoch {metrics['epoch']} (its "
+            f"{metrics['checkpoint']} checkpoint's epoch)"
+        )
+    return float(row["val_accuracy"].iloc[0])
+
+
 def compare_top_configs(
-    metrics: Sequence[dict], predictions: Mapping[str, pd.DataFrame], n_boot: int
+    metrics: Sequence[dict],
+    predictions: Mapping[tuple[str, str], pd.DataFrame],
+    histories: Mapping[str, pd.DataFrame],
+    n_boot: int,
 ) -> dict:
-    """Paired tests of the two best (strategy, lr) cells, seed by seed, on the same test images."""
+    """Choose the two best (strategy, lr) cells on the validation set (last-epoch checkpoints,
+    mean validation accuracy over seeds), then test them once, seed by seed, with paired tests
+    on the same test images. Choosing on the test set and then testing there would favour the
+    winner (winner's curse)."""
     last = pd.DataFrame([m for m in metrics if m["checkpoint"] == "last"])
-    cells = last.groupby(["strategy", "lr"])["test_accuracy"].mean().sort_values(ascending=False)
+    last["val_accuracy"] = [validation_accuracy(m, histories) for m in last.to_dict("records")]
+    cells = (
+        last.groupby(["strategy", "lr"])[["val_accuracy", "test_accuracy"]]
+        .mean()
+        .sort_values("val_accuracy", ascending=False, kind="mergesort")
+    )
+    selection = [
+        {"strategy": int(s), "lr": float(lr), "val_accuracy_mean": float(r.val_accuracy),
+         "test_accuracy_mean": float(r.test_accuracy)}
+        for (s, lr), r in cells.iterrows()
+    ]  # fmt: skip
+    base = {"selected_on": "validation", "checkpoint": "last", "selection": selection}
     if len(cells) < 2:
-        return {"sentence": "Only one configuration in the grid: nothing to compare.", "pairs": []}
+        sentence = "Only one configuration in the grid: nothing to compare."
+        return {**base, "sentence": sentence, "pairs": []}
     (a, b) = cells.index[:2]
     pairs = []
     for seed in sorted(set(last["seed"])):
@@ -86,31 +116,36 @@ def compare_top_configs(
             continue
         na, nb = name_a.iloc[0], name_b.iloc[0]
         result = stats.compare_best_two(
-            {na: predictions[na], nb: predictions[nb]}, [na, nb], n_boot=n_boot
+            {na: predictions[(na, "last")], nb: predictions[(nb, "last")]}, [na, nb], n_boot=n_boot
         )
         pairs.append(result)
     significant = sum(bool(p["significant"]) for p in pairs)
+    first, second = cells.iloc[0], cells.iloc[1]
     sentence = (
-        f"Best two configurations by mean test accuracy: strategy {a[0]}, lr {format_lr(a[1])} "
-        f"({cells.iloc[0]:.2%}) and strategy {b[0]}, lr {format_lr(b[1])} ({cells.iloc[1]:.2%}). "
-        f"The paired test on the same test images finds the difference significant for "
-        f"{significant} of {len(pairs)} seed(s). "
+        f"Best two configurations by mean validation accuracy (last epoch; chosen before the "
+        f"test set is looked at): strategy {a[0]}, lr {format_lr(a[1])} (validation "
+        f"{first.val_accuracy:.2%}, test {first.test_accuracy:.2%}) and strategy {b[0]}, lr "
+        f"{format_lr(b[1])} (validation {second.val_accuracy:.2%}, test "
+        f"{second.test_accuracy:.2%}). Tested once on the same test images, the paired test "
+        f"finds their difference significant for {significant} of {len(pairs)} seed(s). "
     )
     if pairs and significant == len(pairs):
         sentence += "The ranking holds."
     else:
         sentence += "The ranking is not established: it may change on another run."
-    return {"sentence": sentence, "pairs": pairs, "best": list(a), "second": list(b)}
+    return {**base, "sentence": sentence, "pairs": pairs, "best": list(a), "second": list(b)}
 
 
 # ----------------------------------------------------------------------------- the job
 @dataclass
 class StatisticsJob:
-    """``statistics``: CIs per model and over seeds, paired comparison, collapse detection."""
+    """``statistics``: CIs per model and over seeds, paired comparison, collapse detection.
+    ``metrics`` and ``predictions`` list the same (model, checkpoint) evaluations in the same
+    order; ``histories`` are the models' history.csv files (in results/models/<model>/)."""
 
     metrics: list[str]
     predictions: list[str]
-    models: list[str]
+    histories: list[str]
     n_boot: int
     out_per_model: str
     out_per_config: str
@@ -118,24 +153,27 @@ class StatisticsJob:
     out_comparison: str
 
 
+def read_evaluations(job: StatisticsJob) -> tuple[list[dict], dict]:
+    """Each evaluation's metrics, and its predictions keyed by (model, checkpoint)."""
+    metrics, predictions = [], {}
+    for metrics_file, predictions_file in zip(job.metrics, job.predictions, strict=True):
+        if Path(metrics_file).parent != Path(predictions_file).parent:
+            raise DataError(f"{metrics_file} and {predictions_file}: not the same evaluation")
+        m = json.loads(Path(metrics_file).read_text())
+        metrics.append(m)
+        predictions[(m["model"], m["checkpoint"])] = read_predictions(predictions_file)
+    return metrics, predictions
+
+
 def statistics_job(job: StatisticsJob) -> None:
     """Write the per-model CI table, the seed summary, the collapse table and the comparison."""
-    metrics = [json.loads(Path(p).read_text()) for p in job.metrics]
-    predictions = {m: read_predictions(p) for m, p in zip(job.models, job.predictions, strict=True)}
+    metrics, predictions = read_evaluations(job)
+    histories = {Path(p).parent.name: pd.read_csv(p) for p in job.histories}
     per_model = model_table(metrics, predictions, job.n_boot)
     write_csv(job.out_per_model, per_model)
     write_csv(job.out_per_config, seed_table(metrics))
-    collapse = per_model[per_model["checkpoint"] == "last"][
-        [
-            "model",
-            "collapsed",
-            "predicted_class",
-            "test_accuracy",
-            "majority_rate",
-            "collapse_message",
-        ]
-    ]
-    write_csv(job.out_collapse, collapse)
-    comparison = compare_top_configs(metrics, predictions, job.n_boot)
+    collapse_columns = ["model", "checkpoint", "collapsed", "predicted_class", "test_accuracy"]
+    write_csv(job.out_collapse, per_model[collapse_columns + ["majority_rate", "collapse_message"]])
+    comparison = compare_top_configs(metrics, predictions, histories, job.n_boot)
     write_json(job.out_comparison, comparison)
     log.info("%s", comparison["sentence"])

@@ -27,6 +27,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .io import atomic_path
+from .metrics import predicted_class
 from .model import apply_strategy, forward_from_features, forward_from_prefix, forward_images
 from .runlog import writes_log_file
 from .settings import TrainSettings
@@ -255,7 +256,7 @@ def train_one_epoch(
         loss.backward()
         optimizer.step()
         total_loss += loss.item() * len(idx)
-        correct += int(((logits.detach() > 0).float() == y).sum())
+        correct += int((predicted_class(logits.detach()).float() == y).sum())
         seen += len(idx)
         progress.update(loss=total_loss / seen, acc=correct / seen)
     progress.close()
@@ -280,7 +281,7 @@ def evaluate(
     """Mean loss and accuracy of the runner's model on ``source``."""
     logits = predict_logits(runner, source, batch_size)
     loss = criterion(logits, labels.float()).item()
-    accuracy = ((logits > 0).float() == labels).float().mean().item()
+    accuracy = (predicted_class(logits).float() == labels).float().mean().item()
     return {"loss": loss, "accuracy": accuracy}
 
 

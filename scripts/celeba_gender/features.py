@@ -6,11 +6,12 @@ For every image of a split the builder stores
 - ``features``: the output of the whole ``features`` stack (frozen in strategy 1), input of
   strategy 1 (average pooling and the classifier run in the training job).
 Training images are stored in both orientations (original, horizontally flipped), so the
-random flip augmentation stays exact: each epoch picks one of the two per image.
+random flip draws from the same two views as end-to-end training: each epoch picks one per image.
 
 Arrays are ``.npy`` files of shape (N, V, C, H, W) with V = 2 views for train and 1 otherwise,
-stored in ``train.cache_dtype`` (float32 with the default precision fp32: the same values the
-end-to-end path computes; float16 with bf16), read back by memory mapping. A JSON key file, written last,
+stored in ``train.cache_dtype`` (float32 with the default precision fp32, so that training from the
+cache matches end-to-end training up to float rounding; float16 with bf16), read back by memory
+mapping. A JSON key file, written last,
 records what the cache was computed from; a job that finds a missing or different key refuses
 the cache instead of reading a stale or half-written one.
 """

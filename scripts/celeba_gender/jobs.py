@@ -16,13 +16,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
 from . import engine, features, store, weights
 from .io import CelebaGenderError, sha256_of, write_csv, write_json
-from .metrics import classification_metrics
+from .metrics import classification_metrics, predicted_class, sigmoid
 from .model import build_model, load_trained
 from .settings import TrainSettings
 
@@ -271,14 +272,15 @@ def evaluate_job(job: EvaluateJob) -> dict:
         engine.model_to_device(model, dev)
         runner = engine.Runner.create(model, settings.input, dev, settings.precision)
         logits = engine.predict_logits(runner, source, job.batch_size)
-    probs = torch.sigmoid(logits).numpy().astype(float)
+    logits = logits.numpy().astype(np.float64)
     labels = test["label"].to_numpy()
-    metrics = classification_metrics(labels, probs)
+    metrics = classification_metrics(labels, logits)
     metrics.update(
         model=settings.model_name,
         strategy=settings.strategy,
         lr=settings.lr,
         seed=settings.seed,
+        numerics=settings.precision,  # train.precision ("precision" is the score)
         checkpoint=job.checkpoint,
         epoch=record["epoch"],
         device=record.get("device", ""),
@@ -287,8 +289,9 @@ def evaluate_job(job: EvaluateJob) -> dict:
         {
             "image_id": test["image_id"],
             "label": labels,
-            "prob": probs,
-            "pred": (probs >= 0.5).astype(int),
+            "logit": logits,
+            "prob": sigmoid(logits),
+            "pred": predicted_class(logits).astype(int),
         }
     )
     write_csv(job.out_predictions, predictions)

@@ -78,9 +78,12 @@ def load_histories(paths: Iterable[str | os.PathLike]) -> dict[str, pd.DataFrame
 def collect_metrics(
     metrics_files: Iterable[str | os.PathLike], histories: Mapping[str, pd.DataFrame]
 ) -> pd.DataFrame:
-    """One row per evaluated (model, checkpoint): its grid cell, final-epoch train/val numbers
-    (the history's last row), best val accuracy and epoch, every test metric, and the device the
-    model was trained on (``device`` of metrics.json; empty when an older file lacks it)."""
+    """One row per evaluated (model, checkpoint): its grid cell, the checkpoint's epoch with that
+    epoch's own train/val numbers (the last epoch for ``last``, the best validation epoch for
+    ``best``), the epochs run, the best val accuracy and epoch, every test metric, the numerics
+    (train.precision)
+    and the device the model was trained on (``device`` of metrics.json; empty when an older file
+    lacks it)."""
     rows = []
     for path in metrics_files:
         metrics = read_metrics_json(path)
@@ -92,6 +95,11 @@ def collect_metrics(
             )
         hist = check_history(histories[model], model)
         last, best = hist.iloc[-1], hist.loc[hist["val_accuracy"].idxmax()]
+        epoch = int(metrics.get("epoch", last["epoch"]))
+        own = hist[hist["epoch"] == epoch]
+        if own.empty:
+            raise ReportError(f"{path}: epoch {epoch} is not in the training history of {model}")
+        own = own.iloc[0]
         rows.append(
             {
                 "model": model,
@@ -99,14 +107,16 @@ def collect_metrics(
                 "lr": float(metrics["lr"]),
                 "seed": int(metrics["seed"]),
                 "checkpoint": str(metrics["checkpoint"]),
+                "epoch": epoch,
                 "epochs": int(last["epoch"]),
-                "final_train_loss": float(last["train_loss"]),
-                "final_train_accuracy": float(last["train_accuracy"]),
-                "final_val_loss": float(last["val_loss"]),
-                "final_val_accuracy": float(last["val_accuracy"]),
+                "train_loss": float(own["train_loss"]),
+                "train_accuracy": float(own["train_accuracy"]),
+                "val_loss": float(own["val_loss"]),
+                "val_accuracy": float(own["val_accuracy"]),
                 "best_val_accuracy": float(best["val_accuracy"]),
                 "best_epoch": int(best["epoch"]),
                 **{k: metrics[k] for k in METRIC_KEYS[5:]},
+                "numerics": str(metrics.get("numerics") or "fp32"),  # train.precision
                 "device": str(metrics.get("device") or ""),
             }
         )
@@ -165,11 +175,12 @@ def published_comparison(metrics: pd.DataFrame, checkpoint: str = "last") -> pd.
 
 
 def best_model(metrics: pd.DataFrame) -> pd.Series:
-    """The row with the highest final validation accuracy (ties: the last-epoch checkpoint)."""
+    """The row with the highest validation accuracy at its checkpoint's epoch (ties: the
+    last-epoch checkpoint)."""
     if metrics.empty:
         raise ReportError("best_model: the metrics table has no rows")
     ranked = metrics.assign(_last=metrics["checkpoint"] == "last").sort_values(
-        ["final_val_accuracy", "_last"], ascending=[False, False], kind="stable"
+        ["val_accuracy", "_last"], ascending=[False, False], kind="stable"
     )
     return ranked.iloc[0].drop("_last")
 
@@ -212,10 +223,11 @@ def models_display(metrics: pd.DataFrame) -> pd.DataFrame:
             "LR": [format_lr(lr) for lr in metrics["lr"]],
             "Seed": metrics["seed"].astype(int),
             "Checkpoint": metrics["checkpoint"].astype(str),
-            "Train acc %": metrics["final_train_accuracy"].map(_pct),
-            "Val acc %": metrics["final_val_accuracy"].map(_pct),
-            "Train loss": metrics["final_train_loss"].map(number_text),
-            "Val loss": metrics["final_val_loss"].map(number_text),
+            "Epoch": metrics["epoch"].astype(int),
+            "Train acc %": metrics["train_accuracy"].map(_pct),
+            "Val acc %": metrics["val_accuracy"].map(_pct),
+            "Train loss": metrics["train_loss"].map(number_text),
+            "Val loss": metrics["val_loss"].map(number_text),
             "Test loss": metrics["test_loss"].map(number_text),
             "Test acc %": ours.map(lambda v: number_text(v, 2)),
             "Study test acc %": [number_text(v, 2) for v in published],
@@ -249,14 +261,14 @@ def comparison_display(comparison: pd.DataFrame) -> pd.DataFrame:
 
 
 def best_model_sentence(metrics: pd.DataFrame) -> str:
-    """The best model by final validation accuracy, stated in words (escaped HTML)."""
+    """The best model by validation accuracy, stated in words (escaped HTML)."""
     best = best_model(metrics)
     name = html.escape(str(best["model"]))
     return (
-        f"Best model by validation accuracy after the last epoch: <strong>{name}</strong> "
+        f"Best model by validation accuracy: <strong>{name}</strong> "
         f"(strategy {int(best['strategy'])}, learning rate {format_lr(best['lr'])}, seed "
-        f"{int(best['seed'])}) with a validation accuracy of "
-        f"{100 * float(best['final_val_accuracy']):.2f}% and a test accuracy of "
+        f"{int(best['seed'])}, epoch {int(best['epoch'])}) with a validation accuracy of "
+        f"{100 * float(best['val_accuracy']):.2f}% and a test accuracy of "
         f"{100 * float(best['test_accuracy']):.2f}% ({html.escape(str(best['checkpoint']))} "
         "checkpoint)."
     )

@@ -32,6 +32,10 @@ from celeba_gender.metrics_table import (
     write_metrics,
 )
 from celeba_gender.provenance import Provenance, provenance
+from celeba_gender.settings import numerics_note
+
+# The workflow's checkout: scripts/celeba_gender/page.py -> the folder holding the Snakefile.
+WORKFLOW_DIR = Path(__file__).resolve().parents[2]
 
 TITLE = "celeba-gender: VGG-16 transfer learning for gender classification on CelebA"
 IMAGE_TYPES = {
@@ -222,11 +226,12 @@ def render_html(
     *,
     weights_note: str,
     pretrained: bool,
+    numerics_note: str = "",
     title: str = TITLE,
 ) -> str:
     """Write the self-contained results page to ``out_html`` and return its text: the title, a
     menu of the sections, the weights note (a warning when the backbone was not pretrained),
-    then each (title, HTML body) section under a heading with a unique anchor."""
+    the numerics note (which ``train.precision`` ran), then each (title, HTML body) section under a heading with a unique anchor."""
     names = [name for name, _ in sections]
     anchors = section_anchors(names)
     nav = " ".join(
@@ -243,6 +248,8 @@ def render_html(
         f"<nav>{nav}</nav>",
         f'<div class="{banner_class}" id="weights">{banner_prefix}{html.escape(weights_note)}</div>',
     ]
+    if numerics_note:
+        parts.append(f'<div class="banner info" id="numerics">{html.escape(numerics_note)}</div>')
     for (name, body), anchor in zip(sections, anchors, strict=True):
         parts.append(f'<h2 id="{anchor}">{html.escape(name)}</h2>')
         if body:
@@ -294,7 +301,6 @@ class ReportJob:
     config: Mapping
     weights_note: str
     pretrained: bool
-    workflow_dir: str
     benchmark_root: str
     benchmark_files: Sequence[str]
 
@@ -439,7 +445,7 @@ def build_report(job: ReportJob) -> pd.DataFrame:
     write_metrics(metrics, job.out_metrics)
     collapse = pd.read_csv(job.collapse)
     costs = cost_display(cost_table(job.benchmark_files, job.benchmark_root))
-    prov = provenance(job.config, job.workflow_dir, metrics["device"])
+    prov = provenance(job.config, WORKFLOW_DIR, metrics["device"])
     tables = [
         ("Accuracy with 95% CI", table_html(pd.read_csv(job.model_ci))),
         ("Mean over seeds", table_html(pd.read_csv(job.seed_summary))),
@@ -460,5 +466,11 @@ def build_report(job: ReportJob) -> pd.DataFrame:
         ("Notes", notes_html(run_notes(job.comparison, collapse))),
         ("Provenance", provenance_html(prov)),
     ]
-    render_html(job.out_html, sections, weights_note=job.weights_note, pretrained=job.pretrained)
+    render_html(
+        job.out_html,
+        sections,
+        weights_note=job.weights_note,
+        pretrained=job.pretrained,
+        numerics_note=numerics_note(job.config["train"]),
+    )
     return metrics

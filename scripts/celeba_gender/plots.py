@@ -344,12 +344,12 @@ def plot_roc_curves(
     fig = Figure(figsize=(5.5, 5))
     ax = fig.add_subplot()
     aucs: dict[str, float] = {}
-    for name, (labels, probs) in curves.items():
+    for name, (labels, logits) in curves.items():
         truth = binary_array(labels, f"{name} labels")
-        scores = np.asarray(probs, dtype=float)
+        scores = np.asarray(logits, dtype=float)
         if scores.shape != truth.shape or not np.isfinite(scores).all():
             raise DataError(
-                f"{name}: expected one finite probability per label "
+                f"{name}: expected one finite logit per label "
                 f"({truth.shape[0]}), got shape {scores.shape}"
             )
         if len(np.unique(truth)) < 2:

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from .io import CelebaGenderError, DataError
+from .jobs import load_model_file
 from .store import decode_resized, to_normalized
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -32,8 +33,6 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
 
 def load_for_prediction(model_path: str | os.PathLike) -> tuple[torch.nn.Module, int]:
     """The trained model (eval mode) and the image size it was trained at."""
-    from .jobs import load_model_file
-
     path = Path(model_path)
     if not path.is_file():
         raise CelebaGenderError(
@@ -45,14 +44,16 @@ def load_for_prediction(model_path: str | os.PathLike) -> tuple[torch.nn.Module,
         raise CelebaGenderError(
             f"--model {path}: not a model written by the workflow's train rule ({err})"
         ) from err
-    size = int(record.get("settings", {}).get("extra", {}).get("image_size", 0) or 0)
-    return model.eval(), size
+    settings = record.get("settings", {})
+    # image_size is a training setting; model files of earlier versions kept it in "extra"
+    size = settings.get("image_size") or settings.get("extra", {}).get("image_size") or 0
+    return model.eval(), int(size)
 
 
 def predict_images(
     model: torch.nn.Module, paths: list[Path], image_size: int, batch_size: int = 32
 ) -> Iterator[tuple[Path, float]]:
-    """(path, P(male)) per image; a file that is not an image raises DataError naming it."""
+    """(path, logit) per image; a file that is not an image raises DataError naming it."""
     for start in range(0, len(paths), batch_size):
         chunk = paths[start : start + batch_size]
         pixels = []
@@ -63,4 +64,4 @@ def predict_images(
                 raise DataError(f"{path}: not an image the model can read ({err})") from err
         with torch.no_grad():
             logits = model(to_normalized(np.stack(pixels))).squeeze(1)
-        yield from zip(chunk, torch.sigmoid(logits).tolist(), strict=True)
+        yield from zip(chunk, logits.tolist(), strict=True)

@@ -19,6 +19,22 @@ PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 AUTO_CACHE_DTYPE: dict[str, str] = {"fp32": "float32", "bf16": "float16"}
 
 
+def numerics_note(train: Mapping) -> str:
+    """The numerics a ``train`` config section runs, in words (the report's banner)."""
+    precision = train.get("precision", "fp32")
+    dtype = cache_dtype(train)
+    if precision == "fp32":
+        return (
+            f"numerics: fp32, the study's (float32 compute with PyTorch's default math settings; "
+            f"feature cache {dtype})"
+        )
+    return (
+        f"numerics: bf16 (the fast mode: bf16 autocast for cache, training and evaluation; "
+        f"feature cache {dtype}), NOT the study's float32: see docs/configuration.md for the "
+        "measured deviation"
+    )
+
+
 def cache_dtype(train: Mapping) -> str:
     """The feature cache's dtype under a ``train`` config section (``auto`` follows precision)."""
     dtype = train.get("cache_dtype", "auto")
