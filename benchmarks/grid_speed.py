@@ -646,15 +646,22 @@ def report_baseline(record: dict, sizes: dict[str, int]) -> float:
     for phase in record["phases"]:
         scaling = sum(phase["scaling"].values())
         print_phase(
-            phase["phase"], phase["seconds"], phase["cpu_seconds"], scaling,
-            phase["peak_rss_mb"], phase["load_at_start"],
-        )  # fmt: skip
+            phase["phase"],
+            phase["seconds"],
+            phase["cpu_seconds"],
+            scaling,
+            phase["peak_rss_mb"],
+            phase["load_at_start"],
+        )
         projected += phase["seconds"] - scaling + phase_ratio(phase["scaling"], sizes)
     print_phase(
-        "baseline total (process)", record["wall_seconds"], record["cpu_seconds"],
-        sum(sum(p["scaling"].values()) for p in record["phases"]), record["maxrss_mb"],
+        "baseline total (process)",
+        record["wall_seconds"],
+        record["cpu_seconds"],
+        sum(sum(p["scaling"].values()) for p in record["phases"]),
+        record["maxrss_mb"],
         record["load_at_start"],
-    )  # fmt: skip
+    )
     print(
         f"    peak RSS of the process {record['maxrss_mb']:.0f} MB (getrusage); largest "
         f"DataLoader worker {record['children_maxrss_mb']:.0f} MB (counts the pages it shares "
@@ -670,16 +677,22 @@ def report_workflow(records: dict[str, dict], sizes: dict[str, int]) -> float:
     projected = 0.0
     for phase, record in records.items():
         print_phase(
-            phase, record["wall_seconds"], record["cpu_seconds"],
-            sum(record["scaling"].values()), record["maxrss_mb"], record["load_at_start"],
-        )  # fmt: skip
+            phase,
+            record["wall_seconds"],
+            record["cpu_seconds"],
+            sum(record["scaling"].values()),
+            record["maxrss_mb"],
+            record["load_at_start"],
+        )
         projected += projection_row(record, sizes)
     print_phase(
-        "workflow total", sum(r["wall_seconds"] for r in records.values()),
+        "workflow total",
+        sum(r["wall_seconds"] for r in records.values()),
         sum(r["cpu_seconds"] for r in records.values()),
         sum(sum(r["scaling"].values()) for r in records.values()),
-        max(r["maxrss_mb"] for r in records.values()), None,
-    )  # fmt: skip
+        max(r["maxrss_mb"] for r in records.values()),
+        None,
+    )
     for group in ("store", "cache", "train", "evaluate"):
         part = [r for p, r in records.items() if p.startswith(group)]
         wall = sum(r["wall_seconds"] for r in part)

@@ -69,12 +69,14 @@ def test_images(
     return store.build_store(split["path"].tolist(), size, folder / "test.npy", threads=2), split
 
 
-def mode_logits(model, images: np.ndarray, kind: str, mode: str, batch: int, folder: Path):
+def mode_logits(
+    model, images: np.ndarray, kind: str, mode: str, split_csv, folder: Path, batch: int
+):
     """Test logits of ``model`` in ``mode``: through the cache of its input kind."""
     dtype, precision = MODES[mode]
     paths = {kind: folder / f"{mode.replace(' ', '_')}.{kind}.npy"}
-    key = {"mode": mode}
-    features.build_cache(model, images, paths, key, 1, batch, CPU, dtype, precision)
+    key = features.cache_key("-", images.shape[1], dtype, split_csv, 1, precision)
+    features.build_cache(model, images, paths, key, batch, CPU)
     source = engine.CacheSource(features.open_cache(paths[kind], key), kind)
     runner = engine.Runner.create(model, kind, CPU, precision)
     return engine.predict_logits(runner, source, batch).numpy().astype(np.float64)
@@ -92,6 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         images, split = test_images(args.run, size, args.limit, folder)
+        split.to_csv(folder / "test.csv", index=False)  # what the cache keys hash
         labels = split["label"].to_numpy()
         print(f"precision: {len(split)} test images at {size} px, {len(models)} models, CPU")
         for path in models:
@@ -100,7 +103,9 @@ def main(argv: list[str] | None = None) -> None:
             logits = {}
             for mode in MODES:
                 started = time.perf_counter()
-                logits[mode] = mode_logits(model, images, kind, mode, args.batch_size, folder)
+                logits[mode] = mode_logits(
+                    model, images, kind, mode, folder / "test.csv", folder, args.batch_size
+                )
                 seconds = time.perf_counter() - started
                 reference = logits["fp32"]
                 difference = np.abs(logits[mode] - reference).max()

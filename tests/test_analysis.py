@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from celeba_gender.analysis import StatisticsJob, compare_top_configs, model_table, statistics_job
+from celeba_gender.grid import ModelId
 
 N_TEST = 200
 LABELS = np.array([0, 1] * (N_TEST // 2))
@@ -21,8 +22,14 @@ def predictions(accuracy: float, seed: int) -> pd.DataFrame:
     right = np.zeros(N_TEST, dtype=bool)
     right[rng.permutation(N_TEST)[: int(accuracy * N_TEST)]] = True
     pred = np.where(right, LABELS, 1 - LABELS)
-    return pd.DataFrame({"image_id": [f"{i:06d}.jpg" for i in range(N_TEST)], "label": LABELS,
-                         "logit": np.where(pred == 1, 1.0, -1.0), "pred": pred})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "image_id": [f"{i:06d}.jpg" for i in range(N_TEST)],
+            "label": LABELS,
+            "logit": np.where(pred == 1, 1.0, -1.0),
+            "pred": pred,
+        }
+    )
 
 
 # (strategy, lr): (validation accuracy, test accuracy). By test accuracy the best two would be
@@ -34,11 +41,20 @@ CELLS = {(1, 1e-4): (0.95, 0.80), (1, 1e-3): (0.90, 0.85), (2, 1e-3): (0.70, 0.9
 def grid():
     metrics, preds, histories = [], {}, {}
     for i, ((strategy, lr), (val, test)) in enumerate(CELLS.items()):
-        model = f"s{strategy}_lr{lr:g}_seed0"
+        model = ModelId(strategy, lr, 0).name
         histories[model] = pd.DataFrame({"epoch": [1, 2], "val_accuracy": [0.5, val]})
         for checkpoint in ("last", "best"):
-            metrics.append({"model": model, "strategy": strategy, "lr": lr, "seed": 0,
-                            "checkpoint": checkpoint, "epoch": 2, "test_accuracy": test})  # fmt: skip
+            metrics.append(
+                {
+                    "model": model,
+                    "strategy": strategy,
+                    "lr": lr,
+                    "seed": 0,
+                    "checkpoint": checkpoint,
+                    "epoch": 2,
+                    "test_accuracy": test,
+                }
+            )
             preds[(model, checkpoint)] = predictions(test, seed=i)
     return metrics, preds, histories
 
@@ -52,7 +68,7 @@ def test_the_two_configurations_compared_are_chosen_on_validation(grid):
     assert "by mean validation accuracy" in comparison["sentence"]
     assert "chosen before the test set is looked at" in comparison["sentence"]
     (pair,) = comparison["pairs"]
-    assert (pair["model_a"], pair["model_b"]) == ("s1_lr0.0001_seed0", "s1_lr0.001_seed0")
+    assert (pair["model_a"], pair["model_b"]) == ("s1_lr1e-4_seed0", "s1_lr1e-3_seed0")
 
 
 def test_every_checkpoint_gets_an_interval_and_a_collapse_check(grid):
@@ -78,8 +94,10 @@ def test_the_job_writes_the_selection_and_a_collapse_row_per_checkpoint(grid, tm
         (tmp_path / "models" / model).mkdir(parents=True)
         history.to_csv(tmp_path / "models" / model / "history.csv", index=False)
         files["histories"].append(str(tmp_path / "models" / model / "history.csv"))
-    out = {f"out_{k}": str(tmp_path / f"{k}.out") for k in
-           ("per_model", "per_config", "collapse", "comparison")}  # fmt: skip
+    out = {
+        f"out_{k}": str(tmp_path / f"{k}.out")
+        for k in ("per_model", "per_config", "collapse", "comparison")
+    }
     statistics_job(StatisticsJob(**files, n_boot=100, **out))
     assert json.loads((tmp_path / "comparison.out").read_text())["selected_on"] == "validation"
     collapse = pd.read_csv(tmp_path / "collapse.out")

@@ -12,8 +12,20 @@ SCRIPT = REPO / "benchmarks" / "grid_speed.py"
 
 
 def test_grid_speed_prints_speedup_as_last_line(tmp_path: Path) -> None:
-    cmd = [sys.executable, str(SCRIPT), "--train-images", "16", "--epochs", "1",
-           "--image-size", "32", "--threads", "2", "--out", str(tmp_path / "bench")]  # fmt: skip
+    cmd = [
+        sys.executable,
+        str(SCRIPT),
+        "--train-images",
+        "16",
+        "--epochs",
+        "1",
+        "--image-size",
+        "32",
+        "--threads",
+        "2",
+        "--out",
+        str(tmp_path / "bench"),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     last = proc.stdout.strip().splitlines()[-1]

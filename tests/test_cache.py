@@ -72,9 +72,7 @@ def dataset(tmp_path_factory) -> dict:
         for dtype in ("float16", "float32"):
             key = features.cache_key(WEIGHTS_SHA, SIZE, dtype, csv, VIEWS[split])
             paths = {kind: root / f"{split}_{kind}_{dtype}.npy" for kind in features.KINDS}
-            features.build_cache(
-                model, out[split]["store"], paths, key, VIEWS[split], BATCH, CPU, dtype
-            )
+            features.build_cache(model, out[split]["store"], paths, key, BATCH, CPU)
             out[split][dtype] = {"key": key, "paths": paths}
     return out
 
@@ -269,9 +267,12 @@ def fit_history(dataset, settings, source_kind: str, tmp_path: Path) -> pd.DataF
         train, val = (cache_source(dataset, s, "float32", source_kind) for s in ("train", "val"))
     model = copy.deepcopy(dataset["model"])
     result = engine.fit(
-        model, train, val, dataset["train"]["labels"], dataset["val"]["labels"], settings, CPU,
+        model,
+        engine.FitData(train, val, dataset["train"]["labels"], dataset["val"]["labels"]),
+        settings,
+        CPU,
         tmp_path / f"{source_kind}.pt",
-    )  # fmt: skip
+    )
     (tmp_path / f"{source_kind}.pt").unlink()  # 1.9 GB: not for pytest's retained temp dirs
     return result["history"]
 
@@ -299,7 +300,7 @@ def test_the_bf16_mode_stays_within_its_measured_bound_of_the_fp32_path(dataset,
     )
     key = features.cache_key(WEIGHTS_SHA, SIZE, "float16", split["csv"], 1, "bf16")
     paths = {"prefix": tmp_path / "val.prefix.npy"}
-    features.build_cache(model, split["store"], paths, key, 1, BATCH, CPU, "float16", "bf16")
+    features.build_cache(model, split["store"], paths, key, BATCH, CPU)
     source = engine.CacheSource(features.open_cache(paths["prefix"], key), "prefix")
     bf16 = engine.predict_logits(engine.Runner.create(model, "prefix", CPU, "bf16"), source, BATCH)
     scale = float(fp32.abs().max())
@@ -359,9 +360,13 @@ def test_an_interrupted_build_leaves_nothing_to_open(dataset, tmp_path) -> None:
     npy = tmp_path / "train_features.npy"
     with pytest.raises(OSError, match="simulated failure"):
         features.build_cache(
-            dataset["model"], FailingStore(split["store"]), {"features": npy},
-            split["float16"]["key"], VIEWS["train"], BATCH, CPU,
-        )  # fmt: skip
+            dataset["model"],
+            FailingStore(split["store"]),
+            {"features": npy},
+            split["float16"]["key"],
+            BATCH,
+            CPU,
+        )
     assert list(tmp_path.iterdir()) == []  # no array, no temporary file, no key
     with pytest.raises(DataError, match="no train_features.npy.key.json"):
         features.open_cache(npy, split["float16"]["key"])
@@ -376,14 +381,14 @@ def test_a_rebuild_killed_before_its_key_is_written_is_refused(
     old_key = split["float16"]["key"]
     new_key = {**old_key, "weights_sha256": "cd" * 32}
     build = (dataset["model"], split["store"], {"features": npy})
-    features.build_cache(*build, old_key, VIEWS["val"], BATCH, CPU)
+    features.build_cache(*build, old_key, BATCH, CPU)
 
     def killed(*_args, **_kwargs) -> None:
         raise OSError("killed before the key was written")
 
     monkeypatch.setattr(features, "write_json", killed)
     with pytest.raises(OSError, match="killed before the key"):
-        features.build_cache(*build, new_key, VIEWS["val"], BATCH, CPU)
+        features.build_cache(*build, new_key, BATCH, CPU)
     assert npy.exists()  # the new array is complete, but nothing says what it was built from
     for key in (old_key, new_key):
         with pytest.raises(DataError, match="no val_features.npy.key.json"):

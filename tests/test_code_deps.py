@@ -50,8 +50,11 @@ def runtime_imports(script: Path) -> frozenset[Path]:
     env = {**os.environ, "PYTHONPATH": str(REPO / "scripts")}
     proc = subprocess.run(
         [sys.executable, "-c", STUB_RUN, str(script)],
-        capture_output=True, text=True, env=env, timeout=300,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return frozenset(Path(f).resolve() for f in json.loads(proc.stdout.splitlines()[-1]))
 
@@ -102,8 +105,17 @@ def test_every_import_form_is_found(tmp_path):
     direct = {p.name for p in imported_modules(script, package)}
     assert direct == {"__init__.py", "a.py", "d.py", "f.py", "g.py"}
     deps = {p.name for p in code_dependencies(script, package)}
-    assert deps == {"wrapper.py", "__init__.py", "a.py", "b.py", "c.py", "d.py", "e.py", "f.py",
-                    "g.py"}  # fmt: skip
+    assert deps == {
+        "wrapper.py",
+        "__init__.py",
+        "a.py",
+        "b.py",
+        "c.py",
+        "d.py",
+        "e.py",
+        "f.py",
+        "g.py",
+    }
 
 
 def test_relative_imports_outside_the_package_are_not_followed(tmp_path):

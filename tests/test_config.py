@@ -136,10 +136,13 @@ def test_every_config_key_has_a_description_a_default_and_a_docs_row() -> None:
 # ---------------------------------------------------------------- numbers as users write them
 
 
-@pytest.mark.parametrize(("written", "names"), [
-    ("[1e-4, 3e-5]", {"1e-4", "3e-5"}),
-    ("[1E-3, 2.5e-4]", {"1e-3", "2.5e-4"}),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("written", "names"),
+    [
+        ("[1e-4, 3e-5]", {"1e-4", "3e-5"}),
+        ("[1E-3, 2.5e-4]", {"1e-3", "2.5e-4"}),
+    ],
+)
 def test_learning_rates_written_as_users_write_them_are_numbers(tmp_path, written, names):
     """YAML 1.1 reads 1e-4 as a string; the workflow turns it into a number before validation."""
     proc = dry_run_with(tmp_path, TINY_TRAIN_LR, f"learning_rates: {written}")
@@ -171,10 +174,25 @@ def test_the_default_config_without_data_stops_before_planning_naming_data_root(
     weights download either), and the message names data.root."""
     shutil.copytree(REPO / "config", tmp_path / "config")
     proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
-         "-n", "--cores", "4", "--resources", "gpu=1"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(tmp_path),
+            "-n",
+            "--cores",
+            "4",
+            "--resources",
+            "gpu=1",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     output = refused(proc)
     assert f"data.root {tmp_path / 'data' / 'celeba'} does not exist" in output
     assert "fetch_imagenet_weights" not in output
@@ -185,9 +203,11 @@ def test_a_data_root_with_no_known_layout_lists_the_layouts_looked_for(tmp_path)
     real = "synthetic: {enabled: false}"
     workdir = make_workdir(
         tmp_path / "w",
-        **{"data: {root: results/demo_data, subset_size: null}": f"data: {{root: {tmp_path / 'empty'}}}",
-           "synthetic: {enabled: true, n_images: 200, seed: 1, layout: kaggle}": real},
-    )  # fmt: skip
+        **{
+            "data: {root: results/demo_data, subset_size: null}": f"data: {{root: {tmp_path / 'empty'}}}",
+            "synthetic: {enabled: true, n_images: 200, seed: 1, layout: kaggle}": real,
+        },
+    )
     output = refused(snakemake(workdir, "-n", check=False))
     assert "no CelebA layout found" in output
     for layout, attributes in LAYOUT_ATTRIBUTE_FILES.items():

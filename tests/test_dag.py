@@ -7,18 +7,25 @@ import re
 from collections import Counter
 from pathlib import Path
 
+from celeba_gender.grid import MODEL_WILDCARD
 from conftest import make_workdir, planned_jobs, snakemake
 
 
 def train_inputs(workdir: Path) -> dict[str, str]:
     """Model -> the input kind (features, prefix, images) each planned training job announces."""
     out = snakemake(workdir, "-n").stdout
-    return dict(re.findall(r"train (s\d_lr\S+_seed\d+) \(strategy \d, input: (\w+)\)", out))
+    return dict(re.findall(rf"train ({MODEL_WILDCARD}) \(strategy \d, input: (\w+)\)", out))
 
 
 MODELS = ("s1_lr1e-4_seed0", "s2_lr1e-4_seed0")  # the grid of tests/data/tiny.yaml
-PER_MODEL_RULES = {"train": 1, "evaluate": 2, "plot_model": 1, "plot_confusion": 2, "subgroups": 1,
-                   "gradcam": 1}  # fmt: skip
+PER_MODEL_RULES = {
+    "train": 1,
+    "evaluate": 2,
+    "plot_model": 1,
+    "plot_confusion": 2,
+    "subgroups": 1,
+    "gradcam": 1,
+}
 PER_SPLIT_RULES = ("decode_images", "build_feature_cache")
 
 
@@ -83,7 +90,7 @@ def evaluate_plan(workdir: Path) -> set[tuple[str, str, str]]:
     """(model, input kind, threads) of every planned evaluation."""
     out = snakemake(workdir, "-n").stdout
     pattern = (
-        r"evaluate (s\d_lr\S+_seed\d+) \((?:last|best) epoch\) .*\(input: (\w+), threads: (\d+)\)"
+        rf"evaluate ({MODEL_WILDCARD}) \((?:last|best) epoch\) .*\(input: (\w+), threads: (\d+)\)"
     )
     return set(re.findall(pattern, out))
 
@@ -104,8 +111,11 @@ def test_seeds_add_a_seed_wildcard(tmp_path):
     jobs = planned_jobs(workdir)
     assert jobs["train"] == 4
     assert set(train_inputs(workdir)) == {
-        "s1_lr1e-4_seed0", "s1_lr1e-4_seed1", "s2_lr1e-4_seed0", "s2_lr1e-4_seed1"
-    }  # fmt: skip
+        "s1_lr1e-4_seed0",
+        "s1_lr1e-4_seed1",
+        "s2_lr1e-4_seed0",
+        "s2_lr1e-4_seed1",
+    }
 
 
 def test_imagenet_weights_are_fetched_by_a_local_rule_before_training(tmp_path):

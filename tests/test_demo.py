@@ -29,16 +29,32 @@ MARGIN_PP = 5.0
 def test_the_demo_s_best_model_beats_the_majority_class_rate(tmp_path):
     shutil.copytree(REPO / "config", tmp_path / "config")
     proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
-         "--cores", "2", "--configfile", str(tmp_path / "config" / "demo.yaml")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=3600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(tmp_path),
+            "--cores",
+            "2",
+            "--configfile",
+            str(tmp_path / "config" / "demo.yaml"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     metrics = pd.read_csv(tmp_path / "results/report/metrics.csv")
     best = best_model(metrics)
     test = pd.read_csv(tmp_path / "results/splits/test.csv")
     majority = max(test["label"].mean(), 1 - test["label"].mean())
     margin_pp = 100 * (best["test_accuracy"] - majority)
-    print(f"best by validation: {best['model']} ({best['checkpoint']}), test accuracy "
-          f"{best['test_accuracy']:.2%}, majority rate {majority:.2%}: {margin_pp:+.1f} pp")  # fmt: skip
+    print(
+        f"best by validation: {best['model']} ({best['checkpoint']}), test accuracy "
+        f"{best['test_accuracy']:.2%}, majority rate {majority:.2%}: {margin_pp:+.1f} pp"
+    )
     assert margin_pp >= MARGIN_PP

@@ -72,9 +72,13 @@ def data() -> dict:
 
 def run_fit(model, data, settings, checkpoint, on_epoch=None) -> dict:
     return engine.fit(
-        model, data["train_source"], data["val_source"], data["train_labels"],
-        data["val_labels"], settings, CPU, checkpoint, on_epoch=on_epoch,
-    )  # fmt: skip
+        model,
+        engine.FitData(**data),
+        settings,
+        CPU,
+        checkpoint,
+        on_epoch=on_epoch,
+    )
 
 
 def checkpoint_epoch(path: Path) -> int:
@@ -293,16 +297,25 @@ SAVED = dataclasses.replace(
 @pytest.mark.parametrize(
     ("changed", "now"),
     [
-        ("extra.weights_sha256", dataclasses.replace(SAVED, extra={**IDENTITY, "weights_sha256": "d" * 64})),
-        ("extra.train_split_sha256", dataclasses.replace(SAVED, extra={**IDENTITY, "train_split_sha256": "e" * 64})),
-        ("extra.val_split_sha256", dataclasses.replace(SAVED, extra={**IDENTITY, "val_split_sha256": "f" * 64})),
+        (
+            "extra.weights_sha256",
+            dataclasses.replace(SAVED, extra={**IDENTITY, "weights_sha256": "d" * 64}),
+        ),
+        (
+            "extra.train_split_sha256",
+            dataclasses.replace(SAVED, extra={**IDENTITY, "train_split_sha256": "e" * 64}),
+        ),
+        (
+            "extra.val_split_sha256",
+            dataclasses.replace(SAVED, extra={**IDENTITY, "val_split_sha256": "f" * 64}),
+        ),
         ("cache_dtype", dataclasses.replace(SAVED, cache_dtype="float16")),
         ("input", dataclasses.replace(SAVED, input="prefix")),
         ("image_size", dataclasses.replace(SAVED, image_size=64)),
         ("precision", dataclasses.replace(SAVED, precision="bf16")),
     ],
     ids=lambda v: v if isinstance(v, str) else "",
-)  # fmt: skip
+)
 def test_load_checkpoint_ignores_a_checkpoint_of_other_weights_data_input_or_numerics(
     tmp_path, caplog, changed, now
 ) -> None:
@@ -377,10 +390,14 @@ def test_checkpoint_minutes_skips_checkpoints_but_not_training(
     model = copy.deepcopy(base_model)
     written = []
     result = engine.fit(
-        model, data["train_source"], data["val_source"], data["train_labels"],
-        data["val_labels"], SETTINGS, CPU, checkpoint,
-        on_epoch=lambda row: written.append(checkpoint.exists()), checkpoint_minutes=60,
-    )  # fmt: skip
+        model,
+        engine.FitData(**data),
+        SETTINGS,
+        CPU,
+        checkpoint,
+        on_epoch=lambda row: written.append(checkpoint.exists()),
+        checkpoint_minutes=60,
+    )
     assert written == [False, False, False]
     pd.testing.assert_frame_equal(
         without_seconds(result["history"]),
@@ -395,10 +412,13 @@ def test_checkpoint_minutes_skips_checkpoints_but_not_training(
 def test_every_epoch_line_gives_the_time_left_for_the_job(base_model, data, tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="celeba_gender.engine"):
         engine.fit(
-            copy.deepcopy(base_model), data["train_source"], data["val_source"],
-            data["train_labels"], data["val_labels"], SETTINGS, CPU, tmp_path / "checkpoint.pt",
+            copy.deepcopy(base_model),
+            engine.FitData(**data),
+            SETTINGS,
+            CPU,
+            tmp_path / "checkpoint.pt",
             checkpoint_minutes=60,
-        )  # fmt: skip
+        )
     lines = [
         r.getMessage() for r in caplog.records if re.match(r"epoch \d/3: train", r.getMessage())
     ]

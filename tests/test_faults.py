@@ -47,11 +47,28 @@ CHECKPOINT = f"results/checkpoints/{MODEL}/last.pt"
 TRAIN_LOG = f"results/logs/train/{MODEL}.log"
 MODEL_FILES = (f"results/models/{MODEL}/model.pt", f"results/models/{MODEL}/best.pt")
 SETTINGS_32PX = TrainSettings(
-    strategy=1, lr=1e-4, seed=0, epochs=1, batch_size=48, image_size=32, input="features",
+    strategy=1,
+    lr=1e-4,
+    seed=0,
+    epochs=1,
+    batch_size=48,
+    image_size=32,
+    input="features",
     cache_dtype="float32",
-)  # fmt: skip
-TEST_NUMBERS = ("n", "test_loss", "test_accuracy", "precision", "recall", "f1", "roc_auc",
-                "tn", "fp", "fn", "tp")  # fmt: skip
+)
+TEST_NUMBERS = (
+    "n",
+    "test_loss",
+    "test_accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "tn",
+    "fp",
+    "fn",
+    "tp",
+)
 
 
 # ---------------------------------------------------------------- helpers
@@ -72,8 +89,22 @@ def clone(workdir: Path, dest: Path) -> Path:
 
 def start_snakemake(workdir: Path, *args: str) -> subprocess.Popen:
     """Snakemake in its own session (process group), output to ``workdir/snakemake.out``."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-           "--cores", "2", "--resources", "gpu=1", "--configfile", str(workdir / "tiny.yaml"), *args]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--cores",
+        "2",
+        "--resources",
+        "gpu=1",
+        "--configfile",
+        str(workdir / "tiny.yaml"),
+        *args,
+    ]
     out = open(workdir / "snakemake.out", "w")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(
         cmd, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -415,8 +446,9 @@ def test_training_refuses_an_image_store_whose_build_was_killed(tmp_path) -> Non
 
 @slow
 @pytest.mark.parametrize(
-    "table", ["results/data/metadata.csv", *(f"results/splits/{s}.csv" for s in ("train", "val", "test"))]
-)  # fmt: skip
+    "table",
+    ["results/data/metadata.csv", *(f"results/splits/{s}.csv" for s in ("train", "val", "test"))],
+)
 def test_same_config_gives_identical_tables(reference_run, independent_run, table) -> None:
     assert without_workdir(reference_run / table, reference_run) == without_workdir(
         independent_run / table, independent_run
@@ -426,9 +458,10 @@ def test_same_config_gives_identical_tables(reference_run, independent_run, tabl
 @slow
 def test_same_config_gives_identical_histories(reference_run, independent_run) -> None:
     pd.testing.assert_frame_equal(
-        history_without_seconds(reference_run), history_without_seconds(independent_run),
+        history_without_seconds(reference_run),
+        history_without_seconds(independent_run),
         check_exact=True,
-    )  # fmt: skip
+    )
 
 
 @slow
@@ -578,7 +611,7 @@ def settings_given_to_fit(files, monkeypatch, weights: Path | None = None):
     """The TrainSettings that train_job hands to engine.fit (and so to its checkpoints)."""
     seen = []
 
-    def capture(_model, _train, _val, _train_labels, _val_labels, settings, *_a, **_k):
+    def capture(_model, _data, settings, *_a, **_k):
         seen.append(settings)
         raise FitCalled
 

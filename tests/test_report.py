@@ -393,9 +393,16 @@ def test_render_html_gives_every_section_a_unique_anchor_linked_from_the_nav(
 
 @pytest.mark.parametrize(
     "value, text",
-    [(1e-3, "1e-3"), (1e-4, "1e-4"), (0.00025, "2.5e-4"), (6e-05, "6e-5"), ("2e-05", "2e-5"),
-     (0.1, "1e-1"), (1.0, "1e0")],
-)  # fmt: skip
+    [
+        (1e-3, "1e-3"),
+        (1e-4, "1e-4"),
+        (0.00025, "2.5e-4"),
+        (6e-05, "6e-5"),
+        ("2e-05", "2e-5"),
+        (0.1, "1e-1"),
+        (1.0, "1e0"),
+    ],
+)
 def test_format_lr_is_the_model_name_token(value, text):
     assert format_lr(value) == text
 

@@ -38,8 +38,17 @@ MINI_SNAKEFILE = CLUSTER_DIR / "mini" / "Snakefile"
 SNAKEMAKE_TIMEOUT_S = 600
 TIMEOUT_EXIT_CODES = (124, 137)
 HEAVY_RULES = ("train", "build_feature_cache", "evaluate")
-SACCT_FIELDS = ("JobID", "JobName", "State", "ExitCode", "Start", "End", "Timelimit", "AllocTRES",
-                "Comment")  # fmt: skip
+SACCT_FIELDS = (
+    "JobID",
+    "JobName",
+    "State",
+    "ExitCode",
+    "Start",
+    "End",
+    "Timelimit",
+    "AllocTRES",
+    "Comment",
+)
 # Declared node size for the test cluster: 2 fake GPUs x cpus_per_gpu 4, and room for two
 # 16 GB GPU jobs, so that profiles/slurm runs unchanged on a 2-core test machine.
 TEST_NODE_ENV = {"SLURM_TEST_CPUS": "8", "SLURM_TEST_MEMORY_MB": "36000"}
@@ -53,9 +62,29 @@ DAEMON_PID_FILES = {
 }
 ETC_SLURM_CONF = Path("/etc/slurm/slurm.conf")
 # The client commands of slurm-client/slurmctld: none may be reachable for the no-SLURM dry run.
-SLURM_COMMANDS = frozenset({"sacct", "sacctmgr", "salloc", "sattach", "sbatch", "sbcast",
-                            "scancel", "scontrol", "scrontab", "sdiag", "sinfo", "sprio", "squeue",
-                            "sreport", "srun", "sshare", "sstat", "strigger", "sview"})  # fmt: skip
+SLURM_COMMANDS = frozenset(
+    {
+        "sacct",
+        "sacctmgr",
+        "salloc",
+        "sattach",
+        "sbatch",
+        "sbcast",
+        "scancel",
+        "scontrol",
+        "scrontab",
+        "sdiag",
+        "sinfo",
+        "sprio",
+        "squeue",
+        "sreport",
+        "srun",
+        "sshare",
+        "sstat",
+        "strigger",
+        "sview",
+    }
+)
 SACCT_TIMELIMIT = re.compile(
     r"(?:(?P<days>\d+)-)?(?P<hours>\d+):(?P<minutes>\d\d):(?P<seconds>\d\d)"
 )

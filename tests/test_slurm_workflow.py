@@ -45,12 +45,32 @@ MODELS = ("s1_lr1e-4_seed0", "s2_lr1e-4_seed0")
 CHECKPOINTS = ("last", "best")
 # Target rules without a script: Snakemake finishes them itself, never as a cluster job.
 TARGET_RULES = frozenset({"all"})
-EXPECTED_CLUSTER_RULES = {"synthesize", "ingest", "split", "decode_images", "random_weights",
-                          "build_feature_cache", "train", "evaluate", "gradcam"}  # fmt: skip
-EXPECTED_LOCAL_RULES = {"report", "eda_samples", "eda_gender_counts", "eda_nulls",
-                        "eda_attribute_counts", "eda_correlations", "plot_model", "plot_confusion",
-                        "plot_loss_curves", "subgroups", "statistics", "roc_curves",
-                        "fetch_imagenet_weights"}  # fmt: skip
+EXPECTED_CLUSTER_RULES = {
+    "synthesize",
+    "ingest",
+    "split",
+    "decode_images",
+    "random_weights",
+    "build_feature_cache",
+    "train",
+    "evaluate",
+    "gradcam",
+}
+EXPECTED_LOCAL_RULES = {
+    "report",
+    "eda_samples",
+    "eda_gender_counts",
+    "eda_nulls",
+    "eda_attribute_counts",
+    "eda_correlations",
+    "plot_model",
+    "plot_confusion",
+    "plot_loss_curves",
+    "subgroups",
+    "statistics",
+    "roc_curves",
+    "fetch_imagenet_weights",
+}
 EXACT_METRICS = ("n", "tn", "fp", "fn", "tp")
 CLOSE_METRICS = ("test_accuracy", "test_loss")
 TOLERANCE = 1e-6

@@ -17,10 +17,14 @@ def named(**items) -> Namedlist:
 
 def job(input=None, output=None, params=None, wildcards=None, threads=2):
     return SimpleNamespace(
-        input=named(**(input or {})), output=named(**(output or {})),
-        params=named(**(params or {})), wildcards=named(**(wildcards or {})),
-        threads=threads, log=["results/logs/x.log"], rule="example",
-    )  # fmt: skip
+        input=named(**(input or {})),
+        output=named(**(output or {})),
+        params=named(**(params or {})),
+        wildcards=named(**(wildcards or {})),
+        threads=threads,
+        log=["results/logs/x.log"],
+        rule="example",
+    )
 
 
 @dataclass
@@ -44,9 +48,14 @@ def test_fields_are_filled_by_name_from_every_part_of_the_job():
     )
     got = from_snakemake(Example, smk)
     assert got == Example(
-        model="m.pt", files=["a", "b"], batch_size=64, checkpoint="last", threads=2,
-        log="results/logs/x.log", out_table="t.csv",
-    )  # fmt: skip
+        model="m.pt",
+        files=["a", "b"],
+        batch_size=64,
+        checkpoint="last",
+        threads=2,
+        log="results/logs/x.log",
+        out_table="t.csv",
+    )
     assert type(got.model) is str and type(got.files) is list  # plain values, not snakemake's
 
 

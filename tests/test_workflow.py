@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from celeba_gender.grid import MODEL_WILDCARD
 from conftest import REPO, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow
@@ -21,20 +22,44 @@ MODELS = ["s1_lr1e-4_seed0", "s2_lr1e-4_seed0"]
 
 def test_every_output_is_produced(workflow_run):
     expected = [
-        "results/data/metadata.csv", "results/data/bad_images.csv", "results/data/summary.json",
-        "results/splits/train.csv", "results/splits/val.csv", "results/splits/test.csv",
-        "results/figures/eda/samples.png", "results/figures/eda/gender_counts.png",
-        "results/figures/eda/attribute_counts.png", "results/figures/eda/correlations.png",
-        "results/tables/null_counts.csv", "results/tables/gender_counts.csv",
-        "results/figures/loss_curves.png", "results/figures/roc_curves.png",
-        "results/tables/model_ci.csv", "results/tables/seed_summary.csv",
-        "results/tables/comparison.json", "results/report/report.html", "results/report/metrics.csv",
-    ]  # fmt: skip
+        "results/data/metadata.csv",
+        "results/data/bad_images.csv",
+        "results/data/summary.json",
+        "results/splits/train.csv",
+        "results/splits/val.csv",
+        "results/splits/test.csv",
+        "results/figures/eda/samples.png",
+        "results/figures/eda/gender_counts.png",
+        "results/figures/eda/attribute_counts.png",
+        "results/figures/eda/correlations.png",
+        "results/tables/null_counts.csv",
+        "results/tables/gender_counts.csv",
+        "results/figures/loss_curves.png",
+        "results/figures/roc_curves.png",
+        "results/tables/model_ci.csv",
+        "results/tables/seed_summary.csv",
+        "results/tables/comparison.json",
+        "results/report/report.html",
+        "results/report/metrics.csv",
+    ]
     for model in MODELS:
         expected += [f"results/models/{model}/{f}" for f in ("model.pt", "best.pt", "history.csv")]
-        expected += [f"results/evaluation/{model}/{c}/{f}" for c in ("last", "best") for f in ("metrics.json", "predictions.csv")]  # fmt: skip
-        expected += [f"results/figures/models/{model}/{f}.png" for f in
-                     ("curves", "history_table", "confusion_last", "confusion_best", "subgroups", "gradcam")]  # fmt: skip
+        expected += [
+            f"results/evaluation/{model}/{c}/{f}"
+            for c in ("last", "best")
+            for f in ("metrics.json", "predictions.csv")
+        ]
+        expected += [
+            f"results/figures/models/{model}/{f}.png"
+            for f in (
+                "curves",
+                "history_table",
+                "confusion_last",
+                "confusion_best",
+                "subgroups",
+                "gradcam",
+            )
+        ]
     missing = [
         p
         for p in expected
@@ -119,11 +144,22 @@ def test_editing_the_training_code_retrains(workflow_run):
 # The jobs of one model (rules/train.smk, rules/evaluate.smk: train; evaluate and
 # plot_confusion for the last and the best epoch; plot_model, subgroups, gradcam) and the jobs
 # that gather every model (figures over all models, statistics, the report, the target rule).
-JOBS_PER_MODEL = {"train": 1, "evaluate": 2, "plot_confusion": 2, "plot_model": 1,
-                  "subgroups": 1, "gradcam": 1}  # fmt: skip
-JOBS_OVER_ALL_MODELS = {"plot_loss_curves": 1, "roc_curves": 1, "statistics": 1, "report": 1,
-                        "all": 1}  # fmt: skip
-MODEL_NAME = re.compile(r"\bs\d+_lr[^_\s]+_seed\d+\b")
+JOBS_PER_MODEL = {
+    "train": 1,
+    "evaluate": 2,
+    "plot_confusion": 2,
+    "plot_model": 1,
+    "subgroups": 1,
+    "gradcam": 1,
+}
+JOBS_OVER_ALL_MODELS = {
+    "plot_loss_curves": 1,
+    "roc_curves": 1,
+    "statistics": 1,
+    "report": 1,
+    "all": 1,
+}
+MODEL_NAME = re.compile(rf"\b{MODEL_WILDCARD}\b")
 
 
 def with_learning_rates(run: Path, rates: str, name: str) -> Path:

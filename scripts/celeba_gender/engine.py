@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from .io import atomic_path
 from .metrics import predicted_class
@@ -149,7 +148,8 @@ class Progress:
     Where a log file is being written (a workflow job, see ``runlog.job_logging``) or ``stream``
     is not a terminal: a log line every ``every`` batches (about a fifth of the epoch) with
     tqdm's meter (``n/total [elapsed<remaining, rate]``) and no carriage return. Only in an
-    interactive session without a log file: a tqdm bar on ``stream``.
+    interactive session without a log file: a tqdm bar on ``stream``. tqdm is imported here, not
+    with the module: without it (a bare GPU machine) the lines carry the same meter, and no bar.
     """
 
     def __init__(
@@ -159,9 +159,10 @@ class Progress:
         self.start = time.perf_counter()
         stream = sys.stderr if stream is None else stream
         self.every = every or max(1, math.ceil(total / 5))
+        self.tqdm = _tqdm()
         self.bar = (
-            tqdm(total=total, desc=desc, leave=False, file=stream)
-            if _is_terminal(stream) and not writes_log_file()
+            self.tqdm(total=total, desc=desc, leave=False, file=stream)
+            if self.tqdm is not None and _is_terminal(stream) and not writes_log_file()
             else None
         )
 
@@ -171,13 +172,44 @@ class Progress:
             self.bar.update(1)
             self.bar.set_postfix({k: f"{v:.4f}" for k, v in postfix.items()}, refresh=False)
         elif self.n % self.every == 0 or self.n == self.total:
-            meter = tqdm.format_meter(self.n, self.total, time.perf_counter() - self.start, ncols=0)
+            elapsed = time.perf_counter() - self.start
+            meter = (
+                self.tqdm.format_meter(self.n, self.total, elapsed, ncols=0)
+                if self.tqdm is not None
+                else _plain_meter(self.n, self.total, elapsed)
+            )
             extra = " ".join(f"{k}={v:.4f}" for k, v in postfix.items())
             log.info("%s %s %s", self.desc, meter.strip(), extra)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def _tqdm():
+    """tqdm's bar class, imported when a progress meter is made, or None where tqdm is not
+    installed (a borrowed GPU machine running benchmarks/gpu_check.py may lack it): progress is
+    then logged as lines without a bar."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm
+
+
+def _plain_meter(n: int, total: int, elapsed: float) -> str:
+    """tqdm's meter without tqdm: ``pct% n/total [elapsed<remaining, rate it/s]``."""
+    remaining = elapsed / n * (total - n) if n else 0.0
+    rate = n / elapsed if elapsed > 0 else 0.0
+
+    def clock(seconds: float) -> str:
+        minutes, secs = divmod(int(seconds), 60)
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours:d}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+    speed = f"{rate:.2f}it/s" if rate >= 1 or rate == 0 else f"{1 / rate:.2f}s/it"
+    percent = 100 * n // total if total else 100
+    return f"{percent:3d}% {n}/{total} [{clock(elapsed)}<{clock(remaining)}, {speed}]"
 
 
 def _is_terminal(stream: TextIO) -> bool:
@@ -437,12 +469,19 @@ def job_eta(epoch_seconds: list[float], remaining: int) -> str:
     return f"eta {left} for the job"
 
 
+@dataclass
+class FitData:
+    """What ``fit`` trains and validates on: each split's source and labels."""
+
+    train_source: object
+    val_source: object
+    train_labels: torch.Tensor
+    val_labels: torch.Tensor
+
+
 def fit(
     model: nn.Module,
-    train_source,
-    val_source,
-    train_labels: torch.Tensor,
-    val_labels: torch.Tensor,
+    data: FitData,
     settings: TrainSettings,
     device: torch.device,
     checkpoint: str | os.PathLike,
@@ -465,8 +504,8 @@ def fit(
     model_to_device(model, device)
     optimizer = make_optimizer(params, settings.lr, device)
     criterion = nn.BCEWithLogitsLoss()
-    train_labels = train_labels.float()
-    val_labels = val_labels.float()
+    train_source, val_source = data.train_source, data.val_source
+    train_labels, val_labels = data.train_labels.float(), data.val_labels.float()
     history: list[dict] = []
     best = {"epoch": 0, "score": -math.inf, "state": None}
     start_epoch = 1
@@ -524,10 +563,15 @@ def fit(
             best = {"epoch": epoch, "score": _score(row, settings.select_by), "state": state}
         log.info(
             "epoch %d/%d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | %.1f s | %s",
-            epoch, settings.epochs, row["train_loss"], row["train_accuracy"],
-            row["val_loss"], row["val_accuracy"], row["seconds"],
+            epoch,
+            settings.epochs,
+            row["train_loss"],
+            row["train_accuracy"],
+            row["val_loss"],
+            row["val_accuracy"],
+            row["seconds"],
             job_eta([r["seconds"] for r in history], 0 if last else settings.epochs - epoch),
-        )  # fmt: skip
+        )
         if due:
             _save_epoch_checkpoint(checkpoint, state, optimizer, epoch, history, best, settings)
             last_saved = time.perf_counter()

@@ -68,13 +68,11 @@ def build_cache(
     store: np.ndarray,
     out: dict[str, str | os.PathLike],
     key: dict,
-    views: int,
     batch_size: int,
     device: torch.device,
-    dtype: str = "float32",
-    precision: str = "fp32",
 ) -> dict[str, float]:
-    """Compute the requested kinds (keys of ``out``: prefix and/or features) for every image.
+    """Compute the requested kinds (keys of ``out``: prefix and/or features) for every image,
+    as ``key`` says (``cache_key``: its views, dtype and precision); the key is written last.
 
     Returns timing figures (seconds, images per second).
     """
@@ -83,6 +81,7 @@ def build_cache(
         raise ValueError(f"unknown cache kinds {sorted(unknown)}; expected {KINDS}")
     for path in out.values():  # an old key must never vouch for the array about to replace it
         key_path(path).unlink(missing_ok=True)
+    views, dtype, precision = key["views"], key["dtype"], key["precision"]
     model.eval().to(device=device, memory_format=torch.channels_last)
     np_dtype = np.dtype(dtype)
     n, size = store.shape[0], store.shape[1]

@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import pandas as pd
 from PIL import Image, ImageFile
 
 from celeba_gender import constants as C
-from celeba_gender.io import DataError, write_csv
+from celeba_gender.io import DataError, write_csv, write_json
 from celeba_gender.layouts import (
     absolute,
     attribute_file,
@@ -449,3 +450,48 @@ def write_metadata(
     """Write the metadata and bad-images tables as CSV, each atomically."""
     write_csv(out_meta, meta)
     write_csv(out_bad, bad)
+
+
+@dataclass
+class IngestJob:
+    """``ingest``: read ``root`` (``data.*``), check every image, write the metadata table, the
+    skipped bad images and a summary. ``attributes`` are the attribute files the rule depends on
+    (the layout decides which one is read)."""
+
+    root: str
+    format: str
+    subset_size: int | None
+    subset_order: str
+    seed: int
+    on_bad_image: str
+    threads: int
+    out_metadata: str
+    out_bad_images: str
+    out_summary: str
+    attributes: Sequence[str] = ()
+
+
+def ingest_job(job: IngestJob, log: logging.Logger | None = None) -> dict:
+    """Run the ingest rule's job; return its summary."""
+    meta, bad = build_metadata(
+        job.root,
+        fmt=job.format,
+        subset_size=job.subset_size,
+        subset_order=job.subset_order,
+        seed=job.seed,
+        on_bad_image=job.on_bad_image,
+        log=log,
+        workers=job.threads,
+    )
+    write_metadata(meta, bad, job.out_metadata, job.out_bad_images)
+    summary = {
+        "root": job.root,
+        "layout": detect_layout(job.root) if job.format == "auto" else job.format,
+        "images": len(meta),
+        "female": int((meta["label"] == 0).sum()),
+        "male": int((meta["label"] == 1).sum()),
+        "skipped_bad_images": len(bad),
+    }
+    write_json(job.out_summary, summary)
+    _logger(log).info("metadata: %s", summary)
+    return summary

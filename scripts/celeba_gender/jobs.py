@@ -115,9 +115,7 @@ def build_cache_job(job: CacheJob) -> dict:
         if declared is not None and Path(declared) != features.key_path(out[kind]):
             raise ValueError(f"the {kind} key file must be {features.key_path(out[kind])}")
     with out_of_memory_advice(dev, job.batch_size):
-        return features.build_cache(
-            model, array, out, key, job.views, job.batch_size, dev, job.dtype, job.precision
-        )
+        return features.build_cache(model, array, out, key, job.batch_size, dev)
 
 
 def input_identity(weights_sha256: str, train_csv, val_csv) -> dict:
@@ -184,16 +182,11 @@ def train_job(job: TrainJob) -> dict:
         len(val_split),
     )
     with out_of_memory_advice(dev, settings.batch_size):
+        data = engine.FitData(
+            train_source, val_source, labels_of(train_split), labels_of(val_split)
+        )
         result = engine.fit(
-            model,
-            train_source,
-            val_source,
-            labels_of(train_split),
-            labels_of(val_split),
-            settings,
-            dev,
-            job.checkpoint,
-            checkpoint_minutes=job.checkpoint_minutes,
+            model, data, settings, dev, job.checkpoint, checkpoint_minutes=job.checkpoint_minutes
         )
     history = result["history"]
     last = history.iloc[-1].to_dict()
