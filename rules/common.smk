@@ -188,6 +188,14 @@ def train_settings(wildcards):
     return TrainSettings.from_config(config, wildcards.model).to_dict()
 
 
+def gpu_ids(wildcards, resources):
+    """config gpus: the device ids a GPU job may claim (celeba_gender.gpus). Which card a job
+    runs on is no part of what it computes, so the param is a derived one (its function takes
+    ``resources``), which Snakemake leaves out of its rerun check: changing gpus reruns nothing.
+    """
+    return config["gpus"]
+
+
 def cache_views(wildcards):
     """Views per image in a split's cache: 2 (original + flipped) for train when flips are on."""
     return grid.split_views(wildcards.split, config["train"]["augmentations"])

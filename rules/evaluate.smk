@@ -30,6 +30,7 @@ rule evaluate:
         kind=train_kind,
         batch_size=config["train"]["batch_size"],
         device=config["train"]["device"],
+        gpus=gpu_ids,
     message:
         "evaluate {wildcards.model} ({wildcards.checkpoint} epoch) on the test set "
         "(input: {params.kind}, threads: {threads})"

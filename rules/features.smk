@@ -48,6 +48,7 @@ rule build_feature_cache:
         batch_size=config["train"]["batch_size"],
         device=config["train"]["device"],
         views=cache_views,
+        gpus=gpu_ids,
     message:
         "build_feature_cache {wildcards.split}: the frozen VGG-16 layers, once for all models"
     script:

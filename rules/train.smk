@@ -30,6 +30,7 @@ rule train:
         device=config["train"]["device"],
         checkpoint="results/checkpoints/{model}/last.pt",
         checkpoint_minutes=config["train"]["checkpoint_minutes"],
+        gpus=gpu_ids,
     message:
         "train {wildcards.model} (strategy {params.settings[strategy]}, input: {params.settings[input]})"
     script:

@@ -160,10 +160,22 @@ def test_coerce_numbers_converts_only_where_the_schema_wants_a_number():
             "name": {"type": "string"},
         },
     }
-    config = {"lrs": ["1e-4", 0.5, "abc"], "nested": {"x": "3e5"}, "name": "1e-4"}
+    schema["properties"]["ids"] = {"type": ["array", "null"], "items": {"type": "integer"}}
+    config = {
+        "lrs": ["1e-4", 0.5, "abc"],
+        "nested": {"x": "3e5"},
+        "name": "1e-4",
+        "ids": ["0", "1"],
+    }
     same = coerce_numbers(config, schema)
     assert same is config
-    assert config == {"lrs": [1e-4, 0.5, "abc"], "nested": {"x": 3e5}, "name": "1e-4"}
+    assert config == {
+        "lrs": [1e-4, 0.5, "abc"],
+        "nested": {"x": 3e5},
+        "name": "1e-4",
+        "ids": [0, 1],
+    }
+    assert type(config["ids"][0]) is int
 
 
 # ---------------------------------------------------------------- a run that cannot start

@@ -15,6 +15,8 @@ from celeba_gender import layouts
 
 # YAML 1.1 (PyYAML) reads 1e-4 or 3E5 as strings: only 1.0e-4 is a float there.
 _FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+# Snakemake's --config reads every value as a string: --config 'gpus=[0,1]' gives ["0", "1"].
+_INTEGER = re.compile(r"^[+-]?\d+$")
 
 
 def _types(schema: Mapping) -> set[str]:
@@ -24,9 +26,12 @@ def _types(schema: Mapping) -> set[str]:
 
 def coerce_numbers(value: Any, schema: Mapping) -> Any:
     """``value`` with every string that the schema wants as a number (``1e-4``, ``3e-5``) turned
-    into a float, in nested objects and arrays; everything else is returned unchanged (the schema
+    into a float, and every string of digits it wants as an integer (``--config 'gpus=[0,1]'``)
+    into an int, in nested objects and arrays; everything else is returned unchanged (the schema
     then names what is still wrong). Dicts and lists are changed in place, so Snakemake's config
     object stays the same object."""
+    if isinstance(value, str) and "integer" in _types(schema) and _INTEGER.match(value.strip()):
+        return int(value)
     if isinstance(value, str) and "number" in _types(schema) and _FLOAT.match(value.strip()):
         return float(value)
     if isinstance(value, dict):

@@ -153,7 +153,8 @@ def candidate_ids(
     if VISIBLE in environ:
         return visible_ids(environ[VISIBLE]), f"{VISIBLE}={environ[VISIBLE]} (gpus null)"
     n = count()
-    return [str(i) for i in range(n)], f"the {n} GPU(s) of this machine (gpus null)"
+    where = f"the {n} GPU(s) of this machine" if n else "this machine, which has no GPU"
+    return [str(i) for i in range(n)], f"{where} (gpus null)"
 
 
 def claims_a_gpu(device: str) -> bool:
@@ -258,7 +259,7 @@ def claim_gpu(
         return GpuSlot(None, "CUDA already initialised in this process: no GPU claimed")
     ids, source = candidate_ids(gpus, environ, count)
     if not ids:
-        return GpuSlot(None, f"no GPU in {source}: nothing claimed")
+        return GpuSlot(None, f"no id to claim from {source}: nothing claimed")
     folder = lock_folder(environ)
     start = time.monotonic()
     told = False

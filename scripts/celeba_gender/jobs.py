@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import platform
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import engine, features, store, weights
+from . import engine, features, gpus, store, weights
 from .io import CelebaGenderError, sha256_of, write_csv, write_json
 from .metrics import classification_metrics, predicted_class, sigmoid
 from .model import build_model, load_trained
@@ -69,14 +70,25 @@ def out_of_memory_advice(device: torch.device, batch_size: int) -> Iterator[None
         ) from err
 
 
-def log_host() -> None:
-    """The first line of a GPU job's log: where it runs and which devices it may use."""
-    log.info(
-        "host %s, CUDA_VISIBLE_DEVICES=%s, SLURM_JOB_ID=%s",
-        os.uname().nodename,
-        os.environ.get("CUDA_VISIBLE_DEVICES", "unset"),
-        os.environ.get("SLURM_JOB_ID", "none"),
-    )
+def log_host(slot: gpus.GpuSlot | None = None) -> None:
+    """The first line of a GPU job's log: where it runs, which devices it may use, its GPU slot."""
+    log.info("%s", gpus.host_line(slot))
+
+
+def on_one_gpu(job_function: Callable) -> Callable:
+    """A GPU job that first claims one GPU of ``job.gpus`` for itself (``gpus.claim_gpu``, before
+    torch touches CUDA), logs where it runs as its log's first line, and frees the GPU at its end."""
+
+    @functools.wraps(job_function)
+    def run(job):
+        with gpus.claim_gpu(job.gpus, job.device) as slot:
+            log_host(slot)
+            result = job_function(job)
+            if slot.device is not None:
+                log.info("releasing gpu %s", slot.device)
+            return result
+
+    return run
 
 
 @dataclass
@@ -97,13 +109,14 @@ class CacheJob:
     out_features: str
     out_prefix_key: str | None = None  # written last, beside each array (features.key_path)
     out_features_key: str | None = None
+    gpus: list[int] | None = None  # the ids it may claim (config gpus; gpus.claim_gpu)
 
 
+@on_one_gpu
 def build_cache_job(job: CacheJob) -> dict:
     """Compute the frozen layers of one split into the feature cache; return timing figures."""
     dev = engine.pick_device(job.device)
     engine.configure_device(dev, job.threads)
-    log_host()
     model = build_model(weights.load_backbone(job.weights), head_seed=0, assign=True)
     n = len(read_split(job.split))
     array = store.open_store(job.store, expected_n=n, expected_size=job.image_size)
@@ -147,17 +160,18 @@ class TrainJob:
     out_best: str
     out_history: str
     checkpoint_minutes: float = 0.0
+    gpus: list[int] | None = None  # the ids it may claim (config gpus; gpus.claim_gpu)
 
     def __post_init__(self):
         if not isinstance(self.settings, TrainSettings):
             self.settings = TrainSettings.from_dict(self.settings)
 
 
+@on_one_gpu
 def train_job(job: TrainJob) -> dict:
     """Train one (strategy, lr, seed) model; write the last and best models and the history."""
     dev = engine.pick_device(job.device)
     engine.configure_device(dev, job.threads)
-    log_host()
     wsha = sha256_of(job.weights)
     identity = input_identity(wsha, job.train, job.val)
     settings = dataclasses.replace(job.settings, extra={**job.settings.extra, **identity})
@@ -244,13 +258,14 @@ class EvaluateJob:
     checkpoint: str
     out_metrics: str
     out_predictions: str
+    gpus: list[int] | None = None  # the ids it may claim (config gpus; gpus.claim_gpu)
 
 
+@on_one_gpu
 def evaluate_job(job: EvaluateJob) -> dict:
     """Test-set metrics and per-image predictions of one trained model."""
     dev = engine.pick_device(job.device)
     engine.configure_device(dev, job.threads)
-    log_host()
     model, record = load_model_file(job.model)
     settings = TrainSettings.from_dict(record["settings"])
     if settings.input != job.kind:
