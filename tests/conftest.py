@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -96,6 +97,21 @@ def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
         if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job"):
             jobs[parts[0]] = int(parts[1])
     return jobs
+
+
+def touched_plan(run: Path, path: Path) -> dict[str, int]:
+    """The jobs a dry run of ``run`` plans after the file at ``path`` was edited.
+
+    Snakemake 9 compares checksums of inputs, so a bare mtime bump is not an edit: a comment is
+    appended, and the file (content and times) is restored afterwards.
+    """
+    text, before = path.read_text(), path.stat()
+    try:
+        path.write_text(text + "\n# edited by the tests\n")
+        return planned_jobs(run)
+    finally:
+        path.write_text(text)
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
 
 
 @pytest.fixture(scope="session")

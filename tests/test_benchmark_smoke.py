@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "benchmarks" / "grid_speed.py"
 
@@ -59,3 +61,127 @@ def test_reuse_baseline_takes_the_record_of_a_run_with_the_same_arguments(tmp_pa
     other = grid_speed.parse_args([*argv[:2], "--epochs", "5", *argv[4:]])
     with pytest.raises(SystemExit, match="made with other arguments \\(epochs\\)"):
         grid_speed.reused_baseline(summary, other)
+
+
+GPU_CHECK = REPO / "benchmarks" / "gpu_check.py"
+# What a borrowed GPU machine may lack: gpu_check.py must run without any of them.
+ABSENT = ("tqdm", "sklearn", "snakemake", "torchvision", "matplotlib", "scipy", "yaml")
+WITHOUT_OPTIONAL_PACKAGES = """
+import runpy, sys
+for name in {absent!r}:
+    sys.modules[name] = None  # any import of them (or of a submodule) raises ImportError
+sys.argv = [{script!r}, *{args!r}]
+runpy.run_path({script!r}, run_name="__main__")
+"""
+
+
+def run_gpu_check(args: list[str], cwd: Path, env: dict | None = None, timeout: int = 600):
+    """benchmarks/gpu_check.py in a fresh interpreter with the optional packages made
+    unimportable, from the repository with PYTHONPATH=scripts as its docstring says."""
+    import os
+
+    code = WITHOUT_OPTIONAL_PACKAGES.format(absent=ABSENT, script=str(GPU_CHECK), args=args)
+    env = {**os.environ, "PYTHONPATH": str(REPO / "scripts"), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=env,
+    )
+
+
+def test_gpu_check_smoke_prints_every_phase_and_the_minutes_last(tmp_path: Path) -> None:
+    """--smoke on the CPU: every job and phase line of both modes, the fp32/bf16 comparison, and
+    the two minutes lines last; without tqdm, scikit-learn, Snakemake, torchvision, matplotlib,
+    scipy or yaml importable (the progress lines then carry the package's own meter)."""
+    out = tmp_path / "check"
+    proc = run_gpu_check(["--smoke", "--out", str(out)], cwd=REPO)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-4000:]
+    lines = proc.stdout.strip().splitlines()
+    assert re.fullmatch(r"gpu study minutes \(fp32\): \d+(\.\d+)?", lines[-2]), lines[-2]
+    assert re.fullmatch(r"gpu study minutes \(bf16\): \d+(\.\d+)?", lines[-1]), lines[-1]
+    models = ["s1_lr1e-3_seed0", "s1_lr1e-4_seed0", "s2_lr1e-3_seed0", "s2_lr1e-4_seed0"]
+    number = r"[\d,]+(\.\d+)?"
+    jobs = [f"store-{s}" for s in ("train", "val", "test")]
+    jobs += [f"cache-{s}" for s in ("train", "val", "test")]
+    jobs += [f"train-{m}" for m in models] + [f"evaluate-{m}" for m in models]
+    for mode in ("fp32", "bf16"):
+        cache = "float32" if mode == "fp32" else "float16"
+        first = lines.index(f"{mode} (train.precision {mode}, feature cache {cache}):")
+        last = next(i for i, x in enumerate(lines) if x.startswith(f"  {mode} grid: "))
+        block = lines[first:last]
+        phases = [f"{mode} {p} (phase)" for p in ("store", "cache", "train", "evaluate")]
+        for name in jobs + phases:
+            # name, images, images/s, wall s, peak GPU MB ("-" on the CPU), peak RSS MB, full-study s
+            pattern = rf"  {re.escape(name)} +{number} +{number} +{number} +- +{number} +{number}"
+            assert any(re.fullmatch(pattern, line) for line in block), (name, block[:20])
+    compared = lines[lines.index("fp32 vs bf16 on the test set (8 images, last epoch):") :]
+    for model in models:
+        assert any(re.fullmatch(rf"  {model} +\S+ +\d+\.\d\d% \(\d/8\) .*", x) for x in compared)
+    assert any(line.startswith("gpu study minutes below: PROJECTED") for line in lines)
+    log = (out / "gpu_check.log").read_text()
+    assert re.search(r"epoch 1/1 +100% 1/1 \[\d\d:\d\d<\d\d:\d\d, ", log), log[-2000:]
+
+
+def test_gpu_check_without_cuda_stops_at_once_with_exit_code_2(tmp_path: Path) -> None:
+    proc = run_gpu_check(
+        ["--out", str(tmp_path / "check")], cwd=REPO, env={"CUDA_VISIBLE_DEVICES": ""}
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "gpu_check: no CUDA device (torch.cuda.is_available() is False)" in proc.stderr
+    assert "--smoke" in proc.stderr and not (tmp_path / "check").exists()
+
+
+def load_gpu_check():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_check", GPU_CHECK)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gpu_check_runs_the_schema_default_grid() -> None:
+    """gpu_check.py writes the workflow's train defaults out (no yaml import): they must be
+    config/schema.yaml's."""
+    import yaml
+
+    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
+    defaults = {k: v["default"] for k, v in schema["properties"]["train"]["properties"].items()}
+    assert defaults == load_gpu_check().STUDY_TRAIN
+
+
+def test_gpu_check_split_is_stratified_exact_and_seeded() -> None:
+    import numpy as np
+
+    gpu_check = load_gpu_check()
+    labels = np.array([1] * 300 + [0] * 700)
+    np.random.default_rng(1).shuffle(labels)
+    sizes = {"train": 800, "val": 100, "test": 100}
+    parts = gpu_check.stratified_split(labels, sizes, seed=0)
+    assert {k: len(v) for k, v in parts.items()} == sizes
+    assert sorted(sum(parts.values(), [])) == list(range(1000))
+    assert [int(labels[parts[s]].sum()) for s in ("train", "val", "test")] == [240, 30, 30]
+    assert parts == gpu_check.stratified_split(labels, sizes, seed=0)
+    assert parts != gpu_check.stratified_split(labels, sizes, seed=1)
+    tiny = gpu_check.stratified_split(labels[:18], gpu_check.SMOKE.sizes, seed=0)
+    assert all(len(set(labels[:18][rows])) == 2 for rows in tiny.values())
+
+
+@pytest.mark.slow
+def test_precision_benchmark_scores_a_finished_run_in_every_mode(workflow_run: Path) -> None:
+    """benchmarks/precision.py on the tiny run's models: fp32 agrees with itself exactly, and the
+    float16-cache and bf16 modes print their deviation lines."""
+    script = REPO / "benchmarks" / "precision.py"
+    cmd = [sys.executable, str(script), "--run", str(workflow_run), "--limit", "8"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0] == "precision: 8 test images at 32 px, 2 models, CPU"
+    fp32 = [line.split() for line in lines if " fp32 " in f" {line} " and "vs" not in line]
+    assert fp32 and all(float(row[2]) == 0.0 and float(row[4]) == 100.0 for row in fp32)
+    assert lines[-2].startswith("bf16 vs fp32: largest logit difference ")
+    assert lines[-1].startswith("float16 cache vs fp32: largest logit difference ")

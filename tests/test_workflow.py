@@ -4,7 +4,6 @@ what went stale."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pandas as pd
 import pytest
 
 from celeba_gender.grid import MODEL_WILDCARD
-from conftest import REPO, planned_jobs, snakemake
+from conftest import REPO, planned_jobs, snakemake, touched_plan
 
 pytestmark = pytest.mark.slow
 
@@ -104,24 +103,8 @@ def test_no_training_code_runs_twice_on_a_finished_run(workflow_run):
     assert planned_jobs(workflow_run) == {}
 
 
-def touched_plan(run: Path, module: str) -> dict[str, int]:
-    """The jobs a dry run plans after ``module`` of the package was edited.
-
-    Snakemake 9 compares checksums of inputs, so a bare mtime bump is not an edit: a comment is
-    appended, and the file (content and times) is restored afterwards.
-    """
-    path = REPO / "scripts" / "celeba_gender" / module
-    text, before = path.read_text(), path.stat()
-    try:
-        path.write_text(text + "\n# edited by tests/test_workflow.py\n")
-        return planned_jobs(run)
-    finally:
-        path.write_text(text)
-        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
-
-
 def test_editing_a_plot_module_redraws_only_plots_and_report(workflow_run):
-    jobs = touched_plan(workflow_run, "plots.py")
+    jobs = touched_plan(workflow_run, REPO / "scripts" / "celeba_gender" / "plots.py")
     figures = {"plot_model", "plot_confusion", "plot_loss_curves", "roc_curves", "subgroups"}
     figures |= {"gradcam", "report", "all"}  # every rule that draws a figure, and the report
     eda = {
@@ -136,7 +119,7 @@ def test_editing_a_plot_module_redraws_only_plots_and_report(workflow_run):
 
 
 def test_editing_the_training_code_retrains(workflow_run):
-    jobs = touched_plan(workflow_run, "engine.py")
+    jobs = touched_plan(workflow_run, REPO / "scripts" / "celeba_gender" / "engine.py")
     assert jobs.get("train") == len(MODELS)
     assert "ingest" not in jobs and "split" not in jobs
 
