@@ -81,7 +81,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "scripts"))  # the celeba_gender package
 sys.path.insert(0, str(HERE))  # grid_speed, beside this file
-from grid_speed import FULL_STUDY, SPLITS, Layout, PeakMemory, make_weights  # noqa: E402
+from grid_speed import (  # noqa: E402
+    FULL_STUDY,
+    SPLITS,
+    Layout,
+    PeakMemory,
+    make_weights,
+    synthetic_table,
+)
 
 from celeba_gender import grid  # noqa: E402  (standard library only)
 from celeba_gender.settings import cache_dtype  # noqa: E402
@@ -215,21 +222,9 @@ def quotas(total: int, counts: list[int]) -> list[int]:
 
 def make_data(layout: Layout, scale: Scale, seed: int, workers: int) -> dict[str, int]:
     """Synthetic CelebA images and split files (image_id, path, label); the split sizes."""
-    import pandas as pd
-
-    from celeba_gender import synth
     from celeba_gender.io import write_csv
 
-    attr_file = synth.generate(layout.data, scale.images, seed, "kaggle", workers=workers)
-    attributes = pd.read_csv(attr_file, dtype={"image_id": str})
-    image_dir = next(p for p in (layout.data / d for d in synth.KAGGLE_IMAGES) if p.is_dir())
-    table = pd.DataFrame(
-        {
-            "image_id": attributes["image_id"],
-            "path": [str((image_dir / i).resolve()) for i in attributes["image_id"]],
-            "label": (attributes["Male"] == 1).astype(int),
-        }
-    )
+    table = synthetic_table(layout, scale.images, seed, workers)
     rows = stratified_split(table["label"], scale.sizes, seed)
     for split in SPLITS:
         write_csv(layout.split(split), table.iloc[rows[split]])

@@ -198,25 +198,32 @@ def maxrss_mb() -> dict[str, float]:
 # --------------------------------------------------------------------------- preparation (not timed)
 
 
-def make_splits(layout: Layout, sizes: dict[str, int], seed: int) -> None:
-    """Synthetic CelebA images and stratified split files (image_id, path, label)."""
+def synthetic_table(layout: Layout, n: int, seed: int, workers: int):
+    """Generate ``n`` synthetic CelebA images under ``layout.data``; their (image_id, path, label)
+    table. (pandas and the package only: gpu_check.py uses it too.)"""
     import pandas as pd
-    from sklearn.model_selection import train_test_split
 
     from celeba_gender import synth
-    from celeba_gender.io import write_csv
 
-    n = sum(sizes.values())
-    attr_file = synth.generate(layout.data, n, seed, "kaggle", workers=2)
+    attr_file = synth.generate(layout.data, n, seed, "kaggle", workers=workers)
     attributes = pd.read_csv(attr_file, dtype={"image_id": str})
     image_dir = next(p for p in (layout.data / d for d in synth.KAGGLE_IMAGES) if p.is_dir())
-    table = pd.DataFrame(
+    return pd.DataFrame(
         {
             "image_id": attributes["image_id"],
             "path": [str((image_dir / i).resolve()) for i in attributes["image_id"]],
             "label": (attributes["Male"] == 1).astype(int),
         }
     )
+
+
+def make_splits(layout: Layout, sizes: dict[str, int], seed: int) -> None:
+    """Synthetic CelebA images and stratified split files (image_id, path, label)."""
+    from sklearn.model_selection import train_test_split
+
+    from celeba_gender.io import write_csv
+
+    table = synthetic_table(layout, sum(sizes.values()), seed, workers=2)
     train, rest = train_test_split(
         table, train_size=sizes["train"], stratify=table["label"], random_state=seed
     )

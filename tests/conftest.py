@@ -53,24 +53,17 @@ def n_images() -> int:
 # ---------------------------------------------------------------- the workflow as a subprocess
 
 
+def snakemake_command(workdir: Path, *args: str, configfile: str | None = "tiny.yaml") -> list:
+    """The command that runs the repository's Snakefile in ``workdir`` on 2 cores and 1 GPU slot,
+    with ``workdir/configfile`` (None: the workflow's own config/config.yaml only)."""
+    config = ["--configfile", str(workdir / configfile)] if configfile else []
+    return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+            "--cores", "2", "--resources", "gpu=1", *config, *args]  # fmt: skip
+
+
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run the repository's Snakefile in ``workdir`` (which holds a config/ copy)."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(workdir),
-        "--cores",
-        "2",
-        "--resources",
-        "gpu=1",
-        "--configfile",
-        str(workdir / "tiny.yaml"),
-        *args,
-    ]
+    cmd = snakemake_command(workdir, *args)
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=1800)
     if check and proc.returncode != 0:
         raise AssertionError(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from celeba_gender.configcheck import coerce_numbers
 from celeba_gender.constants import LAYOUT_ATTRIBUTE_FILES
 from celeba_gender.io import DataError
 from celeba_gender.layouts import SYNTHETIC_MARKER
-from conftest import REPO, make_workdir, snakemake
+from conftest import REPO, make_workdir, snakemake, snakemake_command
 
 TINY_MODEL = "model: {weights: random}"
 TINY_TRAIN_LR = "learning_rates: [1.0e-4]"
@@ -185,26 +184,10 @@ def test_the_default_config_without_data_stops_before_planning_naming_data_root(
     """The command a new user types first, in a clone without data/celeba: no job is planned (no
     weights download either), and the message names data.root."""
     shutil.copytree(REPO / "config", tmp_path / "config")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(REPO / "Snakefile"),
-            "-d",
-            str(tmp_path),
-            "-n",
-            "--cores",
-            "4",
-            "--resources",
-            "gpu=1",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = subprocess.run(  # --cores 2 instead of the user's 4: the stop comes before cores matter
+        snakemake_command(tmp_path, "-n", configfile=None),
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
     output = refused(proc)
     assert f"data.root {tmp_path / 'data' / 'celeba'} does not exist" in output
     assert "fetch_imagenet_weights" not in output

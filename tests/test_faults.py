@@ -18,7 +18,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -29,8 +28,9 @@ import torch
 
 from celeba_gender import engine, jobs
 from celeba_gender.io import CelebaGenderError, DataError
+from celeba_gender.metrics_table import METRIC_KEYS
 from celeba_gender.settings import TrainSettings
-from conftest import REPO, make_workdir, planned_jobs, snakemake
+from conftest import make_workdir, planned_jobs, snakemake, snakemake_command
 
 slow = pytest.mark.slow  # runs the workflow (the unit-level tests here are fast)
 
@@ -56,19 +56,7 @@ SETTINGS_32PX = TrainSettings(
     input="features",
     cache_dtype="float32",
 )
-TEST_NUMBERS = (
-    "n",
-    "test_loss",
-    "test_accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "roc_auc",
-    "tn",
-    "fp",
-    "fn",
-    "tp",
-)
+TEST_NUMBERS = METRIC_KEYS[METRIC_KEYS.index("n") :]  # every test number of metrics.json
 
 
 # ---------------------------------------------------------------- helpers
@@ -89,22 +77,7 @@ def clone(workdir: Path, dest: Path) -> Path:
 
 def start_snakemake(workdir: Path, *args: str) -> subprocess.Popen:
     """Snakemake in its own session (process group), output to ``workdir/snakemake.out``."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(workdir),
-        "--cores",
-        "2",
-        "--resources",
-        "gpu=1",
-        "--configfile",
-        str(workdir / "tiny.yaml"),
-        *args,
-    ]
+    cmd = snakemake_command(workdir, *args)
     out = open(workdir / "snakemake.out", "w")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(
         cmd, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, start_new_session=True

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 
 import pandas as pd
 import pytest
 
 from celeba_gender.metrics_table import best_model
-from conftest import REPO
+from conftest import REPO, snakemake_command
 
 CONFIG = REPO / "tests" / "data" / "learning.yaml"
 # Measured on this config (benchmarks/RESULTS.md, "The learning test", 2026-11-30): the best model
@@ -33,8 +32,7 @@ def test_the_best_model_by_validation_beats_the_majority_class_rate(tmp_path):
     shutil.copytree(REPO / "config", tmp_path / "config")
     shutil.copy(CONFIG, tmp_path / "learning.yaml")
     proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
-         "--cores", "2", "--resources", "gpu=1", "--configfile", str(tmp_path / "learning.yaml")],
+        snakemake_command(tmp_path, configfile="learning.yaml"),
         cwd=tmp_path, capture_output=True, text=True, timeout=3600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-4000:]
