@@ -402,7 +402,7 @@ def test_training_refuses_a_feature_cache_whose_build_was_killed(tmp_path, kind)
     npy.write_bytes(b"\x93NUMPY half written")  # an array at its final name, no .key.json
     settings = dataclasses.replace(SETTINGS_32PX, input=kind)
     with pytest.raises(DataError, match=rf"{npy}: feature cache missing or incomplete"):
-        jobs.make_source(npy, split, settings, "train", weights_sha="ab" * 32)
+        jobs.make_source(npy, split, 4, settings, "train", weights_sha="ab" * 32)
 
 
 def test_training_refuses_an_image_store_whose_build_was_killed(tmp_path) -> None:
@@ -411,7 +411,7 @@ def test_training_refuses_an_image_store_whose_build_was_killed(tmp_path) -> Non
     np.save(npy, np.zeros((2, 32, 32, 3), np.uint8))  # only part of the split, no .npy.json
     settings = dataclasses.replace(SETTINGS_32PX, input="images")
     with pytest.raises(DataError, match=rf"{npy}: image store missing or incomplete"):
-        jobs.make_source(npy, split, settings, "train", weights_sha="")
+        jobs.make_source(npy, split, 4, settings, "train", weights_sha="")
 
 
 # ---------------------------------------------------------------- reproducibility

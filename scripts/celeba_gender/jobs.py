@@ -40,10 +40,12 @@ def labels_of(split: pd.DataFrame) -> torch.Tensor:
     return torch.tensor(split["label"].to_numpy(), dtype=torch.float32)
 
 
-def make_source(array_path, split_csv, settings: TrainSettings, split: str, weights_sha: str):
-    """The input of one split under ``settings``: the decoded images or a checked feature cache."""
+def make_source(
+    array_path, split_csv, n: int, settings: TrainSettings, split: str, weights_sha: str
+):
+    """The input of one split (``n`` images, listed in ``split_csv``, which the caller has read)
+    under ``settings``: the decoded images or a checked feature cache."""
     if settings.input == "images":
-        n = len(read_split(split_csv))
         return engine.ImageSource(
             store.open_store(array_path, expected_n=n, expected_size=settings.image_size)
         )
@@ -177,8 +179,10 @@ def train_job(job: TrainJob) -> dict:
     settings = dataclasses.replace(job.settings, extra={**job.settings.extra, **identity})
     backbone = weights.load_backbone(job.weights)
     train_split, val_split = read_split(job.train), read_split(job.val)
-    train_source = make_source(job.train_input, job.train, settings, "train", wsha)
-    val_source = make_source(job.val_input, job.val, settings, "val", wsha)
+    train_source = make_source(
+        job.train_input, job.train, len(train_split), settings, "train", wsha
+    )
+    val_source = make_source(job.val_input, job.val, len(val_split), settings, "val", wsha)
     model = build_model(backbone, head_seed=settings.seed, assign=True)
     del backbone  # the model holds its tensors now
     log.info(
@@ -275,7 +279,7 @@ def evaluate_job(job: EvaluateJob) -> dict:
         )
     test = read_split(job.test)
     wsha = sha256_of(job.weights) if settings.input != "images" else ""
-    source = make_source(job.test_input, job.test, settings, "test", wsha)
+    source = make_source(job.test_input, job.test, len(test), settings, "test", wsha)
     with out_of_memory_advice(dev, job.batch_size):
         engine.model_to_device(model, dev)
         runner = engine.Runner.create(model, settings.input, dev, settings.precision)
