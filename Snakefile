@@ -19,13 +19,16 @@ include: "rules/features.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
+include: "rules/experiments.smk"
 
 
 rule all:
     default_target: True
     input:
-        "results/report/report.html",
-        "results/report/metrics.csv",
+        f"{EXP}/report/report.html",
+        f"{EXP}/report/metrics.csv",
+        "results/experiments.csv",
+        "results/experiments.html",
 
 
 # Every rule's wrapper script and the package modules it imports become its inputs.

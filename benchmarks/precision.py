@@ -1,7 +1,8 @@
 """What ``train.precision: bf16`` changes, measured against the default fp32 on a finished run.
 
-Takes the trained models of a finished workflow run (``--run``: the folder holding ``results/``,
-run with the default ``train.precision: fp32``) and scores its test images three ways with the
+Takes the trained models of a finished workflow run (``--run``: the folder holding ``results/``;
+``--experiment``: which experiment, when it holds several; run with the default
+``train.precision: fp32``) and scores its test images three ways with the
 same trained heads:
 
 - **fp32**: the workflow's default path (float32 compute, float32 feature cache);
@@ -31,12 +32,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 from celeba_gender import engine, features, grid, store  # noqa: E402
 from celeba_gender.jobs import load_model_file, read_split  # noqa: E402
 from celeba_gender.metrics import predicted_class  # noqa: E402
+from celeba_gender.paths import CONFIG_FILE, EXPERIMENTS, WorkflowPaths  # noqa: E402
 from celeba_gender.settings import TrainSettings  # noqa: E402
 
 CPU = torch.device("cpu")
@@ -50,6 +53,9 @@ MODES = {  # mode -> (cache dtype, precision of the cache build and the head)
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", type=Path, required=True, help="folder holding results/")
+    parser.add_argument(
+        "--experiment", default=None, help="the experiment to score (default: the only one)"
+    )
     parser.add_argument("--image-size", type=int, default=None, help="default: the run's")
     parser.add_argument("--limit", type=int, default=None, help="first N test images")
     parser.add_argument("--batch-size", type=int, default=16)
@@ -57,12 +63,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def experiment_paths(run: Path, experiment: str | None) -> WorkflowPaths:
+    """Where the experiment's files are (from the resolved config it wrote), relative to ``run``."""
+    folder = run / EXPERIMENTS
+    names = (
+        [experiment]
+        if experiment
+        else sorted(p.parent.name for p in folder.glob(f"*/{CONFIG_FILE}"))
+    )
+    if len(names) != 1 or not (folder / names[0] / CONFIG_FILE).is_file():
+        raise SystemExit(
+            f"{folder}: pass --experiment, one of: {', '.join(names) or 'none (run the workflow first)'}"
+        )
+    return WorkflowPaths.from_config(yaml.safe_load((folder / names[0] / CONFIG_FILE).read_text()))
+
+
 def test_images(
-    run: Path, size: int, limit: int | None, folder: Path
+    run: Path, paths: WorkflowPaths, size: int, limit: int | None, folder: Path
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """The test split's images decoded at ``size`` (the run's own store when the size matches)."""
-    split = read_split(run / "results/splits/test.csv").iloc[:limit]
-    own = run / "results/cache/images/test.npy"
+    split = read_split(run / paths.split_file("test")).iloc[:limit]
+    own = run / paths.image_store("test")
     meta = store.open_store(own, expected_n=None) if own.exists() else None
     if meta is not None and meta.shape[1] == size:
         return np.asarray(meta[: len(split)]), split
@@ -85,15 +106,18 @@ def mode_logits(
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    models = sorted((args.run / "results/models").glob("*/model.pt"))
+    paths = experiment_paths(args.run, args.experiment)
+    models = sorted((args.run / paths.experiment / "models").glob("*/model.pt"))
     if not models:
-        raise SystemExit(f"{args.run}/results/models: no trained model (run the workflow first)")
+        raise SystemExit(
+            f"{args.run / paths.experiment}: no trained model (run the workflow first)"
+        )
     first = TrainSettings.from_dict(load_model_file(models[0])[1]["settings"])
     size = args.image_size or first.image_size
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        images, split = test_images(args.run, size, args.limit, folder)
+        images, split = test_images(args.run, paths, size, args.limit, folder)
         split.to_csv(folder / "test.csv", index=False)  # what the cache keys hash
         labels = split["label"].to_numpy()
         print(f"precision: {len(split)} test images at {size} px, {len(models)} models, CPU")

@@ -10,8 +10,13 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from celeba_gender import grid
 from celeba_gender.codedeps import code_dependencies
-from celeba_gender.configcheck import check_config, coerce_numbers
+from celeba_gender.configcheck import (
+    check_config,
+    coerce_numbers,
+    reused_experiment_warning,
+)
 from celeba_gender.constants import LAYOUT_ATTRIBUTE_FILES, format_lr
+from celeba_gender.paths import IMAGENET_WEIGHTS, WorkflowPaths, random_weights_file
 from celeba_gender.settings import TrainSettings, cache_dtype
 
 # 1e-4 is a number (YAML 1.1 reads it as a string); then the schema (defaults filled in); then
@@ -26,7 +31,25 @@ check_config(config)
 SPLITS = grid.SPLITS
 CHECKPOINTS = grid.CHECKPOINTS
 MODEL_WILDCARD = grid.MODEL_WILDCARD
-IMAGENET_WEIGHTS = "resources/weights/vgg16-397923af.pth"
+
+# Where everything goes (celeba_gender/paths.py): this experiment's folder, and the shared stages'
+# folders keyed by what their outputs depend on.
+PATHS = WorkflowPaths.from_config(config)
+EXP = PATHS.experiment  # results/experiments/<experiment>
+DATA = PATHS.data  # results/data/<data key>: metadata, splits, EDA
+IMAGES = PATHS.images  # results/cache/<data key>/images-<S>px
+FEATURES = (
+    PATHS.features
+)  # results/cache/<data key>/features-<backbone>-<S>px-<dtype>-<precision>
+SHARED_LOGS = PATHS.shared_logs
+if warning := reused_experiment_warning(config, PATHS.config_file):
+    print(f"WARNING: {warning}", file=sys.stderr)
+SHARED_BENCHMARKS = PATHS.shared_benchmarks
+IMAGE_SIZE = config["train"]["image_size"]
+FEATURE_TAG = Path(FEATURES).name
+RANDOM_WEIGHTS = random_weights_file(
+    config
+)  # the random_weights rule's output, whatever weights says
 
 
 def track_script_code():
@@ -106,25 +129,17 @@ def ingest_inputs(wildcards):
 def weights_file():
     """The backbone file training reads, whatever model.weights says."""
     weights = config["model"]["weights"]
-    if weights == "imagenet":
-        return IMAGENET_WEIGHTS
-    if weights == "random":
-        return f"results/weights/vgg16-random-seed{config['model']['init_seed']}.pth"
-    if not Path(weights).is_file():
+    if weights not in ("imagenet", "random") and not Path(weights).is_file():
         raise ValueError(
             f"config model.weights: {weights} does not exist. Use imagenet, random, "
             "or the path of a VGG-16 .pth state dict."
         )
-    return weights
+    return PATHS.weights
 
 
 def random_weights_calibration(wildcards):
     """The decoded training images a random backbone is calibrated on (none when disabled)."""
-    return (
-        ["results/cache/images/train.npy"]
-        if config["model"]["calibration_images"]
-        else []
-    )
+    return [PATHS.image_store("train")] if config["model"]["calibration_images"] else []
 
 
 def weights_note():
@@ -150,17 +165,19 @@ def train_kind(wildcards):
 
 
 def split_input(split, kind):
+    """A split's training input: the decoded images, or its feature cache (``kind``)."""
     if kind == "images":
-        return f"results/cache/images/{split}.npy"
-    return f"results/cache/features/{split}.{kind}.npy"
+        return PATHS.image_store(split)
+    views = grid.split_views(split, config["train"]["augmentations"])
+    return PATHS.feature_file(split, views, kind)
 
 
 def train_inputs(wildcards):
     kind = train_kind(wildcards)
     return {
         "weights": weights_file(),
-        "train": "results/splits/train.csv",
-        "val": "results/splits/val.csv",
+        "train": PATHS.split_file("train"),
+        "val": PATHS.split_file("val"),
         "train_input": split_input("train", kind),
         "val_input": split_input("val", kind),
     }
@@ -169,9 +186,9 @@ def train_inputs(wildcards):
 def evaluate_inputs(wildcards):
     model_file = "model.pt" if wildcards.checkpoint == "last" else "best.pt"
     return {
-        "model": f"results/models/{wildcards.model}/{model_file}",
+        "model": f"{PATHS.model_dir(wildcards.model)}/{model_file}",
         "weights": weights_file(),
-        "test": "results/splits/test.csv",
+        "test": PATHS.split_file("test"),
         "test_input": split_input("test", train_kind(wildcards)),
     }
 
@@ -188,17 +205,41 @@ def train_settings(wildcards):
     return TrainSettings.from_config(config, wildcards.model).to_dict()
 
 
+# Settings that say how a job runs, not what it computes, are "derived" params: their functions
+# take ``resources``, and Snakemake leaves such params out of its rerun check. Changing them
+# reruns nothing, and the shared stages stay shared between experiments that differ in them.
+
+
 def gpu_ids(wildcards, resources):
-    """config gpus: the device ids a GPU job may claim (celeba_gender.gpus). Which card a job
-    runs on is no part of what it computes, so the param is a derived one (its function takes
-    ``resources``), which Snakemake leaves out of its rerun check: changing gpus reruns nothing.
-    """
+    """config gpus: the device ids a GPU job may claim (celeba_gender.gpus)."""
     return config["gpus"]
 
 
-def cache_views(wildcards):
-    """Views per image in a split's cache: 2 (original + flipped) for train when flips are on."""
-    return grid.split_views(wildcards.split, config["train"]["augmentations"])
+def run_device(wildcards, resources):
+    """config train.device: the device a job runs on."""
+    return config["train"]["device"]
+
+
+def run_batch_size(wildcards, resources):
+    """config train.batch_size, for the jobs where it sets only how many images go through the
+    network at once (the feature cache, evaluation): it changes no value beyond float rounding.
+    Training takes it in its settings, where it does change the model."""
+    return config["train"]["batch_size"]
+
+
+def results_root(wildcards, output):
+    """The folder holding experiments/ (the comparison is written beside it)."""
+    return str(Path(output.table).parent)
+
+
+def views_wildcard(wildcards):
+    """Views per image of a feature cache, from its file name (``train.2v.features.npy``)."""
+    return int(wildcards.views)
+
+
+def tracking(wildcards, resources):
+    """config tracking, and where the experiment's tracking logs go (celeba_gender.tracking)."""
+    return {"kind": config["tracking"], "logdir": PATHS.tracking}
 
 
 def attempt_runtime(wildcards, attempt):
@@ -235,13 +276,22 @@ def benchmark_files():
     if config["model"]["weights"] == "imagenet":
         files.append(rules.fetch_imagenet_weights.benchmark)
     elif config["model"]["weights"] == "random":
-        files += expand(
-            rules.random_weights.benchmark, init_seed=config["model"]["init_seed"]
-        )
+        files.append(rules.random_weights.benchmark)
     files += expand(rules.decode_images.benchmark, split=SPLITS)
     if grid.cache_usable(config["train"]):
-        files += expand(rules.build_feature_cache.benchmark, split=SPLITS)
+        files += [
+            expand(rules.build_feature_cache.benchmark, split=split, views=views)[0]
+            for split, views in cache_views()
+        ]
     files += model_outputs(rules.train.benchmark)
     files += model_outputs(rules.evaluate.benchmark, checkpoint=CHECKPOINTS)
     files += model_outputs(rules.gradcam.benchmark)
     return [str(path) for path in files]
+
+
+def cache_views():
+    """(split, views per image) of each split's feature cache."""
+    return [
+        (split, grid.split_views(split, config["train"]["augmentations"]))
+        for split in SPLITS
+    ]

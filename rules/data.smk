@@ -5,9 +5,9 @@ rule synthesize:
     output:
         attributes=attribute_file(),
     log:
-        "results/logs/synthesize.log",
+        f"{SHARED_LOGS}/synthesize.log",
     benchmark:
-        "results/benchmarks/synthesize.tsv"
+        f"{SHARED_BENCHMARKS}/synthesize.tsv"
     threads: 2
     params:
         root=synthetic_root,
@@ -24,18 +24,18 @@ rule ingest:
     input:
         attributes=ingest_inputs,
     output:
-        metadata="results/data/metadata.csv",
+        metadata=f"{DATA}/metadata.csv",
         bad_images=report(
-            "results/data/bad_images.csv",
+            f"{DATA}/bad_images.csv",
             caption="../report/bad_images.rst",
             category="Data",
             labels={"table": "bad images"},
         ),
-        summary="results/data/summary.json",
+        summary=f"{DATA}/summary.json",
     log:
-        "results/logs/ingest.log",
+        f"{SHARED_LOGS}/ingest.log",
     benchmark:
-        "results/benchmarks/ingest.tsv"
+        f"{SHARED_BENCHMARKS}/ingest.tsv"
     threads: 2
     params:
         root=config["data"]["root"],
@@ -52,19 +52,19 @@ rule ingest:
 
 rule split:
     input:
-        metadata="results/data/metadata.csv",
+        metadata=f"{DATA}/metadata.csv",
     output:
-        train="results/splits/train.csv",
-        val="results/splits/val.csv",
-        test="results/splits/test.csv",
+        train=f"{DATA}/splits/train.csv",
+        val=f"{DATA}/splits/val.csv",
+        test=f"{DATA}/splits/test.csv",
         sizes=report(
-            "results/splits/sizes.csv",
+            f"{DATA}/splits/sizes.csv",
             caption="../report/split_sizes.rst",
             category="Data",
             labels={"table": "split sizes"},
         ),
     log:
-        "results/logs/split.log",
+        f"{SHARED_LOGS}/split.log",
     params:
         train=config["split"]["train"],
         val=config["split"]["val"],

@@ -11,16 +11,16 @@ localrules:
 
 rule eda_samples:
     input:
-        metadata="results/data/metadata.csv",
+        metadata=f"{DATA}/metadata.csv",
     output:
         figure=report(
-            "results/figures/eda/samples.png",
+            f"{DATA}/eda/samples.png",
             caption="../report/eda_samples.rst",
             category="Data",
             labels={"figure": "sample images"},
         ),
     log:
-        "results/logs/eda/samples.log",
+        f"{SHARED_LOGS}/eda/samples.log",
     params:
         kind="samples",
         seed=config["split"]["seed"],
@@ -32,22 +32,22 @@ rule eda_samples:
 
 rule eda_gender_counts:
     input:
-        metadata="results/data/metadata.csv",
+        metadata=f"{DATA}/metadata.csv",
     output:
         figure=report(
-            "results/figures/eda/gender_counts.png",
+            f"{DATA}/eda/gender_counts.png",
             caption="../report/eda_gender_counts.rst",
             category="Data",
             labels={"figure": "gender counts"},
         ),
         table=report(
-            "results/tables/gender_counts.csv",
+            f"{DATA}/eda/gender_counts.csv",
             caption="../report/eda_gender_counts_table.rst",
             category="Data",
             labels={"table": "gender counts"},
         ),
     log:
-        "results/logs/eda/gender_counts.log",
+        f"{SHARED_LOGS}/eda/gender_counts.log",
     params:
         kind="gender_counts",
     message:
@@ -58,16 +58,16 @@ rule eda_gender_counts:
 
 rule eda_nulls:
     input:
-        metadata="results/data/metadata.csv",
+        metadata=f"{DATA}/metadata.csv",
     output:
         table=report(
-            "results/tables/null_counts.csv",
+            f"{DATA}/eda/null_counts.csv",
             caption="../report/eda_nulls.rst",
             category="Data",
             labels={"table": "null counts"},
         ),
     log:
-        "results/logs/eda/nulls.log",
+        f"{SHARED_LOGS}/eda/nulls.log",
     params:
         kind="nulls",
     message:
@@ -78,22 +78,22 @@ rule eda_nulls:
 
 rule eda_attribute_counts:
     input:
-        metadata="results/data/metadata.csv",
+        metadata=f"{DATA}/metadata.csv",
     output:
         figure=report(
-            "results/figures/eda/attribute_counts.png",
+            f"{DATA}/eda/attribute_counts.png",
             caption="../report/eda_attribute_counts.rst",
             category="Data",
             labels={"figure": "attribute counts"},
         ),
         table=report(
-            "results/tables/attribute_counts.csv",
+            f"{DATA}/eda/attribute_counts.csv",
             caption="../report/eda_attribute_counts_table.rst",
             category="Data",
             labels={"table": "attribute counts"},
         ),
     log:
-        "results/logs/eda/attribute_counts.log",
+        f"{SHARED_LOGS}/eda/attribute_counts.log",
     params:
         kind="attribute_counts",
     message:
@@ -104,22 +104,22 @@ rule eda_attribute_counts:
 
 rule eda_correlations:
     input:
-        metadata="results/data/metadata.csv",
+        metadata=f"{DATA}/metadata.csv",
     output:
         figure=report(
-            "results/figures/eda/correlations.png",
+            f"{DATA}/eda/correlations.png",
             caption="../report/eda_correlations.rst",
             category="Data",
             labels={"figure": "correlations with Male"},
         ),
         table=report(
-            "results/tables/attribute_correlations.csv",
+            f"{DATA}/eda/attribute_correlations.csv",
             caption="../report/eda_correlations_table.rst",
             category="Data",
             labels={"table": "correlations with Male"},
         ),
     log:
-        "results/logs/eda/correlations.log",
+        f"{SHARED_LOGS}/eda/correlations.log",
     params:
         kind="correlations",
     message:

@@ -14,12 +14,12 @@ rule evaluate:
     input:
         unpack(evaluate_inputs),
     output:
-        metrics="results/evaluation/{model}/{checkpoint}/metrics.json",
-        predictions="results/evaluation/{model}/{checkpoint}/predictions.csv",
+        metrics=f"{EXP}/evaluation/{{model}}/{{checkpoint}}/metrics.json",
+        predictions=f"{EXP}/evaluation/{{model}}/{{checkpoint}}/predictions.csv",
     log:
-        "results/logs/evaluate/{model}_{checkpoint}.log",
+        f"{EXP}/logs/evaluate/{{model}}_{{checkpoint}}.log",
     benchmark:
-        "results/benchmarks/evaluate/{model}_{checkpoint}.tsv"
+        f"{EXP}/benchmarks/evaluate/{{model}}_{{checkpoint}}.tsv"
     wildcard_constraints:
         model=MODEL_WILDCARD,
         checkpoint="|".join(CHECKPOINTS),
@@ -40,24 +40,24 @@ rule evaluate:
 
 rule plot_model:
     input:
-        history="results/models/{model}/history.csv",
+        history=f"{EXP}/models/{{model}}/history.csv",
     output:
         curves=report(
-            "results/figures/models/{model}/curves.png",
+            f"{EXP}/figures/models/{{model}}/curves.png",
             caption="../report/curves.rst",
             category="Training",
             subcategory="Curves",
             labels=model_labels,
         ),
         table=report(
-            "results/figures/models/{model}/history_table.png",
+            f"{EXP}/figures/models/{{model}}/history_table.png",
             caption="../report/history_table.rst",
             category="Training",
             subcategory="Per-epoch tables",
             labels=model_labels,
         ),
     log:
-        "results/logs/plots/{model}.log",
+        f"{EXP}/logs/plots/{{model}}.log",
     message:
         "plot_model {wildcards.model}: training curves and per-epoch table"
     script:
@@ -66,17 +66,17 @@ rule plot_model:
 
 rule plot_confusion:
     input:
-        metrics="results/evaluation/{model}/{checkpoint}/metrics.json",
+        metrics=f"{EXP}/evaluation/{{model}}/{{checkpoint}}/metrics.json",
     output:
         figure=report(
-            "results/figures/models/{model}/confusion_{checkpoint}.png",
+            f"{EXP}/figures/models/{{model}}/confusion_{{checkpoint}}.png",
             caption="../report/confusion.rst",
             category="Evaluation",
             subcategory="Confusion matrices",
             labels=eval_labels,
         ),
     log:
-        "results/logs/plots/{model}_confusion_{checkpoint}.log",
+        f"{EXP}/logs/plots/{{model}}_confusion_{{checkpoint}}.log",
     message:
         "plot_confusion {wildcards.model} ({wildcards.checkpoint} epoch): test-set confusion matrix"
     script:
@@ -85,16 +85,16 @@ rule plot_confusion:
 
 rule plot_loss_curves:
     input:
-        histories=model_outputs("results/models/{model}/history.csv"),
+        histories=model_outputs(f"{EXP}/models/{{model}}/history.csv"),
     output:
         figure=report(
-            "results/figures/loss_curves.png",
+            f"{EXP}/figures/loss_curves.png",
             caption="../report/loss_curves.rst",
             category="Training",
             labels={"figure": "loss curves, all models"},
         ),
     log:
-        "results/logs/plots/loss_curves.log",
+        f"{EXP}/logs/plots/loss_curves.log",
     message:
         "plot_loss_curves: train and validation loss of every model on one figure"
     script:
@@ -103,22 +103,22 @@ rule plot_loss_curves:
 
 rule roc_curves:
     input:
-        predictions=model_outputs("results/evaluation/{model}/last/predictions.csv"),
+        predictions=model_outputs(f"{EXP}/evaluation/{{model}}/last/predictions.csv"),
     output:
         figure=report(
-            "results/figures/roc_curves.png",
+            f"{EXP}/figures/roc_curves.png",
             caption="../report/roc.rst",
             category="Evaluation",
             labels={"figure": "ROC curves"},
         ),
         table=report(
-            "results/tables/roc_auc.csv",
+            f"{EXP}/tables/roc_auc.csv",
             caption="../report/roc_auc.rst",
             category="Evaluation",
             labels={"table": "ROC AUC"},
         ),
     log:
-        "results/logs/plots/roc_curves.log",
+        f"{EXP}/logs/plots/roc_curves.log",
     params:
         models=MODELS,
     message:
@@ -129,30 +129,30 @@ rule roc_curves:
 
 rule subgroups:
     input:
-        predictions="results/evaluation/{model}/last/predictions.csv",
-        metadata="results/data/metadata.csv",
+        predictions=f"{EXP}/evaluation/{{model}}/last/predictions.csv",
+        metadata=f"{DATA}/metadata.csv",
     output:
         attributes=report(
-            "results/evaluation/{model}/subgroups/attributes.csv",
+            f"{EXP}/evaluation/{{model}}/subgroups/attributes.csv",
             caption="../report/subgroup_table.rst",
             category="Subgroups",
             labels=subgroup_table_labels,
         ),
         groups=report(
-            "results/evaluation/{model}/subgroups/groups.csv",
+            f"{EXP}/evaluation/{{model}}/subgroups/groups.csv",
             caption="../report/subgroup_groups.rst",
             category="Subgroups",
             labels=subgroup_groups_labels,
         ),
-        summary="results/evaluation/{model}/subgroups/summary.json",
+        summary=f"{EXP}/evaluation/{{model}}/subgroups/summary.json",
         heatmap=report(
-            "results/figures/models/{model}/subgroups.png",
+            f"{EXP}/figures/models/{{model}}/subgroups.png",
             caption="../report/subgroup_heatmap.rst",
             category="Subgroups",
             labels=subgroup_heatmap_labels,
         ),
     log:
-        "results/logs/subgroups/{model}.log",
+        f"{EXP}/logs/subgroups/{{model}}.log",
     params:
         min_group_size=config["evaluate"]["min_group_size"],
     message:
@@ -163,21 +163,21 @@ rule subgroups:
 
 rule gradcam:
     input:
-        model_file="results/models/{model}/model.pt",
-        predictions="results/evaluation/{model}/last/predictions.csv",
-        test="results/splits/test.csv",
-        store="results/cache/images/test.npy",
+        model_file=f"{EXP}/models/{{model}}/model.pt",
+        predictions=f"{EXP}/evaluation/{{model}}/last/predictions.csv",
+        test=f"{DATA}/splits/test.csv",
+        store=f"{IMAGES}/test.npy",
     output:
         figure=report(
-            "results/figures/models/{model}/gradcam.png",
+            f"{EXP}/figures/models/{{model}}/gradcam.png",
             caption="../report/gradcam.rst",
             category="Explanations",
             labels=model_labels,
         ),
     log:
-        "results/logs/gradcam/{model}.log",
+        f"{EXP}/logs/gradcam/{{model}}.log",
     benchmark:
-        "results/benchmarks/gradcam/{model}.tsv"
+        f"{EXP}/benchmarks/gradcam/{{model}}.tsv"
     threads: 1
     params:
         n_images=config["evaluate"]["gradcam_images"],
@@ -191,41 +191,41 @@ rule gradcam:
 rule statistics:
     input:
         metrics=model_outputs(
-            "results/evaluation/{model}/{checkpoint}/metrics.json",
+            f"{EXP}/evaluation/{{model}}/{{checkpoint}}/metrics.json",
             checkpoint=CHECKPOINTS,
         ),
         predictions=model_outputs(
-            "results/evaluation/{model}/{checkpoint}/predictions.csv",
+            f"{EXP}/evaluation/{{model}}/{{checkpoint}}/predictions.csv",
             checkpoint=CHECKPOINTS,
         ),
-        histories=model_outputs("results/models/{model}/history.csv"),
+        histories=model_outputs(f"{EXP}/models/{{model}}/history.csv"),
     output:
         per_model=report(
-            "results/tables/model_ci.csv",
+            f"{EXP}/tables/model_ci.csv",
             caption="../report/model_ci.rst",
             category="Uncertainty",
             labels={"table": "per-model accuracy with 95% CI"},
         ),
         per_config=report(
-            "results/tables/seed_summary.csv",
+            f"{EXP}/tables/seed_summary.csv",
             caption="../report/seed_summary.rst",
             category="Uncertainty",
             labels={"table": "mean over seeds"},
         ),
         collapse=report(
-            "results/tables/collapse.csv",
+            f"{EXP}/tables/collapse.csv",
             caption="../report/collapse.rst",
             category="Uncertainty",
             labels={"table": "collapse check"},
         ),
         comparison=report(
-            "results/tables/comparison.json",
+            f"{EXP}/tables/comparison.json",
             caption="../report/comparison.rst",
             category="Uncertainty",
             labels={"table": "paired comparison of the best configurations"},
         ),
     log:
-        "results/logs/statistics.log",
+        f"{EXP}/logs/statistics.log",
     params:
         n_boot=config["evaluate"]["bootstrap"],
     message:

@@ -1,16 +1,18 @@
-# Decode every image once, and compute the frozen VGG-16 layers once for the whole grid.
+# Decode every image once, and compute the frozen VGG-16 layers once for the whole grid: shared by
+# every experiment, in folders keyed by what they depend on (celeba_gender/paths.py). Their params
+# are only what determines their outputs (batch size, device and GPU ids are derived params).
 
 
 rule decode_images:
     input:
-        split="results/splits/{split}.csv",
+        split=f"{DATA}/splits/{{split}}.csv",
     output:
-        store="results/cache/images/{split}.npy",
-        meta="results/cache/images/{split}.npy.json",
+        store=f"{IMAGES}/{{split}}.npy",
+        meta=f"{IMAGES}/{{split}}.npy.json",
     log:
-        "results/logs/decode_images/{split}.log",
+        f"{SHARED_LOGS}/decode_images/{IMAGE_SIZE}px/{{split}}.log",
     benchmark:
-        "results/benchmarks/decode_images/{split}.tsv"
+        f"{SHARED_BENCHMARKS}/decode_images/{IMAGE_SIZE}px/{{split}}.tsv"
     wildcard_constraints:
         split="|".join(SPLITS),
     threads: 2
@@ -25,19 +27,20 @@ rule decode_images:
 rule build_feature_cache:
     input:
         weights=weights_file(),
-        split="results/splits/{split}.csv",
-        store="results/cache/images/{split}.npy",
+        split=f"{DATA}/splits/{{split}}.csv",
+        store=f"{IMAGES}/{{split}}.npy",
     output:
-        prefix="results/cache/features/{split}.prefix.npy",
-        features="results/cache/features/{split}.features.npy",
-        prefix_key="results/cache/features/{split}.prefix.npy.key.json",
-        features_key="results/cache/features/{split}.features.npy.key.json",
+        prefix=f"{FEATURES}/{{split}}.{{views}}v.prefix.npy",
+        features=f"{FEATURES}/{{split}}.{{views}}v.features.npy",
+        prefix_key=f"{FEATURES}/{{split}}.{{views}}v.prefix.npy.key.json",
+        features_key=f"{FEATURES}/{{split}}.{{views}}v.features.npy.key.json",
     log:
-        "results/logs/build_feature_cache/{split}.log",
+        f"{SHARED_LOGS}/build_feature_cache/{FEATURE_TAG}/{{split}}.{{views}}v.log",
     benchmark:
-        "results/benchmarks/build_feature_cache/{split}.tsv"
+        f"{SHARED_BENCHMARKS}/build_feature_cache/{FEATURE_TAG}/{{split}}.{{views}}v.tsv"
     wildcard_constraints:
         split="|".join(SPLITS),
+        views="[12]",
     threads: 4
     resources:
         gpu=1,
@@ -45,9 +48,9 @@ rule build_feature_cache:
         image_size=config["train"]["image_size"],
         dtype=cache_dtype(config["train"]),
         precision=config["train"]["precision"],
-        batch_size=config["train"]["batch_size"],
-        device=config["train"]["device"],
-        views=cache_views,
+        views=views_wildcard,
+        batch_size=run_batch_size,
+        device=run_device,
         gpus=gpu_ids,
     message:
         "build_feature_cache {wildcards.split}: the frozen VGG-16 layers, once for all models"

@@ -5,19 +5,19 @@ rule train:
     input:
         unpack(train_inputs),
     output:
-        model="results/models/{model}/model.pt",
-        best="results/models/{model}/best.pt",
+        model=f"{EXP}/models/{{model}}/model.pt",
+        best=f"{EXP}/models/{{model}}/best.pt",
         history=report(
-            "results/models/{model}/history.csv",
+            f"{EXP}/models/{{model}}/history.csv",
             caption="../report/history.rst",
             category="Training",
             subcategory="History tables",
             labels=model_labels,
         ),
     log:
-        "results/logs/train/{model}.log",
+        f"{EXP}/logs/train/{{model}}.log",
     benchmark:
-        "results/benchmarks/train/{model}.tsv"
+        f"{EXP}/benchmarks/train/{{model}}.tsv"
     wildcard_constraints:
         model=MODEL_WILDCARD,
     retries: 2
@@ -28,9 +28,10 @@ rule train:
     params:
         settings=train_settings,
         device=config["train"]["device"],
-        checkpoint="results/checkpoints/{model}/last.pt",
+        checkpoint=f"{EXP}/checkpoints/{{model}}/last.pt",
         checkpoint_minutes=config["train"]["checkpoint_minutes"],
         gpus=gpu_ids,
+        tracking=tracking,
     message:
         "train {wildcards.model} (strategy {params.settings[strategy]}, input: {params.settings[input]})"
     script:

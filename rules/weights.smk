@@ -22,16 +22,15 @@ rule random_weights:
     input:
         store=random_weights_calibration,
     output:
-        "results/weights/vgg16-random-seed{init_seed}.pth",
+        RANDOM_WEIGHTS,
     log:
-        "results/logs/weights/random-seed{init_seed}.log",
+        f"{SHARED_LOGS}/weights/{Path(RANDOM_WEIGHTS).stem}.log",
     benchmark:
-        "results/benchmarks/weights/random-seed{init_seed}.tsv"
-    wildcard_constraints:
-        init_seed=r"\d+",
+        f"{SHARED_BENCHMARKS}/weights/{Path(RANDOM_WEIGHTS).stem}.tsv"
     params:
         n_images=config["model"]["calibration_images"],
+        init_seed=config["model"]["init_seed"],
     message:
-        "random_weights seed{wildcards.init_seed}: draw a random (NOT pretrained) VGG-16 initialisation"
+        "random_weights seed{params.init_seed}: draw a random (NOT pretrained) VGG-16 initialisation"
     script:
         "../scripts/random_weights.py"

@@ -12,7 +12,5 @@ with job_logging(snakemake.log[0]) as log:
         store = np.load(snakemake.input.store[0], mmap_mode="r")
         images = to_normalized(store[: snakemake.params.n_images])
         log.info("calibrating the classifier on %d unlabelled training images", len(images))
-    make_random(
-        snakemake.output[0], seed=int(snakemake.wildcards.init_seed), calibration_images=images
-    )
+    make_random(snakemake.output[0], seed=snakemake.params.init_seed, calibration_images=images)
     log.info("random VGG-16 weights (NOT pretrained) written to %s", snakemake.output[0])

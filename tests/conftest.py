@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from celeba_gender.paths import WorkflowPaths
+
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "data" / "tiny.yaml"
 
@@ -72,13 +74,53 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     return proc
 
 
-def make_workdir(path: Path, **overrides) -> Path:
-    shutil.copytree(REPO / "config", path / "config")
+def tiny_text(**overrides: str) -> str:
+    """tests/data/tiny.yaml with each key of ``overrides`` (a piece of its text) replaced."""
     text = TINY.read_text()
     for key, value in overrides.items():
         text = text.replace(key, value)
-    (path / "tiny.yaml").write_text(text)
+    return text
+
+
+def make_workdir(path: Path, **overrides) -> Path:
+    shutil.copytree(REPO / "config", path / "config")
+    (path / "tiny.yaml").write_text(tiny_text(**overrides))
     return path
+
+
+def _resolve(texts: list[str], schema: Path) -> dict:
+    """The config Snakemake runs from these YAML texts, each updating the last, numbers
+    coerced and schema defaults filled in, as rules/common.smk does."""
+    import yaml
+    from snakemake.utils import update_config, validate
+
+    from celeba_gender.configcheck import coerce_numbers
+
+    config: dict = {}
+    for text in texts:
+        update_config(config, yaml.safe_load(text) or {})
+    coerce_numbers(config, yaml.safe_load(schema.read_text()))
+    validate(config, str(schema))
+    return config
+
+
+def resolved_config(workdir: Path, *configfiles: str) -> dict:
+    """The config of a run in ``workdir`` with ``configfiles`` (relative to it) after the
+    workflow's own config/config.yaml."""
+    names = ("config/config.yaml", *configfiles)
+    return _resolve([(workdir / n).read_text() for n in names], workdir / "config/schema.yaml")
+
+
+def run_paths(workdir: Path, *configfiles: str) -> WorkflowPaths:
+    """Where the run in ``workdir`` with ``configfiles`` (default: the tests' tiny.yaml) puts
+    everything: the same ``celeba_gender.paths`` derivation as the rules'."""
+    return WorkflowPaths.from_config(resolved_config(workdir, *(configfiles or ("tiny.yaml",))))
+
+
+def tiny_paths(**overrides: str) -> WorkflowPaths:
+    """The paths of a run of ``make_workdir(path, **overrides)`` (no folder needed)."""
+    texts = [(REPO / "config/config.yaml").read_text(), tiny_text(**overrides)]
+    return WorkflowPaths.from_config(_resolve(texts, REPO / "config/schema.yaml"))
 
 
 def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:

@@ -185,3 +185,26 @@ def test_precision_benchmark_scores_a_finished_run_in_every_mode(workflow_run: P
     assert fp32 and all(float(row[2]) == 0.0 and float(row[4]) == 100.0 for row in fp32)
     assert lines[-2].startswith("bf16 vs fp32: largest logit difference ")
     assert lines[-1].startswith("float16 cache vs fp32: largest logit difference ")
+
+
+@pytest.mark.slow
+def test_data_scale_benchmark_measures_every_data_stage_at_each_size(tmp_path: Path) -> None:
+    """benchmarks/data_scale.py at two small sizes: one line per size and stage, with a job,
+    a wall time and a peak anonymous memory each, the summary file, and the target lines."""
+    script = REPO / "benchmarks" / "data_scale.py"
+    cmd = [sys.executable, str(script), "--out", str(tmp_path), "--sizes", "100", "160",
+           "--image-size", "48"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = [line.split() for line in proc.stdout.splitlines() if re.match(r"^ +(100|160) ", line)]
+    stages = ["ingest", "split", "decode_images", "eda_samples", "eda_gender_counts",
+              "eda_nulls", "eda_attribute_counts", "eda_correlations"]  # fmt: skip
+    assert [(r[0], r[2]) for r in rows] == [(n, s) for n in ("100", "160") for s in stages]
+    for row in rows:
+        jobs, wall, peak_mb = int(row[3]), float(row[4]), float(row[6])
+        assert jobs == (3 if row[2] == "decode_images" else 1), row
+        assert wall > 0 and peak_mb > 5, row  # a Python process has megabytes of heap
+    assert "target 160 images, peak anonymous memory < 4 GB in every stage" in proc.stdout
+    assert "target no stage worse than linear" in proc.stdout
+    assert (tmp_path / "summary.json").is_file()
+    assert not list(tmp_path.glob("n*/results/cache/*/images-48px/*.npy"))  # stores removed

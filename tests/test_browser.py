@@ -19,7 +19,7 @@ import pytest
 from browser import evaluate, launch, open_page, require_chromium, screenshot
 from PIL import Image
 
-from conftest import REPO
+from conftest import REPO, tiny_paths
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -47,6 +47,8 @@ PAGE_FACTS = """(async () => {
     height: Math.ceil(document.documentElement.scrollHeight),
   };
 })()"""
+
+P = tiny_paths()  # where the tiny run (workflow_run) puts everything
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ def copy_screenshot(png: Path, dest: Path) -> Path:
 def rendered(chromium, workflow_run, tmp_path_factory) -> RenderedPage:
     """The results page opened once in Chromium: DOM facts, a full-page PNG, the README picture."""
     tmp = tmp_path_factory.mktemp("browser")
-    html = workflow_run / "results/report/report.html"
+    html = workflow_run / f"{P.experiment}/report/report.html"
     with launch(chromium, tmp / "profile", tmp / "chromium.log") as browser:
         session = open_page(browser, html.as_uri(), *WINDOW)
         facts = evaluate(browser, session, PAGE_FACTS)
@@ -94,7 +96,7 @@ def test_every_image_on_the_results_page_loads(rendered):
 
 
 def test_models_table_lists_every_model_and_checkpoint_of_the_run(workflow_run, rendered):
-    metrics = pd.read_csv(workflow_run / "results/report/metrics.csv")
+    metrics = pd.read_csv(workflow_run / f"{P.experiment}/report/metrics.csv")
     expected = sorted(zip(metrics["model"], metrics["checkpoint"], strict=True))
     headers = rendered.facts["headers"]
     model_col, checkpoint_col = headers.index("Model"), headers.index("Checkpoint")

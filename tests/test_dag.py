@@ -4,11 +4,16 @@ path, the seed wildcard. Fast: nothing is executed."""
 from __future__ import annotations
 
 import re
+import shutil
 from collections import Counter
 from pathlib import Path
 
+import yaml
+
+from celeba_gender import grid
 from celeba_gender.grid import MODEL_WILDCARD
-from conftest import make_workdir, planned_jobs, snakemake
+from celeba_gender.settings import TrainSettings
+from conftest import REPO, make_workdir, planned_jobs, resolved_config, snakemake
 
 
 def train_inputs(workdir: Path) -> dict[str, str]:
@@ -123,3 +128,43 @@ def test_imagenet_weights_are_fetched_by_a_local_rule_before_training(tmp_path):
     jobs = planned_jobs(workdir)
     assert jobs["fetch_imagenet_weights"] == 1 and "random_weights" not in jobs
     assert "fetch the ImageNet VGG-16 weights once" in snakemake(workdir, "-n").stdout
+
+
+# ---------------------------------------------------------------- experiments
+
+
+def test_a_config_without_experiment_runs_as_the_default_experiment(tmp_path):
+    workdir = make_workdir(tmp_path, **{"experiment: tiny\n": ""})
+    study = workdir / "config" / "config.yaml"  # it names its experiment "study"
+    study.write_text(re.sub(r"^experiment:.*\n", "", study.read_text(), flags=re.M))
+    out = snakemake(workdir, "-n").stdout
+    assert "results/experiments/default/report/report.html" in out
+    assert "results/experiments/tiny/" not in out
+
+
+def test_the_lr_sweep_experiment_plans_24_models_on_the_study_config(tmp_path, synthetic_roots):
+    """config/experiments/lr-sweep.yaml on top of config/config.yaml, with data.root pointing at
+    a generated dataset (a run without data stops at parse time): 4 learning rates x 2
+    strategies x 3 seeds, each at most 10 epochs with early stopping (patience 3) on validation
+    accuracy, as one experiment."""
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    data = {"data": {"root": str(synthetic_roots["kaggle"]), "subset_size": None}}
+    (tmp_path / "data.yaml").write_text(yaml.safe_dump(data))
+    files = ("config/experiments/lr-sweep.yaml", "data.yaml")
+    jobs = planned_jobs(tmp_path, "--configfile", *files)
+    expected = {
+        grid.ModelId(strategy, lr, seed).name
+        for lr in (5e-4, 3e-4, 2e-4, 1e-4)
+        for strategy in (1, 2)
+        for seed in (0, 1, 2)
+    }
+    assert jobs["train"] == len(expected) == 24
+    assert jobs["evaluate"] == 2 * 24 and jobs["report"] == 1
+    config = resolved_config(tmp_path, *files)
+    assert config["experiment"] == "lr-sweep" and config["model"]["weights"] == "imagenet"
+    assert {m.name for m in grid.models(config["train"])} == expected
+    for model in expected:
+        settings = TrainSettings.from_config(config, model)
+        assert (settings.epochs, settings.patience, settings.select_by) == (10, 3, "val_accuracy")
+    out = snakemake(tmp_path, "-n", "--configfile", *files).stdout
+    assert "results/experiments/lr-sweep/report/report.html" in out

@@ -30,7 +30,7 @@ from celeba_gender import engine, jobs
 from celeba_gender.io import CelebaGenderError, DataError
 from celeba_gender.metrics_table import METRIC_KEYS
 from celeba_gender.settings import TrainSettings
-from conftest import make_workdir, planned_jobs, snakemake, snakemake_command
+from conftest import make_workdir, planned_jobs, run_paths, snakemake, snakemake_command, tiny_paths
 
 slow = pytest.mark.slow  # runs the workflow (the unit-level tests here are fast)
 
@@ -41,11 +41,12 @@ FAULTS_CONFIG = {  # edits of tests/data/tiny.yaml
     "epochs: 2": f"epochs: {EPOCHS}",
     "strategies: [1, 2]": "strategies: [1]",
 }
-HISTORY = f"results/models/{MODEL}/history.csv"
-METRICS = f"results/evaluation/{MODEL}/last/metrics.json"
-CHECKPOINT = f"results/checkpoints/{MODEL}/last.pt"
-TRAIN_LOG = f"results/logs/train/{MODEL}.log"
-MODEL_FILES = (f"results/models/{MODEL}/model.pt", f"results/models/{MODEL}/best.pt")
+P = tiny_paths(**FAULTS_CONFIG)
+HISTORY = f"{P.experiment}/models/{MODEL}/history.csv"
+METRICS = f"{P.experiment}/evaluation/{MODEL}/last/metrics.json"
+CHECKPOINT = f"{P.experiment}/checkpoints/{MODEL}/last.pt"
+TRAIN_LOG = f"{P.experiment}/logs/train/{MODEL}.log"
+MODEL_FILES = (f"{P.experiment}/models/{MODEL}/model.pt", f"{P.experiment}/models/{MODEL}/best.pt")
 SETTINGS_32PX = TrainSettings(
     strategy=1,
     lr=1e-4,
@@ -201,7 +202,7 @@ def simulate_partial_outputs(workdir: Path) -> subprocess.CompletedProcess:
     dry run and removed again, so the real rerun that follows finds no output.
     """
     partial = workdir / MODEL_FILES[0]
-    shutil.copyfile(workdir / "results/weights/vgg16-random-seed0.pth", partial)
+    shutil.copyfile(workdir / P.weights, partial)
     try:
         return snakemake(workdir, "-n", "--", HISTORY, check=False)
     finally:
@@ -420,7 +421,7 @@ def test_training_refuses_an_image_store_whose_build_was_killed(tmp_path) -> Non
 @slow
 @pytest.mark.parametrize(
     "table",
-    ["results/data/metadata.csv", *(f"results/splits/{s}.csv" for s in ("train", "val", "test"))],
+    [f"{P.data}/metadata.csv", *(f"{P.data}/splits/{s}.csv" for s in ("train", "val", "test"))],
 )
 def test_same_config_gives_identical_tables(reference_run, independent_run, table) -> None:
     assert without_workdir(reference_run / table, reference_run) == without_workdir(
@@ -652,10 +653,11 @@ def test_weights_that_are_not_a_state_dict_stop_the_workflow_naming_the_file(wor
     bad.write_text("<html><body>404 Not Found</body></html>\n")  # a failed download, saved
     config = workdir / "tiny.yaml"
     config.write_text(config.read_text().replace("weights: random", f"weights: {bad}"))
-    proc = snakemake(workdir, "--", "results/cache/features/val.features.npy", check=False)
+    paths = run_paths(workdir)
+    proc = snakemake(workdir, "--", paths.feature_file("val", 1, "features"), check=False)
     assert proc.returncode != 0
     assert f"ERROR: {bad} could not be loaded as a PyTorch state dict" in proc.stderr
     assert "torch.save(model.state_dict(), path)" in proc.stderr
-    logs = "".join(p.read_text() for p in (workdir / "results/logs/build_feature_cache").glob("*"))
+    logs = "".join(p.read_text() for p in (workdir / paths.shared_logs).rglob("*.log"))
     assert f"{bad} could not be loaded" in logs
-    assert not (workdir / "results/models").exists()
+    assert not (workdir / paths.experiment / "models").exists()

@@ -22,7 +22,7 @@ import pytest
 
 from celeba_gender import engine, gpus, jobs
 from celeba_gender.settings import TrainSettings
-from conftest import REPO, make_workdir, planned_jobs
+from conftest import REPO, make_workdir, planned_jobs, tiny_paths
 
 VISIBLE = gpus.VISIBLE
 
@@ -261,7 +261,10 @@ SMALLER = {
 }
 MODELS = ("s1_lr1e-4_seed0",)
 GPU_RULES = ("build_feature_cache", "train", "evaluate")
-TARGETS = [f"results/evaluation/{m}/{c}/metrics.json" for m in MODELS for c in ("last", "best")]
+P = tiny_paths(**SMALLER)
+TARGETS = [
+    f"{P.experiment}/evaluation/{m}/{c}/metrics.json" for m in MODELS for c in ("last", "best")
+]
 STAMP = r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})"
 HOST_LINE = re.compile(rf"^{STAMP} INFO celeba_gender\.jobs: host \S+, CUDA_VISIBLE_DEVICES=(\S+),")
 RELEASE_LINE = re.compile(rf"^{STAMP} INFO celeba_gender\.jobs: releasing gpu (\S+)$", re.M)
@@ -275,8 +278,9 @@ def held_slots(workdir: Path) -> list[tuple[str, str, datetime.datetime, datetim
         return datetime.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f")
 
     slots = []
-    for rule in GPU_RULES:
-        for log in sorted((workdir / "results" / "logs" / rule).glob("*.log")):
+    for rule in GPU_RULES:  # a shared stage's logs, or the experiment's
+        folders = [workdir / P.shared_logs / rule, workdir / P.experiment / "logs" / rule]
+        for log in sorted(log for folder in folders for log in folder.rglob("*.log")):
             text = log.read_text()
             first = HOST_LINE.match(text)
             assert first, f"{log}: the first line is not the host line: {text[:300]}"

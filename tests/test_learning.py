@@ -15,9 +15,10 @@ import pandas as pd
 import pytest
 
 from celeba_gender.metrics_table import best_model
-from conftest import REPO, snakemake_command
+from conftest import REPO, run_paths, snakemake_command
 
 CONFIG = REPO / "tests" / "data" / "learning.yaml"
+P = run_paths(REPO, "tests/data/learning.yaml")
 # Measured on this config (benchmarks/RESULTS.md, "The learning test", 2026-11-30): the best model
 # by validation (s1_lr6e-5_seed0 at its best epoch, 3) reached 74.0% test accuracy against a
 # majority-class rate of 58.0%: +16.0 points. One standard error of an accuracy near 74% is ~2.5
@@ -36,9 +37,9 @@ def test_the_best_model_by_validation_beats_the_majority_class_rate(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=3600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-4000:]
-    metrics = pd.read_csv(tmp_path / "results/report/metrics.csv")
+    metrics = pd.read_csv(tmp_path / f"{P.experiment}/report/metrics.csv")
     best = best_model(metrics)
-    test = pd.read_csv(tmp_path / "results/splits/test.csv")
+    test = pd.read_csv(tmp_path / f"{P.data}/splits/test.csv")
     assert len(test) == 300
     majority = max(test["label"].mean(), 1 - test["label"].mean())
     margin_pp = 100 * (best["test_accuracy"] - majority)

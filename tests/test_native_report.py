@@ -19,11 +19,12 @@ from pathlib import Path, PurePosixPath
 import pytest
 from browser import evaluate, launch, open_page, require_chromium, wait_for
 
-from conftest import snakemake
+from conftest import snakemake, tiny_paths
 
 pytestmark = pytest.mark.slow
 
-REPORT_ZIP = "results/report/snakemake-report.zip"
+P = tiny_paths()  # where the tiny run (workflow_run) puts everything
+REPORT_ZIP = f"{P.experiment}/report/snakemake-report.zip"
 CATEGORIES = {"Data", "Training", "Evaluation", "Subgroups", "Explanations", "Uncertainty"}
 MODELS = {"s1_lr1e-4_seed0", "s2_lr1e-4_seed0"}
 MODEL_LABELS = {"strategy", "learning rate", "seed"}
@@ -143,7 +144,10 @@ def test_every_table_of_the_run_is_a_result_of_the_report(workflow_run, report_d
         if path.is_file() and not path.name.startswith(".")
     )
     reported = {PurePosixPath(path).as_posix() for path in report_data["results"]}
-    assert "results/tables/roc_auc.csv" in tables and "results/tables/collapse.csv" in tables
+    assert (
+        f"{P.experiment}/tables/roc_auc.csv" in tables
+        and f"{P.experiment}/tables/collapse.csv" in tables
+    )
     assert [table for table in tables if table not in reported] == []
 
 

@@ -38,12 +38,14 @@ from celeba_gender.page import (
     table_html,
 )
 from celeba_gender.provenance import Provenance, provenance
+from conftest import tiny_paths
 
 NOT_PRETRAINED = "weights: random — the backbone was NOT pretrained on ImageNet"
 PRETRAINED = "weights: imagenet (torchvision VGG16_Weights.IMAGENET1K_V1)"
 DATASET_SUMMARY = {"layout": "kaggle", "root": "/data/celeba", "n_images": 300, "female": 170}
 DEVICE = "cpu (x86_64, 2 threads)"
 REPO = Path(__file__).resolve().parents[1]
+P = tiny_paths()  # where the tiny run (workflow_run) puts everything
 BENCHMARK_HEADER = (
     "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time"
 )
@@ -501,7 +503,7 @@ def report_job(tmp_path, eval_dirs, figures, benchmarks) -> ReportJob:
         config=CONFIG,
         weights_note=NOT_PRETRAINED,
         pretrained=False,
-        benchmark_root=str(root),
+        benchmark_roots=[str(root)],
         benchmark_files=[str(path) for path in benchmark_files],
     )
 
@@ -566,7 +568,7 @@ def benchmarks(tmp_path) -> tuple[Path, list[Path]]:
 
 def test_cost_table_has_one_row_per_benchmark_file_in_order_then_the_total(benchmarks):
     root, files = benchmarks
-    table = cost_table(files, root)
+    table = cost_table(files, [root])
     assert list(table.columns) == ["job", "wall (s)", "CPU (s)", "peak RSS (MB)"]
     assert table["job"].tolist() == [
         "ingest",
@@ -579,7 +581,7 @@ def test_cost_table_has_one_row_per_benchmark_file_in_order_then_the_total(bench
 
 def test_cost_table_total_sums_wall_and_cpu_time_and_takes_the_largest_peak(benchmarks):
     root, files = benchmarks
-    total = cost_table(files, root).iloc[-1]
+    total = cost_table(files, [root]).iloc[-1]
     assert total["wall (s)"] == pytest.approx(51.1)  # 2.18 + 43.88 + 5.04 = 51.10
     assert total["CPU (s)"] == pytest.approx(15.0)  # 0.87 + 10.64 + 3.51 = 15.02
     assert total["peak RSS (MB)"] == pytest.approx(2450.7)
@@ -587,13 +589,13 @@ def test_cost_table_total_sums_wall_and_cpu_time_and_takes_the_largest_peak(benc
 
 def test_cost_table_total_says_it_is_a_sum_of_job_times_not_elapsed_time(benchmarks):
     root, files = benchmarks
-    assert cost_table(files, root)["job"].iloc[-1] == "TOTAL (sum of job times)"
+    assert cost_table(files, [root])["job"].iloc[-1] == "TOTAL (sum of job times)"
     assert "not the elapsed time" in COST_NOTE
 
 
 def test_cost_table_rounds_every_number_to_one_decimal(benchmarks):
     root, files = benchmarks
-    numbers = cost_table(files, root).drop(columns="job").to_numpy().ravel()
+    numbers = cost_table(files, [root]).drop(columns="job").to_numpy().ravel()
     assert all(round(value, 1) == value for value in numbers)
 
 
@@ -601,25 +603,25 @@ def test_cost_table_ignores_benchmark_files_it_is_not_given(benchmarks):
     """A model dropped from the config leaves its benchmark file behind: it must not count."""
     root, files = benchmarks
     _benchmark(root, "train/s9_lr1e-2_seed0", (1000.0, 9999.0, 1000.0))
-    table = cost_table(files, root)
+    table = cost_table(files, [root])
     assert "train/s9_lr1e-2_seed0" not in table["job"].tolist()
     assert table["wall (s)"].iloc[-1] == pytest.approx(51.1)
 
 
 def test_cost_table_leaves_out_jobs_that_did_not_run(benchmarks):
     root, files = benchmarks
-    table = cost_table([*files, root / "weights" / "imagenet.tsv"], root)
+    table = cost_table([*files, root / "weights" / "imagenet.tsv"], [root])
     assert len(table) == len(files) + 1
     assert "weights/imagenet" not in table["job"].tolist()
 
 
 def test_cost_table_of_no_existing_file_has_no_total_row(tmp_path):
-    assert cost_table([tmp_path / "train" / "gone.tsv"], tmp_path).empty
+    assert cost_table([tmp_path / "train" / "gone.tsv"], [tmp_path]).empty
 
 
 def test_cost_table_reads_the_last_repeat_of_a_benchmark(tmp_path):
     path = _benchmark(tmp_path, "gradcam/m", (9.0, 100.0, 9.0), (3.0, 120.0, 2.5))
-    assert cost_table([path], tmp_path).iloc[0, 1:].tolist() == [3.0, 2.5, 120.0]
+    assert cost_table([path], [tmp_path]).iloc[0, 1:].tolist() == [3.0, 2.5, 120.0]
 
 
 def test_cost_table_treats_unmeasured_values_as_missing_in_the_total(tmp_path):
@@ -627,7 +629,7 @@ def test_cost_table_treats_unmeasured_values_as_missing_in_the_total(tmp_path):
     quick = tmp_path / "split.tsv"
     quick.write_text(f"{BENCHMARK_HEADER}\n0.41\t0:00:00\tNA\tNA\tNA\tNA\tNA\tNA\tNA\t-\n")
     slow = _benchmark(tmp_path, "train/m", (10.0, 500.0, 8.0))
-    table = cost_table([quick, slow], tmp_path)
+    table = cost_table([quick, slow], [tmp_path])
     assert math.isnan(table["CPU (s)"].iloc[0]) and math.isnan(table["peak RSS (MB)"].iloc[0])
     assert table.iloc[-1, 1:].tolist() == [10.4, 8.0, 500.0]
 
@@ -637,7 +639,7 @@ def test_read_benchmark_names_a_file_that_is_not_a_benchmark(tmp_path):
     path.parent.mkdir()
     path.write_text("wall\tmemory\n1\t2\n")
     with pytest.raises(ReportError, match=r"m\.tsv: not a Snakemake benchmark file \(no column"):
-        cost_table([path], tmp_path)
+        cost_table([path], [tmp_path])
 
 
 def test_cost_display_shows_one_decimal_and_a_dash_for_unmeasured_values(tmp_path):
@@ -758,13 +760,13 @@ def table_rows(section: str) -> list[list[str]]:
 
 @pytest.fixture(scope="module")
 def run_page(workflow_run) -> str:
-    return (workflow_run / "results/report/report.html").read_text()
+    return (workflow_run / f"{P.experiment}/report/report.html").read_text()
 
 
 @pytest.mark.slow
 def test_results_page_provenance_names_the_training_device_of_the_run(workflow_run, run_page):
     device = json.loads(
-        (workflow_run / "results/evaluation/s1_lr1e-4_seed0/last/metrics.json").read_text()
+        (workflow_run / f"{P.experiment}/evaluation/s1_lr1e-4_seed0/last/metrics.json").read_text()
     )["device"]
     rows = dict(
         row for row in table_rows(page_section(run_page, "sec-provenance")) if len(row) == 2
@@ -794,7 +796,7 @@ def test_results_page_cost_section_has_one_row_per_train_and_evaluate_job_and_th
 
 @pytest.mark.slow
 def test_results_page_data_section_shows_the_null_count_of_every_column(workflow_run, run_page):
-    nulls = pd.read_csv(workflow_run / "results/tables/null_counts.csv")
+    nulls = pd.read_csv(workflow_run / f"{P.data}/eda/null_counts.csv")
     rows = table_rows(page_section(run_page, "sec-data"))
     assert rows[0] == ["column", "nulls"]
     assert rows[1:] == [[column, str(n)] for column, n in nulls.itertuples(index=False)]

@@ -34,7 +34,7 @@ from test_slurm import (
     timelimit_minutes,
 )
 
-from conftest import REPO, make_workdir, planned_jobs
+from conftest import REPO, make_workdir, planned_jobs, tiny_paths
 
 pytestmark = pytest.mark.slurm
 
@@ -76,6 +76,8 @@ CLOSE_METRICS = ("test_accuracy", "test_loss")
 TOLERANCE = 1e-6
 LOCALRULES_BLOCK = re.compile(r"^localrules:\n((?:[ \t]+\w+,?[ \t]*\n?)+)", re.MULTILINE)
 DEVICES_LINE = re.compile(r"CUDA_VISIBLE_DEVICES=(?P<devices>[^,\s]+), SLURM_JOB_ID=(?P<job>\S+)")
+
+P = tiny_paths()  # where the tiny run puts everything
 
 
 @dataclass(frozen=True)
@@ -129,13 +131,13 @@ def job_environment(log_path: Path) -> dict[str, str]:
 
 def read_metrics(workdir: Path, model: str, checkpoint: str) -> dict:
     """A model's test metrics for one checkpoint."""
-    path = workdir / "results" / "evaluation" / model / checkpoint / "metrics.json"
+    path = workdir / P.evaluation_dir(model, checkpoint) / "metrics.json"
     return json.loads(path.read_text())
 
 
 def read_history(workdir: Path, model: str) -> pd.DataFrame:
     """A model's training history without the wall-clock column."""
-    history = pd.read_csv(workdir / "results" / "models" / model / "history.csv")
+    history = pd.read_csv(workdir / P.model_dir(model) / "history.csv")
     return history.drop(columns=["seconds"])
 
 
@@ -177,7 +179,7 @@ def test_dag_has_the_expected_cluster_and_local_rules(slurm_workflow: WorkflowRu
 
 
 def test_workflow_writes_the_report(slurm_workflow: WorkflowRun) -> None:
-    report = slurm_workflow.workdir / "results" / "report" / "report.html"
+    report = slurm_workflow.workdir / P.report
     assert report.is_file()
     assert report.stat().st_size > 0
 
@@ -198,7 +200,7 @@ def test_local_rules_are_not_submitted(slurm_workflow: WorkflowRun) -> None:
 def test_training_jobs_saw_the_gpu_slurm_gave_them(slurm_workflow: WorkflowRun) -> None:
     for model in MODELS:
         env = job_environment(
-            slurm_workflow.workdir / "results" / "logs" / "train" / f"{model}.log"
+            slurm_workflow.workdir / P.experiment / "logs" / "train" / f"{model}.log"
         )
         assert re.fullmatch(r"\d+(,\d+)*", env["CUDA_VISIBLE_DEVICES"]), (model, env)
         assert env["SLURM_JOB_ID"] == train_job_of(slurm_workflow.jobs, model)["JobID"]
@@ -226,7 +228,7 @@ def test_training_jobs_ran_at_the_same_time(slurm_workflow: WorkflowRun) -> None
 
 
 def test_training_jobs_running_together_saw_different_gpus(slurm_workflow: WorkflowRun) -> None:
-    logs = slurm_workflow.workdir / "results" / "logs" / "train"
+    logs = slurm_workflow.workdir / P.experiment / "logs" / "train"
     devices = [job_environment(logs / f"{model}.log")["CUDA_VISIBLE_DEVICES"] for model in MODELS]
     assert training_jobs_overlap(slurm_workflow.jobs), jobs_of_rule(slurm_workflow.jobs, "train")
     assert len(set(devices)) == len(MODELS), devices

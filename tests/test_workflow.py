@@ -11,45 +11,48 @@ import pandas as pd
 import pytest
 
 from celeba_gender.grid import MODEL_WILDCARD
-from conftest import REPO, planned_jobs, snakemake, touched_plan
+from conftest import REPO, planned_jobs, snakemake, tiny_paths, touched_plan
 
 pytestmark = pytest.mark.slow
 
 
 MODELS = ["s1_lr1e-4_seed0", "s2_lr1e-4_seed0"]
+P = tiny_paths()  # where the tiny run puts everything
 
 
 def test_every_output_is_produced(workflow_run):
     expected = [
-        "results/data/metadata.csv",
-        "results/data/bad_images.csv",
-        "results/data/summary.json",
-        "results/splits/train.csv",
-        "results/splits/val.csv",
-        "results/splits/test.csv",
-        "results/figures/eda/samples.png",
-        "results/figures/eda/gender_counts.png",
-        "results/figures/eda/attribute_counts.png",
-        "results/figures/eda/correlations.png",
-        "results/tables/null_counts.csv",
-        "results/tables/gender_counts.csv",
-        "results/figures/loss_curves.png",
-        "results/figures/roc_curves.png",
-        "results/tables/model_ci.csv",
-        "results/tables/seed_summary.csv",
-        "results/tables/comparison.json",
-        "results/report/report.html",
-        "results/report/metrics.csv",
+        f"{P.data}/metadata.csv",
+        f"{P.data}/bad_images.csv",
+        f"{P.data}/summary.json",
+        f"{P.data}/splits/train.csv",
+        f"{P.data}/splits/val.csv",
+        f"{P.data}/splits/test.csv",
+        f"{P.data}/eda/samples.png",
+        f"{P.data}/eda/gender_counts.png",
+        f"{P.data}/eda/attribute_counts.png",
+        f"{P.data}/eda/correlations.png",
+        f"{P.data}/eda/null_counts.csv",
+        f"{P.data}/eda/gender_counts.csv",
+        f"{P.experiment}/figures/loss_curves.png",
+        f"{P.experiment}/figures/roc_curves.png",
+        f"{P.experiment}/tables/model_ci.csv",
+        f"{P.experiment}/tables/seed_summary.csv",
+        f"{P.experiment}/tables/comparison.json",
+        f"{P.experiment}/report/report.html",
+        f"{P.experiment}/report/metrics.csv",
     ]
     for model in MODELS:
-        expected += [f"results/models/{model}/{f}" for f in ("model.pt", "best.pt", "history.csv")]
         expected += [
-            f"results/evaluation/{model}/{c}/{f}"
+            f"{P.experiment}/models/{model}/{f}" for f in ("model.pt", "best.pt", "history.csv")
+        ]
+        expected += [
+            f"{P.experiment}/evaluation/{model}/{c}/{f}"
             for c in ("last", "best")
             for f in ("metrics.json", "predictions.csv")
         ]
         expected += [
-            f"results/figures/models/{model}/{f}.png"
+            f"{P.experiment}/figures/models/{model}/{f}.png"
             for f in (
                 "curves",
                 "history_table",
@@ -68,31 +71,31 @@ def test_every_output_is_produced(workflow_run):
 
 
 def test_metrics_table_has_one_row_per_model_and_checkpoint(workflow_run):
-    metrics = pd.read_csv(workflow_run / "results/report/metrics.csv")
+    metrics = pd.read_csv(workflow_run / f"{P.experiment}/report/metrics.csv")
     assert sorted(zip(metrics["model"], metrics["checkpoint"], strict=True)) == sorted(
         (m, c) for m in MODELS for c in ("best", "last")
     )
     assert metrics["test_accuracy"].between(0, 1).all()
-    assert (metrics["n"] == len(pd.read_csv(workflow_run / "results/splits/test.csv"))).all()
+    assert (metrics["n"] == len(pd.read_csv(workflow_run / f"{P.data}/splits/test.csv"))).all()
 
 
 def test_history_has_one_row_per_epoch(workflow_run):
     for model in MODELS:
-        history = pd.read_csv(workflow_run / f"results/models/{model}/history.csv")
+        history = pd.read_csv(workflow_run / f"{P.experiment}/models/{model}/history.csv")
         assert history["epoch"].tolist() == [1, 2]
         assert history[["train_loss", "val_loss"]].notna().all().all()
 
 
 def test_split_sizes_are_80_10_10(workflow_run):
     sizes = {
-        s: len(pd.read_csv(workflow_run / f"results/splits/{s}.csv"))
+        s: len(pd.read_csv(workflow_run / f"{P.data}/splits/{s}.csv"))
         for s in ("train", "val", "test")
     }
     assert sizes == {"train": 160, "val": 20, "test": 20}
 
 
 def test_report_embeds_figures_and_flags_random_weights(workflow_run):
-    page = (workflow_run / "results/report/report.html").read_text()
+    page = (workflow_run / f"{P.experiment}/report/report.html").read_text()
     assert page.count('src="data:image/png;base64,') >= 4 + 2 + 6 * len(MODELS)
     assert "NOT pretrained" in page
     for model in MODELS:
@@ -197,7 +200,7 @@ def test_training_logs_show_batch_progress_and_end_with_a_summary(workflow_run):
     """Each training log (rules/train.smk: results/logs/train/{model}.log) has tqdm's meter as
     plain lines (no carriage returns), a job ETA on every epoch line, and the run's summary
     as its last line."""
-    logs = sorted((workflow_run / "results/logs/train").glob("*.log"))
+    logs = sorted((workflow_run / f"{P.experiment}/logs/train").glob("*.log"))
     assert sorted(p.stem for p in logs) == sorted(MODELS)
     for path in logs:
         raw = path.read_bytes()
@@ -218,7 +221,7 @@ def test_training_logs_show_batch_progress_and_end_with_a_summary(workflow_run):
 
 
 def test_summary_counts_match_metadata(workflow_run):
-    summary = json.loads((workflow_run / "results/data/summary.json").read_text())
-    meta = pd.read_csv(workflow_run / "results/data/metadata.csv")
+    summary = json.loads((workflow_run / f"{P.data}/summary.json").read_text())
+    meta = pd.read_csv(workflow_run / f"{P.data}/metadata.csv")
     assert summary["images"] == len(meta) == 200
     assert summary["female"] + summary["male"] == 200

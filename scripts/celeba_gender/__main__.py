@@ -1,8 +1,14 @@
-"""Command line: ``python -m celeba_gender predict --model MODEL.pt IMAGE_OR_FOLDER...``."""
+"""Command line (``celeba-gender``, or ``python -m celeba_gender``).
+
+``predict --model MODEL.pt IMAGE_OR_FOLDER...``: P(Male) per image.
+``experiments [--results DIR] [--all] [--checkpoint last|best|both] [--csv]``: the finished
+experiments under ``DIR/experiments`` side by side, the settings that differ and key metrics.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .io import CelebaGenderError
@@ -13,7 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     predict = sub.add_parser("predict", help="print P(Male) for each image")
     predict.add_argument(
-        "--model", required=True, help="a trained model: results/models/<model>/model.pt"
+        "--model",
+        required=True,
+        help="a trained model: results/experiments/<name>/models/<model>/model.pt",
     )
     predict.add_argument("images", nargs="+", help="image files or folders of images")
     predict.add_argument(
@@ -25,7 +33,27 @@ def main(argv: list[str] | None = None) -> int:
         default=0.5,
         help="P(male) above which 'male' is printed (0.5: the workflow's rule, logit > 0)",
     )
+    experiments = sub.add_parser(
+        "experiments", help="compare the finished experiments under RESULTS/experiments"
+    )
+    experiments.add_argument(
+        "--results", default="results", help="the folder holding experiments/ (default: results)"
+    )
+    experiments.add_argument(
+        "--all", action="store_true", help="show every setting, not only those that differ"
+    )
+    experiments.add_argument(
+        "--checkpoint",
+        choices=("last", "best", "both"),
+        default="both",
+        help="the checkpoint rows to show (default: both)",
+    )
+    experiments.add_argument(
+        "--csv", action="store_true", help="write the whole table as CSV to stdout"
+    )
     args = parser.parse_args(argv)
+    if args.command == "experiments":
+        return show_experiments(args)
     if not 0.0 < args.threshold < 1.0:
         parser.error(f"--threshold must lie strictly between 0 and 1, got {args.threshold}")
 
@@ -46,6 +74,35 @@ def main(argv: list[str] | None = None) -> int:
     except CelebaGenderError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    return 0
+
+
+def show_experiments(args: argparse.Namespace) -> int:
+    """The ``experiments`` command: the comparison table as text (or CSV) on stdout."""
+    from .experiments import collect, comparison_view, display_table, stream_csv
+
+    try:
+        comparison = collect(args.results)
+    except CelebaGenderError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    table, settings = comparison_view(comparison, all_settings=args.all, checkpoint=args.checkpoint)
+    unfinished = (
+        f"unfinished (not compared): {', '.join(comparison.unfinished)}"
+        if comparison.unfinished
+        else ""
+    )
+    try:
+        if args.csv:
+            stream_csv(table, sys.stdout)
+            if unfinished:
+                print(unfinished, file=sys.stderr)  # stdout stays pure CSV
+            return 0
+        print(display_table(table, settings).to_string(index=False))
+        if unfinished:
+            print(unfinished)
+    except BrokenPipeError:  # the reader stopped early (| head): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -141,7 +141,8 @@ def compare_top_configs(
 class StatisticsJob:
     """``statistics``: CIs per model and over seeds, paired comparison, collapse detection.
     ``metrics`` and ``predictions`` list the same (model, checkpoint) evaluations in the same
-    order; ``histories`` are the models' history.csv files (in results/models/<model>/)."""
+    order; ``histories`` are the models' history.csv files (in
+    results/experiments/<name>/models/<model>/)."""
 
     metrics: list[str]
     predictions: list[str]

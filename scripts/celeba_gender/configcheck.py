@@ -12,6 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from celeba_gender import layouts
+from celeba_gender.configdiff import changed_settings
+from celeba_gender.io import write_text
+from celeba_gender.tracking import tracking_available
 
 # YAML 1.1 (PyYAML) reads 1e-4 or 3E5 as strings: only 1.0e-4 is a float there.
 _FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
@@ -74,7 +77,48 @@ def check_data(config: Mapping) -> None:
         layouts.image_dir(data["root"], data["format"])
 
 
+def write_resolved_config(config: Mapping, path: str) -> None:
+    """An experiment's config as the workflow ran it (schema defaults filled in), as YAML."""
+    import yaml
+
+    header = (
+        "# The resolved config of this experiment: every key, defaults filled in, as the workflow\n"
+        "# ran it (celeba-gender experiments compares these files).\n"
+    )
+    write_text(path, header + yaml.safe_dump(dict(config), sort_keys=False))
+
+
+def reused_experiment_warning(config: Mapping, resolved_file: str) -> str | None:
+    """A warning when ``config`` runs an experiment that was run before with other settings
+    (its resolved config, ``resolved_file``, says which): the jobs those settings change will
+    rerun and replace the experiment's files. None when it is new or unchanged."""
+    import yaml
+
+    try:
+        with open(resolved_file) as handle:
+            before = yaml.safe_load(handle)
+    except FileNotFoundError:
+        return None
+    changes = changed_settings(before or {}, config)
+    if not changes:
+        return None
+    return (
+        f"experiment {config['experiment']!r} was run before with other settings "
+        f"({'; '.join(changes)}): the jobs they change rerun and replace its files in "
+        f"{resolved_file.rsplit('/', 1)[0]}. To keep both, name this run: "
+        "--config experiment=NEW_NAME"
+    )
+
+
+def check_tracking(config: Mapping) -> None:
+    """config tracking: the tracker's package is installed (it is an optional extra)."""
+    problem = tracking_available(config.get("tracking", "none"))
+    if problem:
+        raise ValueError(f"config tracking: {problem}")
+
+
 def check_config(config: Mapping) -> None:
     """What the schema cannot express; each error names the key."""
     check_split(config["split"])
+    check_tracking(config)
     check_data(config)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -50,15 +50,15 @@ def _number(value: object) -> float:
 
 
 def cost_table(
-    benchmark_files: Iterable[str | os.PathLike], root: str | os.PathLike
+    benchmark_files: Iterable[str | os.PathLike], roots: Sequence[str | os.PathLike]
 ) -> pd.DataFrame:
-    """One row per job, in the order given (its benchmark file, named relative to ``root``
-    without ``.tsv``), with its wall time, CPU time and peak memory, then a TOTAL row: the sums
+    """One row per job, in the order given (its benchmark file, named relative to the first of
+    ``roots`` holding it, without ``.tsv``), with its wall time, CPU time and peak memory, then a TOTAL row: the sums
     of wall and CPU time and the largest peak; rounded to 0.1. Files that do not exist (jobs
     this run did not need, such as the weights fetch when the file was copied by hand) are left
     out."""
     rows = [
-        {"job": _job_name(path, Path(root)), **read_benchmark(path)}
+        {"job": _job_name(path, [Path(root) for root in roots]), **read_benchmark(path)}
         for path in map(Path, benchmark_files)
         if path.is_file()
     ]
@@ -74,12 +74,13 @@ def cost_table(
     return table.round(1)
 
 
-def _job_name(path: Path, root: Path) -> str:
-    """``train/s1_lr1e-4_seed0`` for ``<root>/train/s1_lr1e-4_seed0.tsv`` (the stem outside root)."""
-    try:
-        return path.relative_to(root).with_suffix("").as_posix()
-    except ValueError:
-        return path.stem
+def _job_name(path: Path, roots: Sequence[Path]) -> str:
+    """``train/s1_lr1e-4_seed0`` for ``<root>/train/s1_lr1e-4_seed0.tsv`` (the stem outside every
+    root)."""
+    for root in roots:
+        if path.is_relative_to(root):
+            return path.relative_to(root).with_suffix("").as_posix()
+    return path.stem
 
 
 def cost_display(table: pd.DataFrame) -> pd.DataFrame:

@@ -36,7 +36,8 @@ def _attribute_columns(meta: pd.DataFrame, what: str) -> list[str]:
     if not columns:
         raise DataError(
             f"{what}: the metadata table has none of the 40 CelebA attribute columns "
-            f"({ATTRIBUTES[0]}, {ATTRIBUTES[1]}, ...); is it results/data/metadata.csv?"
+            f"({ATTRIBUTES[0]}, {ATTRIBUTES[1]}, ...); "
+            "is it results/data/<data key>/metadata.csv?"
         )
     return columns
 

@@ -13,7 +13,7 @@ import functools
 import logging
 import os
 import platform
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from .io import CelebaGenderError, sha256_of, write_csv, write_json
 from .metrics import classification_metrics, predicted_class, sigmoid
 from .model import build_model, load_trained
 from .settings import TrainSettings
+from .tracking import open_tracker
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,7 @@ class TrainJob:
     out_history: str
     checkpoint_minutes: float = 0.0
     gpus: list[int] | None = None  # the ids it may claim (config gpus; gpus.claim_gpu)
+    tracking: Mapping | None = None  # {"kind": config tracking, "logdir": its folder}
 
     def __post_init__(self):
         if not isinstance(self.settings, TrainSettings):
@@ -199,12 +201,24 @@ def train_job(job: TrainJob) -> dict:
         len(train_split),
         len(val_split),
     )
-    with out_of_memory_advice(dev, settings.batch_size):
+    tracking = job.tracking or {"kind": "none", "logdir": None}
+    with (
+        out_of_memory_advice(dev, settings.batch_size),
+        open_tracker(
+            tracking["kind"], tracking["logdir"], settings.model_name, settings.to_dict()
+        ) as tracker,
+    ):
         data = engine.FitData(
             train_source, val_source, labels_of(train_split), labels_of(val_split)
         )
         result = engine.fit(
-            model, data, settings, dev, job.checkpoint, checkpoint_minutes=job.checkpoint_minutes
+            model,
+            data,
+            settings,
+            dev,
+            job.checkpoint,
+            on_epoch=lambda row: tracker.log_epoch(row, settings.lr),
+            checkpoint_minutes=job.checkpoint_minutes,
         )
     history = result["history"]
     last = history.iloc[-1].to_dict()

@@ -66,7 +66,8 @@ def read_metrics_json(path: str | os.PathLike) -> dict:
 
 
 def load_histories(paths: Iterable[str | os.PathLike]) -> dict[str, pd.DataFrame]:
-    """Read ``results/models/{model}/history.csv`` files, keyed by the model folder name."""
+    """Read ``results/experiments/<name>/models/{model}/history.csv`` files, keyed by the model
+    folder name."""
     histories = {}
     for path in map(Path, paths):
         if not path.is_file():
@@ -137,7 +138,7 @@ def collect_metrics(
 
 
 def write_metrics(metrics: pd.DataFrame, out_csv: str | os.PathLike) -> Path:
-    """Write the metrics table (``results/report/metrics.csv``) atomically."""
+    """Write the metrics table (``results/experiments/<name>/report/metrics.csv``) atomically."""
     write_csv(out_csv, metrics)
     return Path(out_csv)
 

@@ -269,8 +269,9 @@ class ReportJob:
     """Everything the report rule gives ``build_report`` (``snakejob.from_snakemake`` fills it):
     fields are named after the rule's inputs and params; ``out_html`` and ``out_metrics`` are its
     outputs. Lists of per-model files are in the order of ``models``. ``benchmark_files`` are the
-    benchmark files of this config's jobs (under ``benchmark_root``): the cost table shows those
-    that exist, so files of models no longer in the config are left out."""
+    benchmark files of this config's jobs (under one of ``benchmark_roots``: the experiment's,
+    then the shared stages'): the cost table shows those that exist, so files of models no
+    longer in the config are left out."""
 
     out_html: str
     out_metrics: str
@@ -301,7 +302,7 @@ class ReportJob:
     config: Mapping
     weights_note: str
     pretrained: bool
-    benchmark_root: str
+    benchmark_roots: Sequence[str]
     benchmark_files: Sequence[str]
 
 
@@ -444,7 +445,7 @@ def build_report(job: ReportJob) -> pd.DataFrame:
     metrics = collect_metrics(job.metrics_files, load_histories(job.history_files))
     write_metrics(metrics, job.out_metrics)
     collapse = pd.read_csv(job.collapse)
-    costs = cost_display(cost_table(job.benchmark_files, job.benchmark_root))
+    costs = cost_display(cost_table(job.benchmark_files, job.benchmark_roots))
     prov = provenance(job.config, WORKFLOW_DIR, metrics["device"])
     tables = [
         ("Accuracy with 95% CI", table_html(pd.read_csv(job.model_ci))),
@@ -472,5 +473,6 @@ def build_report(job: ReportJob) -> pd.DataFrame:
         weights_note=job.weights_note,
         pretrained=job.pretrained,
         numerics_note=numerics_note(job.config["train"]),
+        title=f"{TITLE} — experiment {job.config.get('experiment', 'default')}",
     )
     return metrics

@@ -36,7 +36,8 @@ def load_for_prediction(model_path: str | os.PathLike) -> tuple[torch.nn.Module,
     path = Path(model_path)
     if not path.is_file():
         raise CelebaGenderError(
-            f"--model {path}: no such file (expected results/models/<model>/model.pt)"
+            f"--model {path}: no such file "
+            "(expected results/experiments/<name>/models/<model>/model.pt)"
         )
     try:
         model, record = load_model_file(path)

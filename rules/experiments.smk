@@ -1,0 +1,37 @@
+# The experiment's resolved config, and the comparison of every finished experiment on disk.
+
+
+localrules:
+    experiment_config,
+    compare_experiments,
+
+
+rule experiment_config:
+    output:
+        f"{EXP}/config.yaml",
+    log:
+        f"{EXP}/logs/experiment_config.log",
+    params:
+        config=config,
+    message:
+        "experiment_config: the resolved config of experiment {params.config[experiment]}"
+    script:
+        "../scripts/experiment_config.py"
+
+
+rule compare_experiments:
+    input:
+        report=f"{EXP}/report/metrics.csv",
+        model_ci=f"{EXP}/tables/model_ci.csv",
+        config=f"{EXP}/config.yaml",
+    output:
+        table="results/experiments.csv",
+        html="results/experiments.html",
+    log:
+        "results/logs/compare_experiments.log",
+    params:
+        root=results_root,
+    message:
+        "compare_experiments: every finished experiment under results/experiments, side by side"
+    script:
+        "../scripts/compare_experiments.py"
