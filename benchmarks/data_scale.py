@@ -265,8 +265,9 @@ def handled_images(work: Path, stage: str, n: int) -> list[int]:
     import csv
 
     counts = []
-    for split in grid.SPLITS:
-        with open(work / "results" / "splits" / f"{split}.csv", newline="") as handle:
+    for split in grid.SPLITS:  # results/data/<data key>/splits/: the one data key of this folder
+        (path,) = (work / "results" / "data").glob(f"*/splits/{split}.csv")
+        with open(path, newline="") as handle:
             counts.append(sum(1 for _ in csv.DictReader(handle)))
     return counts
 

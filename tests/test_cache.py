@@ -414,6 +414,16 @@ def test_build_split_store_decodes_the_split_files_images_in_order(dataset, tmp_
     np.testing.assert_array_equal(np.asarray(built), np.asarray(dataset["val"]["store"]))
 
 
+def test_store_built_in_chunks_equals_decoding_each_image(dataset, tmp_path, monkeypatch) -> None:
+    """Decoding in chunks of tasks (3 here: chunks of 3, 3 and the rest) keeps every image in its
+    row, with two threads finishing out of order."""
+    monkeypatch.setattr(store, "DECODE_CHUNK", 3)
+    paths = dataset["train"]["paths"][:8]
+    built = store.build_store(paths, SIZE, tmp_path / "chunked.npy", threads=2)
+    expected = np.stack([store.decode_resized(p, SIZE) for p in paths])
+    np.testing.assert_array_equal(np.asarray(built), expected)
+
+
 def test_build_split_store_names_a_split_file_without_a_path_column(tmp_path) -> None:
     bad = tmp_path / "val.csv"
     bad.write_text("image_id,file,label\n000001.jpg,x.jpg,0\n")

@@ -37,7 +37,13 @@ from celeba_gender.configdiff import (
 from celeba_gender.io import DataError, save_figure, write_csv
 from celeba_gender.metrics_table import ReportError
 from celeba_gender.page import figure_html, notes_html, render_html, table_html
-from celeba_gender.paths import CONFIG_FILE, EXPERIMENTS_DIR, METRICS_FILE, MODEL_CI_FILE
+from celeba_gender.paths import (
+    CONFIG_FILE,
+    EXPERIMENTS_DIR,
+    METRICS_FILE,
+    MODEL_CI_FILE,
+    MODELS_DIR,
+)
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +227,7 @@ def best_models(table: pd.DataFrame) -> list[tuple[str, str]]:
 
 def history_path(root: str | os.PathLike, experiment: str, model: str) -> Path:
     """A model's training history: ``<root>/experiments/<name>/models/<model>/history.csv``."""
-    return experiments_dir(root) / experiment / "models" / model / "history.csv"
+    return experiments_dir(root) / experiment / MODELS_DIR / model / "history.csv"
 
 
 def read_histories(

@@ -39,6 +39,7 @@ EXPERIMENTS = f"{RESULTS}/{EXPERIMENTS_DIR}"
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "report/metrics.csv"
 MODEL_CI_FILE = "tables/model_ci.csv"
+MODELS_DIR = "models"  # models/<model>/{model.pt, best.pt, history.csv}
 IMAGENET_WEIGHTS = "resources/weights/vgg16-397923af.pth"
 # The config sections the data stages read (ingest, split, EDA): the data key hashes them.
 DATA_SECTIONS = ("data", "split")
@@ -152,7 +153,7 @@ class WorkflowPaths:
         return f"{self.features}/{split}.{views}v.{kind}.npy"
 
     def model_dir(self, model: str) -> str:
-        return f"{self.experiment}/models/{model}"
+        return f"{self.experiment}/{MODELS_DIR}/{model}"
 
     def evaluation_dir(self, model: str, checkpoint: str) -> str:
         return f"{self.experiment}/evaluation/{model}/{checkpoint}"

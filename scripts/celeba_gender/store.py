@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # torch is imported where tensors are made: decoding needs on
     import torch
 
 log = logging.getLogger(__name__)
+DECODE_CHUNK = 512  # images decoded per batch of tasks handed to the thread pool
 
 
 def decode_resized(path: str | os.PathLike, size: int) -> np.ndarray:
@@ -51,8 +52,12 @@ def build_store(
             tmp, mode="w+", dtype=np.uint8, shape=(len(paths), size, size, 3)
         )
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-            for i, pixels in enumerate(pool.map(lambda p: decode_resized(p, size), paths)):
-                array[i] = pixels
+            # In chunks: Executor.map submits every task at once, which for 200k images keeps
+            # 200k futures (and any decoded images not yet written) alive.
+            for start in range(0, len(paths), DECODE_CHUNK):
+                chunk = paths[start : start + DECODE_CHUNK]
+                for i, pixels in enumerate(pool.map(lambda p: decode_resized(p, size), chunk)):
+                    array[start + i] = pixels
         array.flush()
         del array
     write_json(store_meta_path(out_npy), {"n": len(paths), "size": size})
