@@ -138,9 +138,12 @@ def test_per_model_results_carry_strategy_lr_seed_toggles(report_data):
 
 
 def test_every_table_of_the_run_is_a_result_of_the_report(workflow_run, report_data):
-    tables = sorted(
+    tables = sorted(  # the experiment's tables, and the EDA's tables of the shared data
         path.relative_to(workflow_run).as_posix()
-        for path in (workflow_run / "results" / "tables").rglob("*")
+        for path in [
+            *(workflow_run / P.experiment / "tables").rglob("*"),
+            *(workflow_run / P.data / "eda").glob("*.csv"),
+        ]
         if path.is_file() and not path.name.startswith(".")
     )
     reported = {PurePosixPath(path).as_posix() for path in report_data["results"]}

@@ -109,7 +109,8 @@ def test_no_training_code_runs_twice_on_a_finished_run(workflow_run):
 def test_editing_a_plot_module_redraws_only_plots_and_report(workflow_run):
     jobs = touched_plan(workflow_run, REPO / "scripts" / "celeba_gender" / "plots.py")
     figures = {"plot_model", "plot_confusion", "plot_loss_curves", "roc_curves", "subgroups"}
-    figures |= {"gradcam", "report", "all"}  # every rule that draws a figure, and the report
+    # every rule that draws a figure, the report, and the comparison that reads its metrics
+    figures |= {"gradcam", "report", "compare_experiments", "all"}
     eda = {
         "eda_samples",
         "eda_gender_counts",
@@ -143,6 +144,8 @@ JOBS_OVER_ALL_MODELS = {
     "roc_curves": 1,
     "statistics": 1,
     "report": 1,
+    "experiment_config": 1,  # the resolved config records the new grid
+    "compare_experiments": 1,  # the comparison reads the new report
     "all": 1,
 }
 MODEL_NAME = re.compile(rf"\b{MODEL_WILDCARD}\b")

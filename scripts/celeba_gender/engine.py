@@ -29,7 +29,7 @@ from .io import atomic_path
 from .metrics import predicted_class
 from .model import apply_strategy, forward_from_features, forward_from_prefix, forward_images
 from .runlog import writes_log_file
-from .settings import TrainSettings
+from .settings import TrainSettings, lift_extra
 from .store import to_normalized
 
 log = logging.getLogger(__name__)
@@ -374,24 +374,13 @@ def settings_differences(saved: dict | None, wanted: dict) -> list[str]:
     checkpoint, 397923af8e79… now``."""
     if not isinstance(saved, dict):
         return ["no settings recorded"]
-    flat_saved, flat_wanted = _flatten(saved), _flatten(wanted)
+    flat_saved, flat_wanted = lift_extra(saved), lift_extra(wanted)
     keys = sorted(set(flat_saved) | set(flat_wanted))
     return [
         f"{key} {_short(flat_saved.get(key))} in the checkpoint, {_short(flat_wanted.get(key))} now"
         for key in keys
         if flat_saved.get(key) != flat_wanted.get(key)
     ]
-
-
-def _flatten(settings: dict) -> dict:
-    """Settings with ``extra``'s entries lifted to ``extra.<key>``."""
-    out = {k: v for k, v in settings.items() if k != "extra"}
-    extra = settings.get("extra")
-    if isinstance(extra, dict):
-        out.update({f"extra.{k}": v for k, v in extra.items()})
-    elif "extra" in settings:
-        out["extra"] = extra
-    return out
 
 
 def _short(value) -> str:

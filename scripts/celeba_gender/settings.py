@@ -35,6 +35,18 @@ def numerics_note(train: Mapping) -> str:
     )
 
 
+def lift_extra(settings: Mapping) -> dict:
+    """A settings dict with the entries of ``extra`` lifted to ``extra.<key>``: how checkpoint
+    warnings and the tracking logs name them."""
+    out = {k: v for k, v in settings.items() if k != "extra"}
+    extra = settings.get("extra")
+    if isinstance(extra, Mapping):
+        out.update({f"extra.{k}": v for k, v in extra.items()})
+    elif "extra" in settings:
+        out["extra"] = extra
+    return out
+
+
 def cache_dtype(train: Mapping) -> str:
     """The feature cache's dtype under a ``train`` config section (``auto`` follows precision)."""
     dtype = train.get("cache_dtype", "auto")

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .io import CelebaGenderError
+from .settings import lift_extra
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -138,17 +139,6 @@ def open_tracker(
 # --------------------------------------------------------------------------- settings
 
 
-def flat_settings(settings: Mapping) -> dict:
-    """Settings with ``extra``'s entries lifted to ``extra.<key>`` (as in checkpoint warnings)."""
-    out = {k: v for k, v in settings.items() if k != "extra"}
-    extra = settings.get("extra")
-    if isinstance(extra, Mapping):
-        out.update({f"extra.{k}": v for k, v in extra.items()})
-    elif "extra" in settings:
-        out["extra"] = extra
-    return out
-
-
 def _shown(value) -> str:
     """A setting's value in words: strings as they are, lists joined, anything else as JSON."""
     if isinstance(value, str):
@@ -161,7 +151,7 @@ def _shown(value) -> str:
 def settings_table(settings: Mapping) -> str:
     """The settings as a two-column markdown table (TensorBoard's TEXT tab renders it)."""
     lines = ["| setting | value |", "| --- | --- |"]
-    for key, value in flat_settings(settings).items():
+    for key, value in lift_extra(settings).items():
         cell = _shown(value).replace("|", "\\|").replace("\n", " ")
         lines.append(f"| {key} | {cell} |")
     return "\n".join(lines)
@@ -172,7 +162,7 @@ def hparam_values(settings: Mapping) -> dict[str, bool | float | str]:
     become their text (``_shown``); None is left out (a blank cell in the HPARAMS tab), so that a
     key such as ``patience`` has one type, a number, in every run that sets it."""
     out: dict[str, bool | float | str] = {}
-    for key, value in flat_settings(settings).items():
+    for key, value in lift_extra(settings).items():
         if value is None:
             continue
         if isinstance(value, bool | str):
