@@ -219,7 +219,6 @@ def write_config(work: Path, data_root: Path, n: int, image_size: int) -> Path:
 
 @dataclass
 class StageResult:
-    size: int
     stage: str
     jobs: list[dict] = field(default_factory=list)
     snakemake_seconds: float = 0.0
@@ -255,7 +254,7 @@ def run_stage(work: Path, config: Path, stage: str, threads: int) -> StageResult
     ]
     if not jobs:
         raise SystemExit(f"{stage}: no job ran (was it up to date?); see {log}")
-    return StageResult(0, stage, jobs, total)
+    return StageResult(stage, jobs, total)
 
 
 def handled_images(work: Path, stage: str, n: int) -> list[int]:
@@ -285,10 +284,7 @@ def measure_size(args: argparse.Namespace, n: int) -> dict:
     stages = []
     for stage in STAGES:
         result = run_stage(work, config, stage, args.threads)
-        result.size = n
         counts = handled_images(work, stage, n)
-        for job, count in zip(sorted(result.jobs, key=lambda j: j["script"]), counts, strict=False):
-            job["images"] = count
         row = {
             "size": n,
             "image_size": image_size,

@@ -15,6 +15,7 @@ from celeba_gender.configcheck import (
     coerce_numbers,
     reused_experiment_warning,
 )
+from celeba_gender.configdiff import outcome_config
 from celeba_gender.constants import LAYOUT_ATTRIBUTE_FILES, format_lr
 from celeba_gender.paths import IMAGENET_WEIGHTS, WorkflowPaths, random_weights_file
 from celeba_gender.settings import TrainSettings, cache_dtype

@@ -12,7 +12,7 @@ rule experiment_config:
     log:
         f"{EXP}/logs/experiment_config.log",
     params:
-        config=config,
+        config=outcome_config(config),
     message:
         "experiment_config: the resolved config of experiment {params.config[experiment]}"
     script:

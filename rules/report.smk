@@ -53,7 +53,7 @@ rule report:
         f"{EXP}/logs/report.log",
     params:
         models=MODELS,
-        config=config,
+        config=outcome_config(config),
         weights_note=weights_note(),
         pretrained=config["model"]["weights"] != "random",
         benchmark_files=benchmark_files(),

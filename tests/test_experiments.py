@@ -140,6 +140,12 @@ def test_settings_are_flattened_to_dotted_keys_with_compact_text():
     }
 
 
+def test_the_outcome_config_leaves_out_only_the_run_only_keys():
+    config = {"experiment": "a", "train": {"epochs": 2}, "gpus": [0, 1], "tracking": "tensorboard"}
+    assert configdiff.outcome_config(config) == {"experiment": "a", "train": {"epochs": 2}}
+    assert set(configdiff.RUN_ONLY_KEYS) == {"gpus", "tracking"}
+
+
 def test_changed_settings_name_each_key_with_both_values():
     old = {"experiment": "a", "train": {"epochs": 10, "seeds": [0]}, "gpus": None}
     new = {"experiment": "b", "train": {"epochs": 5, "seeds": [0]}, "tracking": "tensorboard"}

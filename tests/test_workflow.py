@@ -122,6 +122,16 @@ def test_editing_a_plot_module_redraws_only_plots_and_report(workflow_run):
     assert jobs["plot_model"] == len(MODELS)
 
 
+def test_changing_gpus_or_tracking_reruns_nothing(workflow_run):
+    """Which cards the jobs use and whether training is watched change no output: the whole
+    finished tiny run stays up to date (configdiff.RUN_ONLY_KEYS, derived params)."""
+    config = workflow_run / "tiny_run_only.yaml"
+    config.write_text(
+        (workflow_run / "tiny.yaml").read_text() + "gpus: [0, 1]\ntracking: tensorboard\n"
+    )
+    assert planned_jobs(workflow_run, "--configfile", str(config)) == {}
+
+
 def test_editing_the_training_code_retrains(workflow_run):
     jobs = touched_plan(workflow_run, REPO / "scripts" / "celeba_gender" / "engine.py")
     assert jobs.get("train") == len(MODELS)

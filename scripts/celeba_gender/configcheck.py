@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from celeba_gender import layouts
-from celeba_gender.configdiff import changed_settings
+from celeba_gender.configdiff import changed_settings, outcome_config
 from celeba_gender.io import write_text
 from celeba_gender.tracking import tracking_available
 
@@ -82,8 +82,8 @@ def write_resolved_config(config: Mapping, path: str) -> None:
     import yaml
 
     header = (
-        "# The resolved config of this experiment: every key, defaults filled in, as the workflow\n"
-        "# ran it (celeba-gender experiments compares these files).\n"
+        "# The resolved config of this experiment: every key that can change an output (all but\n"
+        "# gpus and tracking), defaults filled in (celeba-gender experiments compares these).\n"
     )
     write_text(path, header + yaml.safe_dump(dict(config), sort_keys=False))
 
@@ -99,7 +99,7 @@ def reused_experiment_warning(config: Mapping, resolved_file: str) -> str | None
             before = yaml.safe_load(handle)
     except FileNotFoundError:
         return None
-    changes = changed_settings(before or {}, config)
+    changes = changed_settings(before or {}, outcome_config(config))
     if not changes:
         return None
     return (

@@ -6,6 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 NAME_KEY = "experiment"  # the config key naming the experiment: the row label, not a setting
+# Top-level keys that say how a run runs (which cards, whether it is watched), never what it
+# computes: the config the report and the resolved config record leaves them out, so that
+# changing them reruns nothing.
+RUN_ONLY_KEYS = ("gpus", "tracking")
+
+
+def outcome_config(config: Mapping) -> dict:
+    """``config`` without the keys that do not change any output (``RUN_ONLY_KEYS``)."""
+    return {key: value for key, value in config.items() if key not in RUN_ONLY_KEYS}
 
 
 def flatten(mapping: Mapping, prefix: str = "") -> dict[str, object]:
