@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def show_experiments(args: argparse.Namespace) -> int:
     """The ``experiments`` command: the comparison table as text (or CSV) on stdout."""
-    from .experiments import collect, comparison_view, display_table, stream_csv
+    from .experiments import collect, comparison_view, display_table
 
     try:
         comparison = collect(args.results)
@@ -94,7 +94,7 @@ def show_experiments(args: argparse.Namespace) -> int:
     )
     try:
         if args.csv:
-            stream_csv(table, sys.stdout)
+            table.to_csv(sys.stdout, index=False)
             if unfinished:
                 print(unfinished, file=sys.stderr)  # stdout stays pure CSV
             return 0

@@ -12,7 +12,6 @@ the compare rule's job; ``display_table`` is the terminal view of ``celeba-gende
 
 from __future__ import annotations
 
-import csv
 import html
 import logging
 import os
@@ -20,7 +19,6 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
 
 import matplotlib
 import pandas as pd
@@ -433,12 +431,3 @@ def comparison_view(
     else:
         table, keys = comparison.table, list(comparison.differing)
     return select_checkpoint(table, checkpoint), keys
-
-
-def stream_csv(table: pd.DataFrame, stream: TextIO) -> None:
-    """``table`` as CSV on an open text stream (stdout), as ``write_csv`` writes it to a file:
-    a header line, then one line per row, missing values empty."""
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(table.columns)
-    for row in table.itertuples(index=False, name=None):
-        writer.writerow("" if pd.isna(value) else value for value in row)

@@ -32,6 +32,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .settings import cache_dtype
+
 RESULTS = "results"
 EXPERIMENTS_DIR = "experiments"
 EXPERIMENTS = f"{RESULTS}/{EXPERIMENTS_DIR}"
@@ -111,11 +113,8 @@ class WorkflowPaths:
     shared_benchmarks: str  # results/benchmarks/<data key>
 
     @classmethod
-    def from_config(cls, config: Mapping, dtype: str | None = None) -> WorkflowPaths:
-        """The paths of ``config`` (validated, defaults filled in); ``dtype``: the feature
-        cache's resolved dtype (``settings.cache_dtype``; imported there, not here)."""
-        from .settings import cache_dtype
-
+    def from_config(cls, config: Mapping) -> WorkflowPaths:
+        """The paths of ``config`` (validated, defaults filled in)."""
         key = data_key(config)
         size = config["train"]["image_size"]
         cache = f"{RESULTS}/cache/{key}"
@@ -125,7 +124,7 @@ class WorkflowPaths:
             weights = IMAGENET_WEIGHTS
         elif weights == "random":
             weights = random_weights_file(config)
-        dtype = dtype or cache_dtype(config["train"])
+        dtype = cache_dtype(config["train"])
         return cls(
             experiment=f"{EXPERIMENTS}/{config['experiment']}",
             data=f"{RESULTS}/data/{key}",
