@@ -50,8 +50,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 from celeba_gender import grid  # noqa: E402
 
 FULL_CELEBA = 202599
-EDA_RULES = ("eda_samples", "eda_gender_counts", "eda_nulls", "eda_attribute_counts",
-             "eda_correlations")  # fmt: skip
+EDA_RULES = ("eda",)
 STAGES = ("ingest", "split", "decode_images", *EDA_RULES)
 FALLBACK_SIZES = (224, 192, 160, 128, 112, 96, 64)
 SPARE_BYTES = 2 * 1024**3

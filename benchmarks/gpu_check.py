@@ -333,7 +333,7 @@ def run_cache(ctx: Context, split: str) -> Record:
     views = grid.split_views(split, ctx.train["augmentations"])
     record = Record(f"cache-{split}", ctx.sizes[split] * views)
     with measured(record, ctx.device):
-        timing = jobs.build_cache_job(
+        timing = jobs.build_feature_cache(
             jobs.CacheJob(
                 weights=ctx.shared.weights,
                 split=ctx.shared.split(split),
@@ -368,7 +368,7 @@ def run_train(ctx: Context, name: str) -> Record:
     record = Record(f"train-{name}", passes)
     folder = ctx.layout.model_dir(name)
     with measured(record, ctx.device):
-        result = jobs.train_job(
+        result = jobs.train(
             jobs.TrainJob(
                 weights=ctx.shared.weights,
                 train=ctx.shared.split("train"),
@@ -404,7 +404,7 @@ def run_evaluate(ctx: Context, name: str) -> Record:
     record = Record(f"evaluate-{name}", ctx.sizes["test"])
     spent: list[float] = []
     with measured(record, ctx.device), timed_predictions(spent):
-        metrics = jobs.evaluate_job(
+        metrics = jobs.evaluate(
             jobs.EvaluateJob(
                 model=ctx.layout.model_dir(name) / "model.pt",
                 weights=ctx.shared.weights,

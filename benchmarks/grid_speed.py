@@ -424,7 +424,7 @@ def run_cache(args: argparse.Namespace, layout: Layout, split: str) -> dict:
     from celeba_gender import jobs
 
     train = workflow_train_config(args)
-    timing = jobs.build_cache_job(
+    timing = jobs.build_feature_cache(
         jobs.CacheJob(
             weights=layout.weights,
             split=layout.split(split),
@@ -448,7 +448,7 @@ def run_train(args: argparse.Namespace, layout: Layout, name: str) -> dict:
 
     settings = settings_for(args, name)
     folder = layout.model_dir(name)
-    result = jobs.train_job(
+    result = jobs.train(
         jobs.TrainJob(
             weights=layout.weights,
             train=layout.split("train"),
@@ -486,7 +486,7 @@ def run_evaluate(args: argparse.Namespace, layout: Layout, name: str) -> dict:
 
     engine.predict_logits = timed_predict
     kind = settings_for(args, name).input
-    metrics = jobs.evaluate_job(
+    metrics = jobs.evaluate(
         jobs.EvaluateJob(
             model=layout.model_dir(name) / "model.pt",
             weights=layout.weights,

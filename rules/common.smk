@@ -4,11 +4,15 @@ import sys
 from pathlib import Path
 
 import yaml
+from snakemake.io import ReportObject
 from snakemake.utils import validate
 
-# The package's constants (names shared with the jobs; no third-party imports).
-sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
-from celeba_gender import grid
+# This workflow's own files come from its folder, never from the working directory: the workflow
+# also runs as a module of another project's Snakefile (docs/running.md#as-a-snakemake-module).
+COMMON_DIR = workflow.current_basedir  # rules/, as Snakemake's source file
+WORKFLOW_DIR = Path(COMMON_DIR.get_path_or_uri(secret_free=True)).parent
+sys.path.insert(0, str(WORKFLOW_DIR / "scripts"))
+from celeba_gender import grid, reportitems
 from celeba_gender.codedeps import code_dependencies
 from celeba_gender.configcheck import (
     check_config,
@@ -24,17 +28,25 @@ from celeba_gender.settings import TrainSettings, cache_dtype
 # what the schema cannot say, including whether the data is there: a run that cannot start
 # stops here, before any job is planned (snakemake -n too).
 coerce_numbers(
-    config, yaml.safe_load((Path(workflow.basedir) / "config/schema.yaml").read_text())
+    config, yaml.safe_load((WORKFLOW_DIR / "config/schema.yaml").read_text())
 )
 validate(config, "../config/schema.yaml")
 check_config(config)
 
 SPLITS = grid.SPLITS
 CHECKPOINTS = grid.CHECKPOINTS
-MODEL_WILDCARD = grid.MODEL_WILDCARD
+
+
+wildcard_constraints:
+    model=grid.MODEL_WILDCARD,
+    checkpoint="|".join(CHECKPOINTS),
+    split="|".join(SPLITS),
+    views="[12]",
+
 
 # Where everything goes (celeba_gender/paths.py): this experiment's folder, and the shared stages'
-# folders keyed by what their outputs depend on.
+# folders keyed by what their outputs depend on. Each file is declared once, by the rule that
+# writes it; other rules take rules.<rule>.output.<name>.
 PATHS = WorkflowPaths.from_config(config)
 EXP = PATHS.experiment  # results/experiments/<experiment>
 DATA = PATHS.data  # results/data/<data key>: metadata, splits, EDA
@@ -43,14 +55,20 @@ FEATURES = (
     PATHS.features
 )  # results/cache/<data key>/features-<backbone>-<S>px-<dtype>-<precision>
 SHARED_LOGS = PATHS.shared_logs
-if warning := reused_experiment_warning(config, PATHS.config_file):
-    print(f"WARNING: {warning}", file=sys.stderr)
 SHARED_BENCHMARKS = PATHS.shared_benchmarks
 IMAGE_SIZE = config["train"]["image_size"]
-FEATURE_TAG = Path(FEATURES).name
-RANDOM_WEIGHTS = random_weights_file(
-    config
-)  # the random_weights rule's output, whatever weights says
+if warning := reused_experiment_warning(config, PATHS.config_file):
+    print(f"WARNING: {warning}", file=sys.stderr)
+MODELS = [cell.name for cell in grid.models(config["train"])]
+
+
+def this_workflows_rules():
+    """The rules defined by this workflow's files (not by a project that imports it)."""
+    rules_dir = WORKFLOW_DIR / "rules"
+    for each in workflow.rules:
+        defined_in = each.snakefile
+        if defined_in and Path(str(defined_in)).resolve().parent == rules_dir.resolve():
+            yield each
 
 
 def track_script_code():
@@ -58,8 +76,8 @@ def track_script_code():
     (found with ``ast``, transitively), inputs named ``code``. Editing a module then reruns
     exactly the rules whose scripts import it. Called by the Snakefile once every rule is
     defined, so that no rule lists its code by hand."""
-    package = Path(workflow.basedir) / "scripts" / "celeba_gender"
-    for each in workflow.rules:
+    package = WORKFLOW_DIR / "scripts" / "celeba_gender"
+    for each in this_workflows_rules():
         if each.script:
             script = Path(each.basedir.get_path_or_uri(secret_free=True)) / each.script
             if each.input_modifier is None:  # no input section in the rules file
@@ -67,41 +85,72 @@ def track_script_code():
             each.set_input(code=[str(f) for f in code_dependencies(script, package)])
 
 
-MODELS = [cell.name for cell in grid.models(config["train"])]
+def annotate_report():
+    """Flag each output listed in celeba_gender/reportitems.py (with a caption) for Snakemake's
+    native report: its section as category, its caption file, labels from its title (and, per
+    model, the model's strategy, learning rate and seed). Called by the Snakefile once every rule
+    is defined: the table is the one declaration of what the reports show."""
+    for item in reportitems.native_items():
+        target = getattr(getattr(rules, item.rule).rule.output, item.output)
+        annotation = ReportObject(
+            COMMON_DIR.join(f"../report/{item.caption}.rst"),
+            item.section,
+            item.subcategory,
+            report_labels(item),
+            [],
+            None,
+        )
+        target.set_flags({**target.flags, "report": annotation})
 
 
-def model_labels(wildcards):
-    cell = grid.ModelId.parse(wildcards.model)
+def report_labels(item):
+    """The native report's labels of ``item``: a function of the wildcards for per-model items."""
+    kind = "figure" if item.page == "figure" else "table"
+    if item.per == "run":
+        return {kind: item.title}
+
+    def labels(wildcards):
+        cell = grid.ModelId.parse(wildcards.model)
+        found = {
+            "strategy": str(cell.strategy),
+            "learning rate": format_lr(cell.lr),
+            "seed": str(cell.seed),
+        }
+        if item.per == "checkpoint":
+            found["checkpoint"] = wildcards.checkpoint
+        return {**found, kind: item.title}
+
+    return labels
+
+
+def report_inputs(wildcards):
+    """Every report item of another rule, expanded over the models (and checkpoints): the page's
+    inputs, named by item key."""
+    found = {}
+    for item in reportitems.page_items():
+        pattern = getattr(getattr(rules, item.rule).output, item.output)
+        if item.per == "run":
+            found[item.key] = pattern
+        elif item.per == "model":
+            found[item.key] = expand(pattern, model=MODELS)
+        else:
+            found[item.key] = expand(pattern, model=MODELS, checkpoint=CHECKPOINTS)
+    return found
+
+
+def report_captions():
+    """Each item's caption template, read once at parse time (a changed caption reruns the page)."""
     return {
-        "strategy": str(cell.strategy),
-        "learning rate": format_lr(cell.lr),
-        "seed": str(cell.seed),
+        item.key: (WORKFLOW_DIR / "report" / f"{item.caption}.rst").read_text()
+        for item in reportitems.page_items()
+        if item.caption
     }
-
-
-def eval_labels(wildcards):
-    return {**model_labels(wildcards), "checkpoint": wildcards.checkpoint}
-
-
-def subgroup_table_labels(wildcards):
-    """Labels of the per-attribute subgroup table (a "kind" tells it from the other two)."""
-    return {**model_labels(wildcards), "kind": "attribute table"}
-
-
-def subgroup_groups_labels(wildcards):
-    """Labels of the per-(sex x attribute) group table."""
-    return {**model_labels(wildcards), "kind": "group table"}
-
-
-def subgroup_heatmap_labels(wildcards):
-    """Labels of the subgroup heat map."""
-    return {**model_labels(wildcards), "kind": "heatmap"}
 
 
 # ---------------------------------------------------------------- data
 
 
-def attribute_file():
+def synthetic_attribute_file():
     layout = config["synthetic"]["layout"]
     return str(Path(config["data"]["root"]) / LAYOUT_ATTRIBUTE_FILES[layout])
 
@@ -115,7 +164,7 @@ def synthetic_root(wildcards, output):
 def ingest_inputs(wildcards):
     """The attribute file, when the workflow makes it or it is already there."""
     if config["synthetic"]["enabled"]:
-        return [attribute_file()]
+        return [rules.synthesize.output.attributes]
     root = Path(config["data"]["root"])
     return [
         str(root / name)
@@ -127,20 +176,26 @@ def ingest_inputs(wildcards):
 # ---------------------------------------------------------------- weights
 
 
-def weights_file():
+def weights_file(wildcards=None):
     """The backbone file training reads, whatever model.weights says."""
     weights = config["model"]["weights"]
-    if weights not in ("imagenet", "random") and not Path(weights).is_file():
+    if weights == "imagenet":
+        return rules.fetch_imagenet_weights.output.weights
+    if weights == "random":
+        return rules.random_weights.output.weights
+    if not Path(weights).is_file():
         raise ValueError(
             f"config model.weights: {weights} does not exist. Use imagenet, random, "
             "or the path of a VGG-16 .pth state dict."
         )
-    return PATHS.weights
+    return weights
 
 
 def random_weights_calibration(wildcards):
     """The decoded training images a random backbone is calibrated on (none when disabled)."""
-    return [PATHS.image_store("train")] if config["model"]["calibration_images"] else []
+    if not config["model"]["calibration_images"]:
+        return []
+    return expand(rules.decode_images.output.store, split="train")
 
 
 def weights_note():
@@ -165,31 +220,40 @@ def train_kind(wildcards):
     )
 
 
+def split_file(split):
+    return expand(rules.split.output[split], split=split)[0]
+
+
 def split_input(split, kind):
     """A split's training input: the decoded images, or its feature cache (``kind``)."""
     if kind == "images":
-        return PATHS.image_store(split)
+        return expand(rules.decode_images.output.store, split=split)[0]
     views = grid.split_views(split, config["train"]["augmentations"])
-    return PATHS.feature_file(split, views, kind)
+    pattern = getattr(rules.build_feature_cache.output, kind)
+    return expand(pattern, split=split, views=views)[0]
 
 
 def train_inputs(wildcards):
     kind = train_kind(wildcards)
     return {
         "weights": weights_file(),
-        "train": PATHS.split_file("train"),
-        "val": PATHS.split_file("val"),
+        "train": split_file("train"),
+        "val": split_file("val"),
         "train_input": split_input("train", kind),
         "val_input": split_input("val", kind),
     }
 
 
 def evaluate_inputs(wildcards):
-    model_file = "model.pt" if wildcards.checkpoint == "last" else "best.pt"
+    trained = (
+        rules.train.output.model
+        if wildcards.checkpoint == "last"
+        else rules.train.output.best
+    )
     return {
-        "model": f"{PATHS.model_dir(wildcards.model)}/{model_file}",
+        "model": expand(trained, model=wildcards.model)[0],
         "weights": weights_file(),
-        "test": PATHS.split_file("test"),
+        "test": split_file("test"),
         "test_input": split_input("test", train_kind(wildcards)),
     }
 
@@ -204,6 +268,13 @@ def evaluate_threads(wildcards):
 def train_settings(wildcards):
     """Everything that determines the model (a dict: Snakemake compares plain params)."""
     return TrainSettings.from_config(config, wildcards.model).to_dict()
+
+
+def evaluation_of(checkpoint):
+    """A model's evaluation file at ``checkpoint`` (the model wildcard left open)."""
+    return expand(
+        rules.evaluate.output.metrics, checkpoint=checkpoint, allow_missing=True
+    )[0]
 
 
 # Settings that say how a job runs, not what it computes, are "derived" params: their functions

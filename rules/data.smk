@@ -3,7 +3,7 @@
 
 rule synthesize:
     output:
-        attributes=attribute_file(),
+        attributes=synthetic_attribute_file(),
     log:
         f"{SHARED_LOGS}/synthesize.log",
     benchmark:
@@ -11,11 +11,11 @@ rule synthesize:
     threads: 2
     params:
         root=synthetic_root,
-        n=config["synthetic"]["n_images"],
+        n_images=config["synthetic"]["n_images"],
         seed=config["synthetic"]["seed"],
         layout=config["synthetic"]["layout"],
     message:
-        "synthesize: {params.n} CelebA-format images ({params.layout} layout)"
+        "synthesize: {params.n_images} CelebA-format images ({params.layout} layout)"
     script:
         "../scripts/synthesize.py"
 
@@ -25,12 +25,7 @@ rule ingest:
         attributes=ingest_inputs,
     output:
         metadata=f"{DATA}/metadata.csv",
-        bad_images=report(
-            f"{DATA}/bad_images.csv",
-            caption="../report/bad_images.rst",
-            category="Data",
-            labels={"table": "bad images"},
-        ),
+        bad_images=f"{DATA}/bad_images.csv",
         summary=f"{DATA}/summary.json",
     log:
         f"{SHARED_LOGS}/ingest.log",
@@ -52,17 +47,12 @@ rule ingest:
 
 rule split:
     input:
-        metadata=f"{DATA}/metadata.csv",
+        metadata=rules.ingest.output.metadata,
     output:
         train=f"{DATA}/splits/train.csv",
         val=f"{DATA}/splits/val.csv",
         test=f"{DATA}/splits/test.csv",
-        sizes=report(
-            f"{DATA}/splits/sizes.csv",
-            caption="../report/split_sizes.rst",
-            category="Data",
-            labels={"table": "split sizes"},
-        ),
+        sizes=f"{DATA}/splits/sizes.csv",
     log:
         f"{SHARED_LOGS}/split.log",
     params:

@@ -3,11 +3,10 @@
 
 localrules:
     plot_model,
-    plot_confusion,
     plot_loss_curves,
     roc_curves,
     subgroups,
-    statistics,
+    model_statistics,
 
 
 rule evaluate:
@@ -20,9 +19,6 @@ rule evaluate:
         f"{EXP}/logs/evaluate/{{model}}_{{checkpoint}}.log",
     benchmark:
         f"{EXP}/benchmarks/evaluate/{{model}}_{{checkpoint}}.tsv"
-    wildcard_constraints:
-        model=MODEL_WILDCARD,
-        checkpoint="|".join(CHECKPOINTS),
     threads: evaluate_threads
     resources:
         gpu=1,
@@ -40,61 +36,31 @@ rule evaluate:
 
 rule plot_model:
     input:
-        history=f"{EXP}/models/{{model}}/history.csv",
+        history=rules.train.output.history,
+        metrics_last=evaluation_of("last"),
+        metrics_best=evaluation_of("best"),
     output:
-        curves=report(
-            f"{EXP}/figures/models/{{model}}/curves.png",
-            caption="../report/curves.rst",
-            category="Training",
-            subcategory="Curves",
-            labels=model_labels,
-        ),
-        table=report(
-            f"{EXP}/figures/models/{{model}}/history_table.png",
-            caption="../report/history_table.rst",
-            category="Training",
-            subcategory="Per-epoch tables",
-            labels=model_labels,
-        ),
+        curves=f"{EXP}/figures/models/{{model}}/curves.png",
+        table=f"{EXP}/figures/models/{{model}}/history_table.png",
+        confusion_last=f"{EXP}/figures/models/{{model}}/confusion_last.png",
+        confusion_best=f"{EXP}/figures/models/{{model}}/confusion_best.png",
     log:
         f"{EXP}/logs/plots/{{model}}.log",
     message:
-        "plot_model {wildcards.model}: training curves and per-epoch table"
+        "plot_model {wildcards.model}: training curves, per-epoch table, confusion matrices"
     script:
         "../scripts/plot_model.py"
 
 
-rule plot_confusion:
-    input:
-        metrics=f"{EXP}/evaluation/{{model}}/{{checkpoint}}/metrics.json",
-    output:
-        figure=report(
-            f"{EXP}/figures/models/{{model}}/confusion_{{checkpoint}}.png",
-            caption="../report/confusion.rst",
-            category="Evaluation",
-            subcategory="Confusion matrices",
-            labels=eval_labels,
-        ),
-    log:
-        f"{EXP}/logs/plots/{{model}}_confusion_{{checkpoint}}.log",
-    message:
-        "plot_confusion {wildcards.model} ({wildcards.checkpoint} epoch): test-set confusion matrix"
-    script:
-        "../scripts/plot_confusion.py"
-
-
 rule plot_loss_curves:
     input:
-        histories=model_outputs(f"{EXP}/models/{{model}}/history.csv"),
+        histories=model_outputs(rules.train.output.history),
     output:
-        figure=report(
-            f"{EXP}/figures/loss_curves.png",
-            caption="../report/loss_curves.rst",
-            category="Training",
-            labels={"figure": "loss curves, all models"},
-        ),
+        figure=f"{EXP}/figures/loss_curves.png",
     log:
         f"{EXP}/logs/plots/loss_curves.log",
+    params:
+        models=MODELS,
     message:
         "plot_loss_curves: train and validation loss of every model on one figure"
     script:
@@ -103,20 +69,10 @@ rule plot_loss_curves:
 
 rule roc_curves:
     input:
-        predictions=model_outputs(f"{EXP}/evaluation/{{model}}/last/predictions.csv"),
+        predictions=model_outputs(rules.evaluate.output.predictions, checkpoint="last"),
     output:
-        figure=report(
-            f"{EXP}/figures/roc_curves.png",
-            caption="../report/roc.rst",
-            category="Evaluation",
-            labels={"figure": "ROC curves"},
-        ),
-        table=report(
-            f"{EXP}/tables/roc_auc.csv",
-            caption="../report/roc_auc.rst",
-            category="Evaluation",
-            labels={"table": "ROC AUC"},
-        ),
+        figure=f"{EXP}/figures/roc_curves.png",
+        table=f"{EXP}/tables/roc_auc.csv",
     log:
         f"{EXP}/logs/plots/roc_curves.log",
     params:
@@ -129,28 +85,15 @@ rule roc_curves:
 
 rule subgroups:
     input:
-        predictions=f"{EXP}/evaluation/{{model}}/last/predictions.csv",
-        metadata=f"{DATA}/metadata.csv",
+        predictions=expand(
+            rules.evaluate.output.predictions, checkpoint="last", allow_missing=True
+        )[0],
+        metadata=rules.ingest.output.metadata,
     output:
-        attributes=report(
-            f"{EXP}/evaluation/{{model}}/subgroups/attributes.csv",
-            caption="../report/subgroup_table.rst",
-            category="Subgroups",
-            labels=subgroup_table_labels,
-        ),
-        groups=report(
-            f"{EXP}/evaluation/{{model}}/subgroups/groups.csv",
-            caption="../report/subgroup_groups.rst",
-            category="Subgroups",
-            labels=subgroup_groups_labels,
-        ),
+        attributes=f"{EXP}/evaluation/{{model}}/subgroups/attributes.csv",
+        groups=f"{EXP}/evaluation/{{model}}/subgroups/groups.csv",
         summary=f"{EXP}/evaluation/{{model}}/subgroups/summary.json",
-        heatmap=report(
-            f"{EXP}/figures/models/{{model}}/subgroups.png",
-            caption="../report/subgroup_heatmap.rst",
-            category="Subgroups",
-            labels=subgroup_heatmap_labels,
-        ),
+        heatmap=f"{EXP}/figures/models/{{model}}/subgroups.png",
     log:
         f"{EXP}/logs/subgroups/{{model}}.log",
     params:
@@ -163,17 +106,14 @@ rule subgroups:
 
 rule gradcam:
     input:
-        model_file=f"{EXP}/models/{{model}}/model.pt",
-        predictions=f"{EXP}/evaluation/{{model}}/last/predictions.csv",
-        test=f"{DATA}/splits/test.csv",
-        store=f"{IMAGES}/test.npy",
+        model_file=rules.train.output.model,
+        predictions=expand(
+            rules.evaluate.output.predictions, checkpoint="last", allow_missing=True
+        )[0],
+        test=split_file("test"),
+        store=expand(rules.decode_images.output.store, split="test")[0],
     output:
-        figure=report(
-            f"{EXP}/figures/models/{{model}}/gradcam.png",
-            caption="../report/gradcam.rst",
-            category="Explanations",
-            labels=model_labels,
-        ),
+        figure=f"{EXP}/figures/models/{{model}}/gradcam.png",
     log:
         f"{EXP}/logs/gradcam/{{model}}.log",
     benchmark:
@@ -188,47 +128,23 @@ rule gradcam:
         "../scripts/gradcam.py"
 
 
-rule statistics:
+rule model_statistics:
     input:
-        metrics=model_outputs(
-            f"{EXP}/evaluation/{{model}}/{{checkpoint}}/metrics.json",
-            checkpoint=CHECKPOINTS,
-        ),
+        metrics=model_outputs(rules.evaluate.output.metrics, checkpoint=CHECKPOINTS),
         predictions=model_outputs(
-            f"{EXP}/evaluation/{{model}}/{{checkpoint}}/predictions.csv",
-            checkpoint=CHECKPOINTS,
+            rules.evaluate.output.predictions, checkpoint=CHECKPOINTS
         ),
-        histories=model_outputs(f"{EXP}/models/{{model}}/history.csv"),
+        histories=model_outputs(rules.train.output.history),
     output:
-        per_model=report(
-            f"{EXP}/tables/model_ci.csv",
-            caption="../report/model_ci.rst",
-            category="Uncertainty",
-            labels={"table": "per-model accuracy with 95% CI"},
-        ),
-        per_config=report(
-            f"{EXP}/tables/seed_summary.csv",
-            caption="../report/seed_summary.rst",
-            category="Uncertainty",
-            labels={"table": "mean over seeds"},
-        ),
-        collapse=report(
-            f"{EXP}/tables/collapse.csv",
-            caption="../report/collapse.rst",
-            category="Uncertainty",
-            labels={"table": "collapse check"},
-        ),
-        comparison=report(
-            f"{EXP}/tables/comparison.json",
-            caption="../report/comparison.rst",
-            category="Uncertainty",
-            labels={"table": "paired comparison of the best configurations"},
-        ),
+        per_model=f"{EXP}/tables/model_ci.csv",
+        per_config=f"{EXP}/tables/seed_summary.csv",
+        collapse=f"{EXP}/tables/collapse.csv",
+        comparison=f"{EXP}/tables/comparison.json",
     log:
         f"{EXP}/logs/statistics.log",
     params:
         n_boot=config["evaluate"]["bootstrap"],
     message:
-        "statistics: confidence intervals, paired comparison, collapse detection"
+        "model_statistics: confidence intervals, paired comparison, collapse detection"
     script:
         "../scripts/model_statistics.py"

@@ -8,7 +8,7 @@ localrules:
 
 rule experiment_config:
     output:
-        f"{EXP}/config.yaml",
+        config=PATHS.config_file,
     log:
         f"{EXP}/logs/experiment_config.log",
     params:
@@ -21,9 +21,9 @@ rule experiment_config:
 
 rule compare_experiments:
     input:
-        report=f"{EXP}/report/metrics.csv",
-        model_ci=f"{EXP}/tables/model_ci.csv",
-        config=f"{EXP}/config.yaml",
+        report=rules.report.output.metrics,
+        model_ci=rules.model_statistics.output.per_model,
+        config=rules.experiment_config.output.config,
     output:
         table="results/experiments.csv",
         html="results/experiments.html",

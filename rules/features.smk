@@ -5,7 +5,7 @@
 
 rule decode_images:
     input:
-        split=f"{DATA}/splits/{{split}}.csv",
+        split=lambda wildcards: split_file(wildcards.split),
     output:
         store=f"{IMAGES}/{{split}}.npy",
         meta=f"{IMAGES}/{{split}}.npy.json",
@@ -13,8 +13,6 @@ rule decode_images:
         f"{SHARED_LOGS}/decode_images/{IMAGE_SIZE}px/{{split}}.log",
     benchmark:
         f"{SHARED_BENCHMARKS}/decode_images/{IMAGE_SIZE}px/{{split}}.tsv"
-    wildcard_constraints:
-        split="|".join(SPLITS),
     threads: 2
     params:
         image_size=config["train"]["image_size"],
@@ -26,21 +24,18 @@ rule decode_images:
 
 rule build_feature_cache:
     input:
-        weights=weights_file(),
-        split=f"{DATA}/splits/{{split}}.csv",
-        store=f"{IMAGES}/{{split}}.npy",
+        weights=weights_file,
+        split=lambda wildcards: split_file(wildcards.split),
+        store=rules.decode_images.output.store,
     output:
         prefix=f"{FEATURES}/{{split}}.{{views}}v.prefix.npy",
         features=f"{FEATURES}/{{split}}.{{views}}v.features.npy",
         prefix_key=f"{FEATURES}/{{split}}.{{views}}v.prefix.npy.key.json",
         features_key=f"{FEATURES}/{{split}}.{{views}}v.features.npy.key.json",
     log:
-        f"{SHARED_LOGS}/build_feature_cache/{FEATURE_TAG}/{{split}}.{{views}}v.log",
+        f"{SHARED_LOGS}/build_feature_cache/{Path(FEATURES).name}/{{split}}.{{views}}v.log",
     benchmark:
-        f"{SHARED_BENCHMARKS}/build_feature_cache/{FEATURE_TAG}/{{split}}.{{views}}v.tsv"
-    wildcard_constraints:
-        split="|".join(SPLITS),
-        views="[12]",
+        f"{SHARED_BENCHMARKS}/build_feature_cache/{Path(FEATURES).name}/{{split}}.{{views}}v.tsv"
     threads: 4
     resources:
         gpu=1,

@@ -7,19 +7,11 @@ rule train:
     output:
         model=f"{EXP}/models/{{model}}/model.pt",
         best=f"{EXP}/models/{{model}}/best.pt",
-        history=report(
-            f"{EXP}/models/{{model}}/history.csv",
-            caption="../report/history.rst",
-            category="Training",
-            subcategory="History tables",
-            labels=model_labels,
-        ),
+        history=f"{EXP}/models/{{model}}/history.csv",
     log:
         f"{EXP}/logs/train/{{model}}.log",
     benchmark:
         f"{EXP}/benchmarks/train/{{model}}.tsv"
-    wildcard_constraints:
-        model=MODEL_WILDCARD,
     retries: 2
     threads: 4
     resources:

@@ -7,7 +7,7 @@ localrules:
 
 rule fetch_imagenet_weights:
     output:
-        IMAGENET_WEIGHTS,
+        weights=IMAGENET_WEIGHTS,
     log:
         "results/logs/weights/imagenet.log",
     benchmark:
@@ -15,18 +15,18 @@ rule fetch_imagenet_weights:
     message:
         "fetch_imagenet_weights: fetch the ImageNet VGG-16 weights once (hash-checked)"
     script:
-        "../scripts/fetch_weights.py"
+        "../scripts/fetch_imagenet_weights.py"
 
 
 rule random_weights:
     input:
         store=random_weights_calibration,
     output:
-        RANDOM_WEIGHTS,
+        weights=random_weights_file(config),
     log:
-        f"{SHARED_LOGS}/weights/{Path(RANDOM_WEIGHTS).stem}.log",
+        f"{SHARED_LOGS}/weights/{Path(random_weights_file(config)).stem}.log",
     benchmark:
-        f"{SHARED_BENCHMARKS}/weights/{Path(RANDOM_WEIGHTS).stem}.tsv"
+        f"{SHARED_BENCHMARKS}/weights/{Path(random_weights_file(config)).stem}.tsv"
     params:
         n_images=config["model"]["calibration_images"],
         init_seed=config["model"]["init_seed"],

@@ -1,8 +1,8 @@
-"""Snakemake wrapper for the compare rule: every finished experiment side by side."""
+"""Snakemake wrapper of rule compare_experiments: every finished experiment side by side."""
 
-from celeba_gender.experiments import CompareJob, compare_job
+from celeba_gender.experiments import CompareJob, compare_experiments
 from celeba_gender.runlog import job_logging
 from celeba_gender.snakejob import from_snakemake
 
 with job_logging(snakemake.log[0]):
-    compare_job(from_snakemake(CompareJob, snakemake))
+    compare_experiments(from_snakemake(CompareJob, snakemake))

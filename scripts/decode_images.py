@@ -1,12 +1,8 @@
-"""Snakemake wrapper: decode a split's images once into a resized uint8 store."""
+"""Snakemake wrapper of rule decode_images: decode one split's images once into the store."""
 
 from celeba_gender.runlog import job_logging
-from celeba_gender.store import build_split_store  # no torch: decoding needs PIL and numpy
+from celeba_gender.snakejob import from_snakemake
+from celeba_gender.store import DecodeJob, decode_images
 
 with job_logging(snakemake.log[0]):
-    build_split_store(
-        split_csv=snakemake.input.split,
-        out_npy=snakemake.output.store,
-        image_size=snakemake.params.image_size,
-        threads=snakemake.threads,
-    )
+    decode_images(from_snakemake(DecodeJob, snakemake))

@@ -1,8 +1,8 @@
-"""Snakemake wrapper: write the experiment's resolved config into its folder."""
+"""Snakemake wrapper of rule experiment_config: the experiment's resolved config."""
 
-from celeba_gender.configcheck import write_resolved_config
+from celeba_gender.configcheck import ExperimentConfigJob, experiment_config
 from celeba_gender.runlog import job_logging
+from celeba_gender.snakejob import from_snakemake
 
-with job_logging(snakemake.log[0]) as log:
-    write_resolved_config(snakemake.params.config, snakemake.output[0])
-    log.info("resolved config written to %s", snakemake.output[0])
+with job_logging(snakemake.log[0]):
+    experiment_config(from_snakemake(ExperimentConfigJob, snakemake))

@@ -1,8 +1,8 @@
-"""Snakemake wrapper: train and validation loss of every model on one figure (Figure 9)."""
+"""Snakemake wrapper of rule plot_loss_curves: the loss curves of every model on one figure."""
 
-from celeba_gender.metrics_table import load_histories
-from celeba_gender.plots import plot_all_loss_curves
+from celeba_gender.plots import LossCurvesJob, plot_loss_curves
 from celeba_gender.runlog import job_logging
+from celeba_gender.snakejob import from_snakemake
 
 with job_logging(snakemake.log[0]):
-    plot_all_loss_curves(load_histories(snakemake.input.histories), snakemake.output.figure)
+    plot_loss_curves(from_snakemake(LossCurvesJob, snakemake))

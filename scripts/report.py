@@ -1,8 +1,8 @@
-"""Snakemake wrapper: metrics.csv and the self-contained results page."""
+"""Snakemake wrapper of rule report: metrics.csv and the self-contained results page."""
 
-from celeba_gender.page import ReportJob, build_report
+from celeba_gender.report import ReportJob, report
 from celeba_gender.runlog import job_logging
 from celeba_gender.snakejob import from_snakemake
 
 with job_logging(snakemake.log[0]):
-    build_report(from_snakemake(ReportJob, snakemake))
+    report(from_snakemake(ReportJob, snakemake))

@@ -1,14 +1,8 @@
-"""Snakemake wrapper: write a synthetic CelebA-format dataset (demo and tests)."""
+"""Snakemake wrapper of rule synthesize: generate a synthetic CelebA-format dataset."""
 
 from celeba_gender.runlog import job_logging
-from celeba_gender.synth import generate
+from celeba_gender.snakejob import from_snakemake
+from celeba_gender.synth import SynthesizeJob, synthesize
 
-with job_logging(snakemake.log[0]) as log:
-    attributes = generate(
-        root=snakemake.params.root,
-        n_images=snakemake.params.n,
-        seed=snakemake.params.seed,
-        layout=snakemake.params.layout,
-        workers=snakemake.threads,
-    )
-    log.info("synthetic dataset written: %s", attributes)
+with job_logging(snakemake.log[0]):
+    synthesize(from_snakemake(SynthesizeJob, snakemake))

@@ -123,15 +123,29 @@ def tiny_paths(**overrides: str) -> WorkflowPaths:
     return WorkflowPaths.from_config(_resolve(texts, REPO / "config/schema.yaml"))
 
 
-def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
-    """Rule -> number of jobs a dry run would execute."""
-    out = snakemake(workdir, "-n", "--quiet", "rules", *args).stdout
-    jobs = {}
+def planned_jobs_from(out: str) -> dict[str, int]:
+    """Rule -> number of jobs, from the output of ``snakemake -n --quiet rules``: ``{}`` only when
+    Snakemake says there is nothing to be done; output without a job table whose counts add up to
+    its ``total`` line fails (a "reruns nothing" assertion must not pass on a parse failure)."""
+    if "Nothing to be done" in out:
+        return {}
+    jobs: dict[str, int] = {}
+    total = None
     for line in out.splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job"):
-            jobs[parts[0]] = int(parts[1])
+        if len(parts) == 2 and parts[1].isdigit():
+            if parts[0] == "total":
+                total = int(parts[1])
+            elif parts[0] != "job":
+                jobs[parts[0]] = int(parts[1])
+    if total is None or not jobs or sum(jobs.values()) != total:
+        raise AssertionError(f"cannot read the dry run's job table:\n{out[-3000:]}")
     return jobs
+
+
+def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
+    """Rule -> number of jobs a dry run would execute."""
+    return planned_jobs_from(snakemake(workdir, "-n", "--quiet", "rules", *args).stdout)
 
 
 def touched_plan(run: Path, path: Path) -> dict[str, int]:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from celeba_gender.analysis import StatisticsJob, compare_top_configs, model_table, statistics_job
+from celeba_gender.analysis import StatisticsJob, compare_top_configs, model_statistics, model_table
 from celeba_gender.grid import ModelId
 
 N_TEST = 200
@@ -98,7 +98,7 @@ def test_the_job_writes_the_selection_and_a_collapse_row_per_checkpoint(grid, tm
         f"out_{k}": str(tmp_path / f"{k}.out")
         for k in ("per_model", "per_config", "collapse", "comparison")
     }
-    statistics_job(StatisticsJob(**files, n_boot=100, **out))
+    model_statistics(StatisticsJob(**files, n_boot=100, **out))
     assert json.loads((tmp_path / "comparison.out").read_text())["selected_on"] == "validation"
     collapse = pd.read_csv(tmp_path / "collapse.out")
     assert len(collapse) == 6 and set(collapse["checkpoint"]) == {"last", "best"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import copy
 import math
+import re
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
@@ -36,7 +37,10 @@ def load_config(relative_path: str, **data_overrides: object) -> dict:
 
 def attempt_runtime_for(config: dict) -> RuntimeFunction:
     """rules/common.smk's ``attempt_runtime``, bound to ``config``."""
-    module = ast.parse(COMMON_SMK.read_text(), filename=str(COMMON_SMK))
+    # common.smk is Snakemake, not Python (its wildcard_constraints block): parse the top-level
+    # functions, each from its ``def`` to the next line that starts in the first column.
+    functions = re.findall(r"^def .*?(?=^\S)", COMMON_SMK.read_text() + "\nEND", re.M | re.S)
+    module = ast.parse("\n".join(functions), filename=str(COMMON_SMK))
     found = [
         node
         for node in module.body

@@ -197,8 +197,7 @@ def test_data_scale_benchmark_measures_every_data_stage_at_each_size(tmp_path: P
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rows = [line.split() for line in proc.stdout.splitlines() if re.match(r"^ +(100|160) ", line)]
-    stages = ["ingest", "split", "decode_images", "eda_samples", "eda_gender_counts",
-              "eda_nulls", "eda_attribute_counts", "eda_correlations"]  # fmt: skip
+    stages = ["ingest", "split", "decode_images", "eda"]
     assert [(r[0], r[2]) for r in rows] == [(n, s) for n in ("100", "160") for s in stages]
     for row in rows:
         jobs, wall, peak_mb = int(row[3]), float(row[4]), float(row[6])

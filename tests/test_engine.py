@@ -284,7 +284,7 @@ def test_load_checkpoint_ignores_a_checkpoint_for_another_epoch_count(tmp_path) 
     assert engine.load_checkpoint(path, dataclasses.replace(SETTINGS, epochs=4)) is None
 
 
-IDENTITY = {  # what jobs.train_job puts into settings.extra: the files it reads
+IDENTITY = {  # what jobs.train puts into settings.extra: the files it reads
     "weights_sha256": "a" * 64,
     "train_split_sha256": "b" * 64,
     "val_split_sha256": "c" * 64,
@@ -459,7 +459,7 @@ def progress_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if "epoch 1/4" in line]
 
 
-METER = re.compile(r"epoch 1/4 +\d+% (\d+)/10 \[\d\d:\d\d<\d\d:\d\d, .*\] loss=\S+ acc=0\.5000$")
+METER = re.compile(r"epoch 1/4 batch (\d+)/10 loss=\S+ acc=0\.5000$")
 
 
 def test_progress_on_a_non_terminal_logs_one_line_per_fifth_of_the_epoch(caplog) -> None:

@@ -327,7 +327,7 @@ def test_compare_job_takes_the_rules_items_and_writes_both(two, tmp_path):
         out_table=str(folder / "tables" / "comparison.csv"),
         out_html=str(folder / "report" / "comparison.html"),
     )
-    experiments.compare_job(job)
+    experiments.compare_experiments(job)
     table = pd.read_csv(job.out_table)
     assert set(table["experiment"]) == {"long", "short"}
     assert "data:image/png;base64," in Path(job.out_html).read_text()

@@ -482,7 +482,7 @@ def stubbed_loading(monkeypatch) -> None:
 
 def run_train_job(files: dict[str, Path], weights: Path | None = None, batch_size: int = 48):
     out = files["out"]
-    return jobs.train_job(
+    return jobs.train(
         jobs.TrainJob(
             weights=weights or files["weights"],
             train=files["train"],
@@ -522,7 +522,7 @@ def test_out_of_memory_while_building_the_cache_names_the_batch_size_and_the_con
     with pytest.raises(
         CelebaGenderError, match="out of memory on cpu with batch size 24"
     ) as raised:
-        jobs.build_cache_job(
+        jobs.build_feature_cache(
             jobs.CacheJob(
                 weights=job_files["weights"],
                 split=job_files["train"],
@@ -554,7 +554,7 @@ def test_out_of_memory_while_evaluating_names_the_batch_size_and_the_config_key(
     with pytest.raises(
         CelebaGenderError, match="out of memory on cpu with batch size 16"
     ) as raised:
-        jobs.evaluate_job(
+        jobs.evaluate(
             jobs.EvaluateJob(
                 model="unused.pt",
                 weights=job_files["weights"],
@@ -582,7 +582,7 @@ class FitCalled(Exception):
 
 
 def settings_given_to_fit(files, monkeypatch, weights: Path | None = None):
-    """The TrainSettings that train_job hands to engine.fit (and so to its checkpoints)."""
+    """The TrainSettings that train hands to engine.fit (and so to its checkpoints)."""
     seen = []
 
     def capture(_model, _data, settings, *_a, **_k):

@@ -200,7 +200,7 @@ engine.pick_device = pick_device
 job = jobs.EvaluateJob("m.pt", "w.pth", "t.csv", "t.npy", "features", 8, "auto", 1, "last",
                        "metrics.json", "predictions.csv", gpus=[7, 3])
 try:
-    jobs.evaluate_job(job)
+    jobs.evaluate(job)
 except Stop:
     pass
 seen["after"] = os.environ.get("{VISIBLE}")
@@ -236,9 +236,9 @@ def test_every_gpu_job_claims_before_it_picks_its_device(lock_env, monkeypatch) 
     monkeypatch.setattr(engine, "pick_device", pick_device)
     fields = {"device": "auto", "threads": 1, "gpus": [4]}
     cases = [
-        (jobs.build_cache_job, jobs.CacheJob),
-        (jobs.train_job, jobs.TrainJob),
-        (jobs.evaluate_job, jobs.EvaluateJob),
+        (jobs.build_feature_cache, jobs.CacheJob),
+        (jobs.train, jobs.TrainJob),
+        (jobs.evaluate, jobs.EvaluateJob),
     ]
     for function, cls in cases:
         values = {f.name: fields.get(f.name, "x") for f in dataclasses.fields(cls)}

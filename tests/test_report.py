@@ -15,29 +15,30 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from celeba_gender import reportitems
 from celeba_gender.constants import format_lr
 from celeba_gender.costs import COST_NOTE, COST_TOTAL, cost_display, cost_table
+from celeba_gender.io import ReportError
 from celeba_gender.metrics_table import (
-    ReportError,
     best_model,
     collect_metrics,
-    load_histories,
     published_comparison,
     write_metrics,
 )
-from celeba_gender.page import (
+from celeba_gender.plots import load_histories
+from celeba_gender.provenance import Provenance, provenance
+from celeba_gender.report import (
     ReportJob,
-    build_report,
-    figures_html,
+    figure_html,
     models_html,
     noted_table_html,
     notes_html,
     provenance_html,
     render_html,
+    report,
     summary_html,
     table_html,
 )
-from celeba_gender.provenance import Provenance, provenance
 from conftest import tiny_paths
 
 NOT_PRETRAINED = "weights: random — the backbone was NOT pretrained on ImageNet"
@@ -146,7 +147,10 @@ def _render(
         ("Dataset", summary_html(DATASET_SUMMARY)),
         ("Splits", table_html(pd.DataFrame({"split": ["train", "val"], "n": [240, 60]}))),
         ("Models", models_html(metrics)),
-        *((name, figures_html(items)) for name, items in figures.items()),
+        *(
+            (name, "\n".join(figure_html(*item) for item in items))
+            for name, items in figures.items()
+        ),
         *extra,
     ]
     return render_html(
@@ -471,36 +475,43 @@ def report_job(tmp_path, eval_dirs, figures, benchmarks) -> ReportJob:
         "largest_gaps": [{"attribute": "Eyeglasses", "gap": -0.1}],
     }
     root, benchmark_files = benchmarks
+    files = {
+        "evaluate_metrics": [str(folder / "metrics.json") for folder in eval_dirs],
+        "train_history": history_files,
+        "ingest_summary": write("summary.json", json.dumps(DATASET_SUMMARY)),
+        "split_sizes": write("sizes.csv", "split,n\ntrain,240\nval,30\ntest,30\n"),
+        "ingest_bad_images": write("bad_images.csv", "image_id,reason\n"),
+        "eda_null_counts": write(
+            "null_counts.csv", "column,nulls\nimage_id,0\nlabel,0\nSmiling,0\n"
+        ),
+        "subgroups_summary": [write(f"{m}.json", json.dumps(subgroups)) for m in models],
+        "model_statistics_per_model": write(
+            "model_ci.csv", "model,test_accuracy\ns1_lr1e-3_seed0,0.91\n"
+        ),
+        "model_statistics_per_config": write(
+            "seed_summary.csv", "strategy,lr,n_seeds\n1,0.001,1\n"
+        ),
+        "model_statistics_collapse": write(
+            "collapse.csv", "model,collapsed,collapse_message\ns1_lr1e-3_seed0,False,\n"
+        ),
+        "model_statistics_comparison": write(
+            "comparison.json", json.dumps({"sentence": "One pair.", "pairs": []})
+        ),
+    }
+    for item in reportitems.page_items():  # every other item: a figure, or a file not read
+        one = png if item.page == "figure" else write(f"{item.key}.csv", "x\n1\n")
+        files.setdefault(item.key, one if item.per == "run" else [one] * len(models))
     return ReportJob(
         out_html=str(tmp_path / "report" / "report.html"),
         out_metrics=str(tmp_path / "report" / "metrics.csv"),
         models=models,
-        metrics_files=[str(folder / "metrics.json") for folder in eval_dirs],
-        history_files=history_files,
-        data_summary=write("summary.json", json.dumps(DATASET_SUMMARY)),
-        split_sizes=write("sizes.csv", "split,n\ntrain,240\nval,30\ntest,30\n"),
-        bad_images=write("bad_images.csv", "image_id,reason\n"),
-        null_counts=write("null_counts.csv", "column,nulls\nimage_id,0\nlabel,0\nSmiling,0\n"),
-        eda_samples=png,
-        eda_gender_counts=png,
-        eda_attribute_counts=png,
-        eda_correlations=png,
-        curves=[png, png],
-        history_tables=[png, png],
-        confusions_last=[png, png],
-        confusions_best=[png, png],
-        loss_curves=png,
-        roc=png,
-        subgroup_heatmaps=[png, png],
-        subgroup_summaries=[write(f"{m}.json", json.dumps(subgroups)) for m in models],
-        gradcams=[png, png],
-        model_ci=write("model_ci.csv", "model,test_accuracy\ns1_lr1e-3_seed0,0.91\n"),
-        seed_summary=write("seed_summary.csv", "strategy,lr,n_seeds\n1,0.001,1\n"),
-        collapse=write(
-            "collapse.csv", "model,collapsed,collapse_message\ns1_lr1e-3_seed0,False,\n"
-        ),
-        comparison=write("comparison.json", json.dumps({"sentence": "One pair.", "pairs": []})),
-        config=CONFIG,
+        inputs=files,
+        captions={
+            item.key: (REPO / "report" / f"{item.caption}.rst").read_text()
+            for item in reportitems.page_items()
+            if item.caption
+        },
+        config={**CONFIG, "evaluate": {"min_group_size": 5}},  # a caption reads min_group_size
         weights_note=NOT_PRETRAINED,
         pretrained=False,
         benchmark_roots=[str(root)],
@@ -508,8 +519,8 @@ def report_job(tmp_path, eval_dirs, figures, benchmarks) -> ReportJob:
     )
 
 
-def test_build_report_shows_the_null_values_per_column_in_the_data_section(report_job):
-    build_report(report_job)
+def test_report_shows_the_null_values_per_column_in_the_data_section(report_job):
+    report(report_job)
     page = Path(report_job.out_html).read_text()
     section = page_section(page, "sec-data")
     assert "<h3>Null values per column</h3>" in section
@@ -521,8 +532,8 @@ def test_build_report_shows_the_null_values_per_column_in_the_data_section(repor
     ]
 
 
-def test_build_report_writes_metrics_csv_and_returns_its_table(report_job):
-    metrics = build_report(report_job)
+def test_report_writes_metrics_csv_and_returns_its_table(report_job):
+    metrics = report(report_job)
     assert list(zip(metrics["model"], metrics["checkpoint"], strict=True)) == [
         ("s1_lr1e-3_seed0", "last"),
         ("s2_lr1e-4_seed0", "last"),
@@ -532,8 +543,8 @@ def test_build_report_writes_metrics_csv_and_returns_its_table(report_job):
     pd.testing.assert_frame_equal(written, metrics, check_dtype=False)
 
 
-def test_build_report_sections_come_in_order_with_provenance_last(report_job):
-    build_report(report_job)
+def test_report_sections_come_in_order_with_provenance_last(report_job):
+    report(report_job)
     page = Path(report_job.out_html).read_text()
     headings = re.findall(r'<h2 id="[^"]+">([^<]+)</h2>', page)
     assert headings == SECTIONS

@@ -166,7 +166,7 @@ def read_evaluations(job: StatisticsJob) -> tuple[list[dict], dict]:
     return metrics, predictions
 
 
-def statistics_job(job: StatisticsJob) -> None:
+def model_statistics(job: StatisticsJob) -> None:
     """Write the per-model CI table, the seed summary, the collapse table and the comparison."""
     metrics, predictions = read_evaluations(job)
     histories = {Path(p).parent.name: pd.read_csv(p) for p in job.histories}

@@ -7,14 +7,18 @@ express: the split fractions, and whether the data a run needs is there). Standa
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from celeba_gender import layouts
 from celeba_gender.configdiff import changed_settings, outcome_config
 from celeba_gender.io import write_text
 from celeba_gender.tracking import tracking_available
+
+log = logging.getLogger(__name__)
 
 # YAML 1.1 (PyYAML) reads 1e-4 or 3E5 as strings: only 1.0e-4 is a float there.
 _FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
@@ -122,3 +126,16 @@ def check_config(config: Mapping) -> None:
     check_split(config["split"])
     check_tracking(config)
     check_data(config)
+
+
+@dataclass(frozen=True)
+class ExperimentConfigJob:
+    """The experiment_config rule: the config that determines the experiment's outputs."""
+
+    config: Mapping
+    out_config: str
+
+
+def experiment_config(job: ExperimentConfigJob) -> None:
+    write_resolved_config(job.config, job.out_config)
+    log.info("resolved config written to %s", job.out_config)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from celeba_gender.metrics_table import ReportError, number_text
+from celeba_gender.io import ReportError
+from celeba_gender.metrics_table import number_text
 
 BENCHMARK_HEADER = "s h:m:s max_rss max_vms max_uss max_pss io_in io_out mean_load cpu_time"
 COST_COLUMNS = ("job", "wall (s)", "CPU (s)", "peak RSS (MB)")

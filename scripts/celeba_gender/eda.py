@@ -1,7 +1,7 @@
 """Exploratory data analysis: the tables behind the study's Figures 1-4 and its null check.
 
 Each table function takes the metadata frame (``image_id, path, label`` + the 40 attributes as
--1/1) and returns a DataFrame; ``plots`` draws the figures. ``eda_job`` runs one EDA rule
+-1/1) and returns a DataFrame; ``plots`` draws the figures. ``eda`` runs the EDA rule
 (rules/eda.smk): the rule's ``kind`` param picks the table and the figure it writes.
 """
 
@@ -110,53 +110,47 @@ def attribute_correlations(meta: pd.DataFrame) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- the EDA job
-# kind -> (the table it writes, the figure drawn from that table or None)
+# table name -> (the function computing it, the figure drawn from it or None)
 TABLES: dict[str, tuple[Callable[[pd.DataFrame], pd.DataFrame], Callable | None]] = {
     "gender_counts": (gender_counts, plots.plot_gender_counts),
-    "nulls": (null_counts, None),
+    "null_counts": (null_counts, None),
     "attribute_counts": (attribute_counts, plots.plot_attribute_counts),
     "correlations": (attribute_correlations, plots.plot_correlations),
 }
-KINDS = ("samples", *TABLES)
 
 
-@dataclass
+@dataclass(frozen=True)
 class EdaJob:
-    """One EDA rule (rules/eda.smk): ``kind`` says what it writes from the metadata table."""
+    """The eda rule: every exploratory table and figure of the study from the metadata table
+    (the study's Figures 1-4 and its null check), in one cheap job."""
 
     metadata: str
-    kind: str
-    seed: int = 0
-    out_figure: str | None = None
-    out_table: str | None = None
+    seed: int
+    out_samples: str
+    out_gender_counts: str
+    out_gender_counts_table: str
+    out_null_counts: str
+    out_attribute_counts: str
+    out_attribute_counts_table: str
+    out_correlations: str
+    out_correlations_table: str
 
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"EDA kind {self.kind!r} is not one of {', '.join(KINDS)}")
-        if self.kind == "samples":
-            writes = {"figure"}
-        else:
-            writes = {"table"} | ({"figure"} if TABLES[self.kind][1] else set())
-        outputs = {"figure": self.out_figure, "table": self.out_table}
-        given = {name for name, path in outputs.items() if path is not None}
-        if given != writes:
-            raise ValueError(
-                f"EDA kind {self.kind!r} writes {' and '.join(sorted(writes))}, but the rule's "
-                f"outputs are {' and '.join(sorted(given)) or 'none'}"
-            )
+    def table_file(self, name: str) -> str:
+        """Where table ``name`` of TABLES goes (the figure, when it has one, is ``figure_file``)."""
+        return getattr(self, f"out_{name}" if name == "null_counts" else f"out_{name}_table")
+
+    def figure_file(self, name: str) -> str:
+        return getattr(self, f"out_{name}")
 
 
-def eda_job(job: EdaJob, load: Callable[[str], Image.Image] = load_rgb) -> None:
-    """Write the table of ``job.kind`` and draw its figure (for "samples", the sampled images
-    opened with ``load``)."""
+def eda(job: EdaJob, load: Callable[[str], Image.Image] = load_rgb) -> None:
+    """Draw the sampled images (opened with ``load``), then write each table and its figure."""
     meta = pd.read_csv(job.metadata, dtype={"image_id": str})
-    if job.kind == "samples":
-        sample = sample_images(meta, seed=job.seed)
-        plots.plot_sample_images(sample, [load(path) for path in sample["path"]], job.out_figure)
-        return
-    compute, plot = TABLES[job.kind]
-    table = compute(meta)
-    write_csv(job.out_table, table)
-    if plot is not None:
-        plot(table, job.out_figure)
-    log.info("%s:\n%s", job.kind, table.to_string(index=False))
+    sample = sample_images(meta, seed=job.seed)
+    plots.plot_sample_images(sample, [load(path) for path in sample["path"]], job.out_samples)
+    for name, (compute, plot) in TABLES.items():
+        table = compute(meta)
+        write_csv(job.table_file(name), table)
+        if plot is not None:
+            plot(table, job.figure_file(name))
+        log.info("%s:\n%s", name, table.to_string(index=False))

@@ -143,28 +143,21 @@ def _to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 
 class Progress:
-    """Per-batch progress of one epoch.
-
-    Where a log file is being written (a workflow job, see ``runlog.job_logging``) or ``stream``
-    is not a terminal: a log line every ``every`` batches (about a fifth of the epoch) with
-    tqdm's meter (``n/total [elapsed<remaining, rate]``) and no carriage return. Only in an
-    interactive session without a log file: a tqdm bar on ``stream``. tqdm is imported here, not
-    with the module: without it (a bare GPU machine) the lines carry the same meter, and no bar.
-    """
+    """Per-batch progress of one epoch: a tqdm bar in an interactive session without a log file;
+    otherwise (a workflow job writing its log, see ``runlog.job_logging``, or a stream that is
+    not a terminal) a plain log line every ``every`` batches, about a fifth of the epoch."""
 
     def __init__(
         self, total: int, desc: str, every: int | None = None, stream: TextIO | None = None
     ):
         self.total, self.desc, self.n = total, desc, 0
-        self.start = time.perf_counter()
         stream = sys.stderr if stream is None else stream
         self.every = every or max(1, math.ceil(total / 5))
-        self.tqdm = _tqdm()
-        self.bar = (
-            self.tqdm(total=total, desc=desc, leave=False, file=stream)
-            if self.tqdm is not None and _is_terminal(stream) and not writes_log_file()
-            else None
-        )
+        self.bar = None
+        if _is_terminal(stream) and not writes_log_file():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, leave=False, file=stream)
 
     def update(self, **postfix: float) -> None:
         self.n += 1
@@ -172,44 +165,12 @@ class Progress:
             self.bar.update(1)
             self.bar.set_postfix({k: f"{v:.4f}" for k, v in postfix.items()}, refresh=False)
         elif self.n % self.every == 0 or self.n == self.total:
-            elapsed = time.perf_counter() - self.start
-            meter = (
-                self.tqdm.format_meter(self.n, self.total, elapsed, ncols=0)
-                if self.tqdm is not None
-                else _plain_meter(self.n, self.total, elapsed)
-            )
             extra = " ".join(f"{k}={v:.4f}" for k, v in postfix.items())
-            log.info("%s %s %s", self.desc, meter.strip(), extra)
+            log.info("%s batch %d/%d %s", self.desc, self.n, self.total, extra)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
-
-
-def _tqdm():
-    """tqdm's bar class, imported when a progress meter is made, or None where tqdm is not
-    installed (a borrowed GPU machine running benchmarks/gpu_check.py may lack it): progress is
-    then logged as lines without a bar."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm
-
-
-def _plain_meter(n: int, total: int, elapsed: float) -> str:
-    """tqdm's meter without tqdm: ``pct% n/total [elapsed<remaining, rate it/s]``."""
-    remaining = elapsed / n * (total - n) if n else 0.0
-    rate = n / elapsed if elapsed > 0 else 0.0
-
-    def clock(seconds: float) -> str:
-        minutes, secs = divmod(int(seconds), 60)
-        hours, minutes = divmod(minutes, 60)
-        return f"{hours:d}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
-
-    speed = f"{rate:.2f}it/s" if rate >= 1 or rate == 0 else f"{1 / rate:.2f}s/it"
-    percent = 100 * n // total if total else 100
-    return f"{percent:3d}% {n}/{total} [{clock(elapsed)}<{clock(remaining)}, {speed}]"
 
 
 def _is_terminal(stream: TextIO) -> bool:
@@ -343,7 +304,7 @@ def save_checkpoint(path: str | os.PathLike, **state) -> None:
 def load_checkpoint(path: str | os.PathLike, settings: TrainSettings) -> dict | None:
     """The checkpoint at ``path`` if it belongs to ``settings``; None otherwise.
 
-    The settings include ``extra`` (train_job puts there the image size, the SHA-256 of the
+    The settings include ``extra`` (train puts there the image size, the SHA-256 of the
     backbone weights and of the train and val split files, the input kind and the cache dtype),
     so a checkpoint of other weights or another split is never resumed. The warning names what
     differs.

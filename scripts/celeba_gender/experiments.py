@@ -6,7 +6,7 @@ An experiment is finished when its folder holds ``config.yaml`` (the resolved co
 experiment x model x checkpoint, the settings that differ between the experiments as dotted
 keys (``train.epochs``), then the model's test metrics with their 95% interval.
 ``write_comparison`` writes it as a CSV and as a self-contained HTML page (the page's CSS and
-helpers of ``page``) with the validation curves of chosen models overlaid. ``compare_job`` is
+helpers of ``page``) with the validation curves of chosen models overlaid. ``compare_experiments`` is
 the compare rule's job; ``display_table`` is the terminal view of ``celeba-gender experiments``.
 """
 
@@ -32,9 +32,7 @@ from celeba_gender.configdiff import (
     flat_settings,
     setting_keys,
 )
-from celeba_gender.io import DataError, save_figure, write_csv
-from celeba_gender.metrics_table import ReportError
-from celeba_gender.page import figure_html, notes_html, render_html, table_html
+from celeba_gender.io import DataError, ReportError, save_figure, write_csv
 from celeba_gender.paths import (
     CONFIG_FILE,
     EXPERIMENTS_DIR,
@@ -42,6 +40,7 @@ from celeba_gender.paths import (
     MODEL_CI_FILE,
     MODELS_DIR,
 )
+from celeba_gender.report import figure_html, notes_html, render_html, table_html
 
 log = logging.getLogger(__name__)
 
@@ -364,7 +363,7 @@ class CompareJob:
     out_html: str
 
 
-def compare_job(job: CompareJob) -> None:
+def compare_experiments(job: CompareJob) -> None:
     """Write the comparison table and page of every finished experiment under ``job.root``."""
     comparison = write_comparison(job.root, job.out_table, job.out_html)
     trigger = Path(job.report).resolve()

@@ -168,7 +168,7 @@ class GradcamJob:
     out_figure: str
 
 
-def gradcam_job(job: GradcamJob) -> None:
+def gradcam(job: GradcamJob) -> None:
     """Draw the Grad-CAM maps (last conv block) of ``job.n_images`` test images of one model."""
     model, _ = load_model_file(job.model_file)
     n = len(read_split(job.test))

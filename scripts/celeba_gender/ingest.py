@@ -471,7 +471,7 @@ class IngestJob:
     attributes: Sequence[str] = ()
 
 
-def ingest_job(job: IngestJob, log: logging.Logger | None = None) -> dict:
+def ingest(job: IngestJob, log: logging.Logger | None = None) -> dict:
     """Run the ingest rule's job; return its summary."""
     meta, bad = build_metadata(
         job.root,

@@ -125,3 +125,8 @@ class DataError(CelebaGenderError):
 
 class WeightsError(CelebaGenderError):
     """The VGG-16 weights cannot be obtained or do not match the architecture."""
+
+
+class ReportError(CelebaGenderError):
+    """An input of the report (metrics, history, benchmark or figure file) is missing or
+    malformed."""

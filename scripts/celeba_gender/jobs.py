@@ -116,7 +116,7 @@ class CacheJob:
 
 
 @on_one_gpu
-def build_cache_job(job: CacheJob) -> dict:
+def build_feature_cache(job: CacheJob) -> dict:
     """Compute the frozen layers of one split into the feature cache; return timing figures."""
     dev = engine.pick_device(job.device)
     engine.configure_device(dev, job.threads)
@@ -172,7 +172,7 @@ class TrainJob:
 
 
 @on_one_gpu
-def train_job(job: TrainJob) -> dict:
+def train(job: TrainJob) -> dict:
     """Train one (strategy, lr, seed) model; write the last and best models and the history."""
     dev = engine.pick_device(job.device)
     engine.configure_device(dev, job.threads)
@@ -254,7 +254,7 @@ def device_name(device: torch.device) -> str:
 
 
 def load_model_file(path: str | os.PathLike) -> tuple[nn.Module, dict]:
-    """A model saved by ``train_job`` and its record (settings, epoch, metrics)."""
+    """A model saved by ``train`` and its record (settings, epoch, metrics)."""
     record = weights.load_tensors(path)
     return load_trained(record.pop("state_dict"), assign=True), record
 
@@ -280,7 +280,7 @@ class EvaluateJob:
 
 
 @on_one_gpu
-def evaluate_job(job: EvaluateJob) -> dict:
+def evaluate(job: EvaluateJob) -> dict:
     """Test-set metrics and per-image predictions of one trained model."""
     dev = engine.pick_device(job.device)
     engine.configure_device(dev, job.threads)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from celeba_gender.constants import PUBLISHED_TEST_ACCURACY, format_lr
-from celeba_gender.io import CelebaGenderError, write_csv
+from celeba_gender.io import ReportError, write_csv
 from celeba_gender.plots import check_history
 
 METRIC_KEYS: tuple[str, ...] = (
@@ -34,11 +34,6 @@ METRIC_KEYS: tuple[str, ...] = (
     "fn",
     "tp",
 )
-
-
-class ReportError(CelebaGenderError):
-    """An input of the report (metrics, history, benchmark or figure file) is missing or
-    malformed."""
 
 
 # ----------------------------------------------------------------------------- metrics table
@@ -63,17 +58,6 @@ def read_metrics_json(path: str | os.PathLike) -> dict:
             f"{path}: missing key(s) {', '.join(missing)}; expected {', '.join(METRIC_KEYS)}"
         )
     return metrics
-
-
-def load_histories(paths: Iterable[str | os.PathLike]) -> dict[str, pd.DataFrame]:
-    """Read ``results/experiments/<name>/models/{model}/history.csv`` files, keyed by the model
-    folder name."""
-    histories = {}
-    for path in map(Path, paths):
-        if not path.is_file():
-            raise ReportError(f"{path}: no such training history file")
-        histories[path.parent.name] = check_history(pd.read_csv(path), str(path))
-    return histories
 
 
 def collect_metrics(

@@ -10,9 +10,12 @@ tests can inspect its artists (``plot_roc_curves``: the AUC of each model, for i
 
 from __future__ import annotations
 
+import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -26,7 +29,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 from celeba_gender.constants import CLASS_NAMES, LABEL_ATTRIBUTE  # noqa: E402
-from celeba_gender.io import DataError, save_figure  # noqa: E402
+from celeba_gender.io import DataError, ReportError, save_figure, write_csv  # noqa: E402
 from celeba_gender.metrics import binary_array, roc_auc, roc_curve  # noqa: E402
 
 HISTORY_COLUMNS: tuple[str, ...] = (
@@ -153,6 +156,17 @@ def check_history(history: pd.DataFrame, name: str = "history") -> pd.DataFrame:
     if history.empty:
         raise DataError(f"{name}: the training history has no rows (no epoch was recorded)")
     return history.sort_values("epoch").reset_index(drop=True)
+
+
+def load_histories(paths: Iterable[str | os.PathLike]) -> dict[str, pd.DataFrame]:
+    """Read ``results/experiments/<name>/models/{model}/history.csv`` files, keyed by the model
+    folder name."""
+    histories = {}
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise ReportError(f"{path}: no such training history file")
+        histories[path.parent.name] = check_history(pd.read_csv(path), str(path))
+    return histories
 
 
 def plot_history(history: pd.DataFrame, out_png: str | os.PathLike, title: str) -> Figure:
@@ -448,3 +462,75 @@ def plot_gradcam_grid(
     fig.suptitle(title)
     save_figure(out_png, fig)
     return fig
+
+
+# ----------------------------------------------------------------------------- the plotting jobs
+
+
+def _checkpoint_metrics(path: str | os.PathLike) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+@dataclass(frozen=True)
+class PlotModelJob:
+    """The plot_model rule: one model's figures, from its history and its two evaluations."""
+
+    model: str
+    history: str
+    metrics_last: str
+    metrics_best: str
+    out_curves: str
+    out_table: str
+    out_confusion_last: str
+    out_confusion_best: str
+
+
+def plot_model(job: PlotModelJob) -> None:
+    """Curves, the per-epoch table and the test confusion matrix at each checkpoint."""
+    history = check_history(pd.read_csv(job.history), job.history)
+    plot_history(history, job.out_curves, title=f"{job.model}: accuracy and loss per epoch")
+    history_table_figure(history, job.out_table, title=f"{job.model}: per-epoch results")
+    for checkpoint, metrics_file, out in (
+        ("last", job.metrics_last, job.out_confusion_last),
+        ("best", job.metrics_best, job.out_confusion_best),
+    ):
+        m = _checkpoint_metrics(metrics_file)
+        title = f"{job.model} ({checkpoint} epoch {m['epoch']})"
+        plot_confusion(m["tn"], m["fp"], m["fn"], m["tp"], out, title=title)
+
+
+@dataclass(frozen=True)
+class LossCurvesJob:
+    """The plot_loss_curves rule: every model's history (in the order of ``models``)."""
+
+    models: Sequence[str]
+    histories: Sequence[str]
+    out_figure: str
+
+
+def plot_loss_curves(job: LossCurvesJob) -> None:
+    histories = load_histories(job.histories)
+    if list(histories) != list(job.models):
+        raise ReportError(f"plot_loss_curves: histories of {list(histories)}, not {job.models}")
+    plot_all_loss_curves(histories, job.out_figure)
+
+
+@dataclass(frozen=True)
+class RocCurvesJob:
+    """The roc_curves rule: each model's last-epoch test predictions, in the order of ``models``."""
+
+    models: Sequence[str]
+    predictions: Sequence[str]
+    out_figure: str
+    out_table: str
+
+
+def roc_curves(job: RocCurvesJob) -> dict[str, float]:
+    """Draw the ROC curves (ranked by logit: no saturated ties) and write each model's AUC."""
+    curves = {}
+    for model, path in zip(job.models, job.predictions, strict=True):
+        pred = pd.read_csv(path)
+        curves[model] = (pred["label"], pred["logit"])
+    aucs = plot_roc_curves(curves, job.out_figure)
+    write_csv(job.out_table, pd.DataFrame({"model": list(aucs), "roc_auc": list(aucs.values())}))
+    return aucs

@@ -4,6 +4,8 @@ Every wrapper in ``scripts/`` is one call: ``run_job(from_snakemake(Job, snakema
 object is a dataclass whose fields are named after the rule's keywords:
 
 - ``out_<name>``: ``output.<name>``;
+- ``inputs``: every input that no other field takes, as a dict name -> file(s) (for a rule whose
+  inputs are derived from a table, like the report's);
 - any other field: ``input.<name>`` or ``params.<name>`` (a name in both is an error), else
   ``wildcards.<name>`` (a file named like a wildcard wins: input ``model``, wildcard ``model``),
   or ``threads`` / ``log`` (the first log file).
@@ -21,6 +23,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 OUTPUT_PREFIX = "out_"
+ALL_INPUTS = "inputs"  # a field of this name takes every input no other field takes, by name
 SPECIAL = ("threads", "log")
 IGNORED_INPUTS = ("code",)  # the wrapper script and package modules (rules/common.smk)
 
@@ -68,6 +71,8 @@ def from_snakemake(cls: type[T], smk: Any) -> T:
         if f.name == "threads":
             values[f.name] = int(smk.threads)
             continue
+        if f.name == ALL_INPUTS:
+            continue
         if f.name == "log":
             values[f.name] = str(smk.log[0])
             continue
@@ -82,6 +87,10 @@ def from_snakemake(cls: type[T], smk: Any) -> T:
             used[found[0]].add(f.name)
         elif not has_default:
             problems.append(f"field {f.name}: not an input, param or wildcard of the rule")
+    if ALL_INPUTS in {f.name for f in dataclasses.fields(cls)}:
+        rest = [n for n in sections["input"][1] if n not in used["input"]]
+        values[ALL_INPUTS] = {n: _plain(getattr(smk.input, n)) for n in rest}
+        used["input"].update(rest)
     checked = {"input": sections["input"][1], "params": sections["params"][1]}
     checked["output"] = _names(smk.output)  # wildcards may serve only the file names
     for section, names in checked.items():

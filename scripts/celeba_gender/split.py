@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from dataclasses import dataclass
 
 import pandas as pd
 from sklearn.model_selection import train_test_split
@@ -13,6 +15,8 @@ from celeba_gender.io import DataError, write_csv
 SPLIT_NAMES: tuple[str, str, str] = ("train", "val", "test")
 SPLIT_COLUMNS = ["image_id", "path", "label"]
 TOLERANCE = 1e-6
+
+log = logging.getLogger(__name__)
 
 
 def _check_fractions(train: float, val: float, test: float) -> None:
@@ -147,3 +151,29 @@ def write_splits(splits: dict[str, pd.DataFrame], out_paths: dict[str, str | os.
         raise ValueError(f"split: no output path for split(s) {', '.join(missing)}")
     for name, part in splits.items():
         write_csv(out_paths[name], part[SPLIT_COLUMNS])
+
+
+@dataclass(frozen=True)
+class SplitJob:
+    """The split rule: the metadata table cut into train/val/test by the fractions and seed."""
+
+    metadata: str
+    train: float
+    val: float
+    test: float
+    seed: int
+    out_train: str
+    out_val: str
+    out_test: str
+    out_sizes: str
+
+
+def split(job: SplitJob) -> pd.DataFrame:
+    """Write the three split files and their sizes table; return the sizes."""
+    meta = pd.read_csv(job.metadata, dtype={"image_id": str})
+    splits = stratified_split(meta, train=job.train, val=job.val, test=job.test, seed=job.seed)
+    write_splits(splits, {"train": job.out_train, "val": job.out_val, "test": job.out_test})
+    sizes = summary(splits)
+    write_csv(job.out_sizes, sizes)
+    log.info("split sizes:\n%s", sizes.to_string(index=False))
+    return sizes

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -122,3 +123,21 @@ def to_normalized(
     if flips is not None and bool(flips.any()):
         x[flips] = x[flips].flip(-1)
     return (x - mean) / std
+
+
+@dataclass(frozen=True)
+class DecodeJob:
+    """The decode_images rule: one split's images decoded once at ``image_size`` px."""
+
+    split: str
+    image_size: int
+    threads: int
+    out_store: str
+    out_meta: str
+
+
+def decode_images(job: DecodeJob) -> np.ndarray:
+    """Decode the images of ``job.split`` into the store (its JSON sidecar written last)."""
+    if Path(job.out_meta) != store_meta_path(job.out_store):
+        raise ValueError(f"decode_images: the sidecar must be {store_meta_path(job.out_store)}")
+    return build_split_store(job.split, job.out_store, job.image_size, job.threads)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import logging
 import math
 import multiprocessing
 from collections.abc import Mapping, Sequence
@@ -50,6 +51,8 @@ _HAIR_COLOURS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair")
 _HAIR_TEXTURES = ("Straight_Hair", "Wavy_Hair")
 
 Colour = tuple[int, ...]
+
+log = logging.getLogger(__name__)
 
 
 class SynthError(CelebaGenderError):
@@ -1108,3 +1111,24 @@ def main(argv: Sequence[str] | None = None) -> Path:
 
 if __name__ == "__main__":
     main()
+
+
+@dataclass(frozen=True)
+class SynthesizeJob:
+    """The synthesize rule: a synthetic CelebA of ``n_images`` under ``root`` in ``layout``."""
+
+    root: str
+    n_images: int
+    seed: int
+    layout: str
+    threads: int
+    out_attributes: str
+
+
+def synthesize(job: SynthesizeJob) -> Path:
+    """Generate the dataset; its attribute file must be the rule's output."""
+    attributes = generate(job.root, job.n_images, job.seed, job.layout, workers=job.threads)
+    if attributes.resolve() != Path(job.out_attributes).resolve():
+        raise SynthError(f"synthesize wrote {attributes}, the rule expects {job.out_attributes}")
+    log.info("synthetic dataset written: %s", attributes)
+    return attributes

@@ -10,11 +10,15 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .io import WeightsError, atomic_path, record_sha256, sha256_of
+from .store import to_normalized
 from .vgg import vgg16
 
 log = logging.getLogger(__name__)
@@ -201,3 +205,39 @@ def check_vgg16_keys(state: dict[str, torch.Tensor], path: str | os.PathLike) ->
             f"{path} is not a torchvision VGG-16 state dict: {'; '.join(parts)}. "
             "Use the weights of torchvision.models.vgg16."
         )
+
+
+@dataclass(frozen=True)
+class FetchImagenetJob:
+    """The fetch_imagenet_weights rule: the hash-checked ImageNet file at its one place."""
+
+    out_weights: str
+
+
+def fetch_imagenet_weights(job: FetchImagenetJob) -> Path:
+    path = fetch_imagenet(job.out_weights)
+    log.info("ImageNet weights ready: %s", path)
+    return path
+
+
+@dataclass(frozen=True)
+class RandomWeightsJob:
+    """The random_weights rule: ``store`` holds the decoded training images when the classifier
+    is calibrated on ``n_images`` of them (an empty list when calibration is off)."""
+
+    store: Sequence[str]
+    n_images: int
+    init_seed: int
+    out_weights: str
+
+
+def random_weights(job: RandomWeightsJob) -> Path:
+    """Draw the seeded random VGG-16 (NOT pretrained), calibrated when the job says so."""
+    images = None
+    if job.store:
+        store = np.load(job.store[0], mmap_mode="r")
+        images = to_normalized(store[: job.n_images])
+        log.info("calibrating the classifier on %d unlabelled training images", len(images))
+    path = make_random(job.out_weights, seed=job.init_seed, calibration_images=images)
+    log.info("random VGG-16 weights (NOT pretrained) written to %s", path)
+    return path

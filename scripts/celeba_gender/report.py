@@ -18,19 +18,19 @@ from pathlib import Path
 
 import pandas as pd
 
+from celeba_gender import reportitems
 from celeba_gender.costs import COST_NOTE, cost_display, cost_table
-from celeba_gender.io import write_text
+from celeba_gender.io import ReportError, write_text
 from celeba_gender.metrics_table import (
-    ReportError,
     best_model_sentence,
     collect_metrics,
     comparison_display,
-    load_histories,
     lr_text,
     models_display,
     published_comparison,
     write_metrics,
 )
+from celeba_gender.plots import load_histories
 from celeba_gender.provenance import Provenance, provenance
 from celeba_gender.settings import numerics_note
 
@@ -45,7 +45,6 @@ IMAGE_TYPES = {
     ".svg": "image/svg+xml",
 }
 
-FigureItem = tuple[str, str | os.PathLike, str]  # (title, image path, caption)
 Section = tuple[str, str]  # (title, HTML body)
 
 CSS = """
@@ -80,10 +79,6 @@ figcaption { margin-top: 0.5rem; font-size: 0.92rem; color: #444; }
 pre.config { background: white; border: 1px solid #ddd; border-radius: 4px; padding: 0.8rem 1rem;
              font-size: 0.85rem; line-height: 1.35; max-height: 40rem; overflow: auto; }
 """
-NULLS_NOTE = (
-    "Missing values in each column of the image table, the study's null check: 0 everywhere "
-    "means no cleaning step is needed."
-)
 
 
 # ----------------------------------------------------------------------------- HTML parts
@@ -200,11 +195,6 @@ def figure_html(title: str, path: str | os.PathLike, caption: str) -> str:
     )
 
 
-def figures_html(items: Sequence[FigureItem]) -> str:
-    """Embedded figures, one after the other."""
-    return "\n".join(figure_html(t, p, c) for t, p, c in items)
-
-
 def notes_html(notes: Sequence[str]) -> str:
     """Sentences as a bulleted list."""
     return "\n".join(["<ul>", *(f"<li>{html.escape(note)}</li>" for note in notes), "</ul>"])
@@ -266,141 +256,73 @@ def render_html(
 
 @dataclass(frozen=True)
 class ReportJob:
-    """Everything the report rule gives ``build_report`` (``snakejob.from_snakemake`` fills it):
-    fields are named after the rule's inputs and params; ``out_html`` and ``out_metrics`` are its
-    outputs. Lists of per-model files are in the order of ``models``. ``benchmark_files`` are the
-    benchmark files of this config's jobs (under one of ``benchmark_roots``: the experiment's,
-    then the shared stages'): the cost table shows those that exist, so files of models no
-    longer in the config are left out."""
+    """Everything the report rule gives ``report`` (``snakejob.from_snakemake`` fills it).
+
+    ``inputs``: every input file, keyed by report item (``reportitems``: ``<rule>_<output>``), a
+    list in the order of ``models`` for per-model items (model-major, then checkpoint, for
+    per-checkpoint ones). ``captions``: each item's caption template (``report/*.rst``).
+    ``benchmark_files`` are the benchmark files of this config's jobs (under one of
+    ``benchmark_roots``: the experiment's, then the shared stages'): the cost table shows those
+    that exist, so files of models no longer in the config are left out."""
 
     out_html: str
     out_metrics: str
     models: Sequence[str]
-    metrics_files: Sequence[str]
-    history_files: Sequence[str]
-    data_summary: str
-    split_sizes: str
-    bad_images: str
-    null_counts: str
-    eda_samples: str
-    eda_gender_counts: str
-    eda_attribute_counts: str
-    eda_correlations: str
-    curves: Sequence[str]
-    history_tables: Sequence[str]
-    confusions_last: Sequence[str]
-    confusions_best: Sequence[str]
-    loss_curves: str
-    roc: str
-    subgroup_heatmaps: Sequence[str]
-    subgroup_summaries: Sequence[str]
-    gradcams: Sequence[str]
-    model_ci: str
-    seed_summary: str
-    collapse: str
-    comparison: str
+    inputs: Mapping[str, str | Sequence[str]]
+    captions: Mapping[str, str]
     config: Mapping
     weights_note: str
     pretrained: bool
     benchmark_roots: Sequence[str]
     benchmark_files: Sequence[str]
 
+    def file(self, key: str) -> str:
+        """The one file of a per-run item."""
+        return str(self.inputs[key])
+
+    def files(self, key: str) -> list[str]:
+        """The files of a per-model (or per-checkpoint) item."""
+        return [str(path) for path in self.inputs[key]]
+
 
 def _read_json(path) -> dict:
     return json.loads(Path(path).read_text())
 
 
-def _model_figures(models: Sequence[str], paths: Sequence[str], title: str, caption: str) -> list:
-    return [
-        (f"{title}: {m}", p, caption.format(model=m)) for m, p in zip(models, paths, strict=True)
-    ]
+def caption_text(template: str, config: Mapping, **wildcards: str) -> str:
+    """A caption template (``report/*.rst``, Jinja) as plain text for the page: rendered with the
+    same ``snakemake.wildcards``/``snakemake.config`` as in Snakemake's report, markup dropped."""
+    import jinja2
+
+    context = {"snakemake": {"wildcards": wildcards, "config": config}}
+    text = jinja2.Template(template, undefined=jinja2.StrictUndefined).render(**context)
+    return " ".join(text.replace("``", "").split())
 
 
-def data_html(job: ReportJob) -> str:
-    """The Data section: the study's exploratory figures and its null-value check, in its order."""
-    return "\n".join(
-        [
-            figure_html(
-                "5 random images (Figure 1)",
-                job.eda_samples,
-                "Five random images of the subset with their label.",
-            ),
-            figure_html(
-                "Images per gender (Figure 2)",
-                job.eda_gender_counts,
-                "Number of female and male images.",
-            ),
-            "<h3>Null values per column</h3>",
-            noted_table_html(pd.read_csv(job.null_counts), NULLS_NOTE),
-            figure_html(
-                "Images having each attribute (Figure 3)",
-                job.eda_attribute_counts,
-                "How many images have each of the 40 attributes.",
-            ),
-            figure_html(
-                "Correlation with Male (Figure 4)",
-                job.eda_correlations,
-                "Pearson correlation of each attribute with Male: blue negative, red positive.",
-            ),
+def item_parts(job: ReportJob, item: reportitems.ReportItem) -> list[str]:
+    """The page's HTML of one item: its figure(s) with caption, or its table with the caption as
+    a note."""
+    caption = job.captions[item.key]
+    if item.page == "table":
+        note = caption_text(caption, job.config)
+        return [
+            f"<h3>{html.escape(item.title)}</h3>",
+            noted_table_html(pd.read_csv(job.file(item.key)), note),
         ]
-    )
-
-
-def figure_sections(job: ReportJob) -> list[Section]:
-    """The Training, Evaluation, Subgroups and Explanations sections: per-model figures."""
-    m = job.models
-    training = [
-        (
-            "Loss curves of all models (Figure 9)",
-            job.loss_curves,
-            "Train (solid) and validation (dashed) loss per epoch.",
-        ),
-        *_model_figures(
-            m,
-            job.curves,
-            "Curves",
-            "Accuracy and loss per epoch of {model}; the best validation epoch is marked.",
-        ),
-        *_model_figures(
-            m,
-            job.history_tables,
-            "Per-epoch table",
-            "Per-epoch train/validation loss and accuracy of {model} (Figures 5-8).",
-        ),
-    ]
-    evaluation = [
-        ("ROC curves", job.roc, "ROC curves of every model on the test set, AUC in the legend."),
-        *_model_figures(
-            m,
-            job.confusions_last,
-            "Confusion matrix (last epoch)",
-            "Test-set confusion matrix of {model} after the last epoch (Figures 10-13).",
-        ),
-        *_model_figures(
-            m,
-            job.confusions_best,
-            "Confusion matrix (best epoch)",
-            "Test-set confusion matrix of {model} at its best validation epoch.",
-        ),
-    ]
-    subgroups = _model_figures(
-        m,
-        job.subgroup_heatmaps,
-        "Accuracy by group",
-        "Test accuracy of {model} per (sex x attribute) group; grey cells hold too few images.",
-    )
-    explanations = _model_figures(
-        m,
-        job.gradcams,
-        "Grad-CAM",
-        "Where {model} looks: Grad-CAM of the last conv block on fixed test images, right and "
-        "wrong, both classes.",
-    )
+    if item.per == "run":
+        return [figure_html(item.title, job.file(item.key), caption_text(caption, job.config))]
     return [
-        ("Training", figures_html(training)),
-        ("Evaluation", figures_html(evaluation)),
-        ("Subgroups", figures_html(subgroups)),
-        ("Explanations", figures_html(explanations)),
+        figure_html(f"{item.title}: {m}", path, caption_text(caption, job.config, model=m))
+        for m, path in zip(job.models, job.files(item.key), strict=True)
+    ]
+
+
+def item_sections(job: ReportJob) -> list[Section]:
+    """The Data, Training, Evaluation, Subgroups and Explanations sections: each item the table
+    puts on the page, in the table's order."""
+    return [
+        (name, "\n".join(part for each in items for part in item_parts(job, each)))
+        for name, items in reportitems.page_sections().items()
     ]
 
 
@@ -440,31 +362,35 @@ def run_notes(comparison_json: str, collapse: pd.DataFrame) -> list[str]:
     return notes
 
 
-def build_report(job: ReportJob) -> pd.DataFrame:
+def report(job: ReportJob) -> pd.DataFrame:
     """Write ``metrics.csv`` and the self-contained ``report.html``; return the metrics table."""
-    metrics = collect_metrics(job.metrics_files, load_histories(job.history_files))
+    metrics = collect_metrics(
+        job.files("evaluate_metrics"), load_histories(job.files("train_history"))
+    )
     write_metrics(metrics, job.out_metrics)
-    collapse = pd.read_csv(job.collapse)
+    collapse = pd.read_csv(job.file("model_statistics_collapse"))
     costs = cost_display(cost_table(job.benchmark_files, job.benchmark_roots))
     prov = provenance(job.config, WORKFLOW_DIR, metrics["device"])
     tables = [
-        ("Accuracy with 95% CI", table_html(pd.read_csv(job.model_ci))),
-        ("Mean over seeds", table_html(pd.read_csv(job.seed_summary))),
+        ("Accuracy with 95% CI", table_html(pd.read_csv(job.file("model_statistics_per_model")))),
+        ("Mean over seeds", table_html(pd.read_csv(job.file("model_statistics_per_config")))),
         ("Collapse check", table_html(collapse)),
-        ("Worst-group accuracy", table_html(worst_groups(job.models, job.subgroup_summaries))),
+        (
+            "Worst-group accuracy",
+            table_html(worst_groups(job.models, job.files("subgroups_summary"))),
+        ),
         ("Cost of this run", noted_table_html(costs, COST_NOTE)),
     ]
-    bad = pd.read_csv(job.bad_images)
+    bad = pd.read_csv(job.file("ingest_bad_images"))
     if len(bad):
         tables.append(("Skipped bad images", table_html(bad)))
     sections = [
-        ("Dataset", summary_html(_read_json(job.data_summary))),
-        ("Splits", table_html(pd.read_csv(job.split_sizes))),
+        ("Dataset", summary_html(_read_json(job.file("ingest_summary")))),
+        ("Splits", table_html(pd.read_csv(job.file("split_sizes")))),
         ("Models", models_html(metrics)),
-        ("Data", data_html(job)),
-        *figure_sections(job),
+        *item_sections(job),
         *tables,
-        ("Notes", notes_html(run_notes(job.comparison, collapse))),
+        ("Notes", notes_html(run_notes(job.file("model_statistics_comparison"), collapse))),
         ("Provenance", provenance_html(prov)),
     ]
     render_html(
