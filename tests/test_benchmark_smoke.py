@@ -13,6 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "benchmarks" / "grid_speed.py"
 
 
+@pytest.mark.heavy
 def test_grid_speed_prints_speedup_as_last_line(tmp_path: Path) -> None:
     cmd = [
         sys.executable,
@@ -92,6 +93,7 @@ def run_gpu_check(args: list[str], cwd: Path, env: dict | None = None, timeout: 
     )
 
 
+@pytest.mark.heavy
 def test_gpu_check_smoke_prints_every_phase_and_the_minutes_last(tmp_path: Path) -> None:
     """--smoke on the CPU: every job and phase line of both modes, the fp32/bf16 comparison, and
     the two minutes lines last; without tqdm, scikit-learn, Snakemake, torchvision, matplotlib,
@@ -172,6 +174,7 @@ def test_gpu_check_split_is_stratified_exact_and_seeded() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_precision_benchmark_scores_a_finished_run_in_every_mode(workflow_run: Path) -> None:
     """benchmarks/precision.py on the tiny run's models: fp32 agrees with itself exactly, and the
     float16-cache and bf16 modes print their deviation lines."""
@@ -188,6 +191,7 @@ def test_precision_benchmark_scores_a_finished_run_in_every_mode(workflow_run: P
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_data_scale_benchmark_measures_every_data_stage_at_each_size(tmp_path: Path) -> None:
     """benchmarks/data_scale.py at two small sizes: one line per size and stage, with a job,
     a wall time and a peak anonymous memory each, the summary file, and the target lines."""

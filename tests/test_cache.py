@@ -277,6 +277,7 @@ def fit_history(dataset, settings, source_kind: str, tmp_path: Path) -> pd.DataF
     return result["history"]
 
 
+@pytest.mark.heavy  # trains twice per strategy (~30 s on 2 cores)
 @pytest.mark.parametrize(("strategy", "kind"), [(1, "features"), (2, "prefix")])
 def test_cached_training_history_equals_end_to_end(dataset, tmp_path, strategy, kind) -> None:
     """Two epochs on a float32 cache train like two epochs on the decoded images."""

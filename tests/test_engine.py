@@ -543,6 +543,7 @@ def test_cuda_states_of_another_device_count_are_not_restored(monkeypatch, caplo
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # torch.compile with inductor on the CPU (~40 s on 2 cores)
 @pytest.mark.parametrize(("kind", "shape"), [("features", (512, 1, 1)), ("prefix", (512, 2, 2))])
 def test_compile_runs_the_cached_path_and_matches_the_uncompiled_output(base_model, kind, shape):
     """train.compile compiles what the job runs (here the cached paths, on the CPU with inductor):

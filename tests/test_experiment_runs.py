@@ -19,16 +19,13 @@ import yaml
 from celeba_gender import grid
 from celeba_gender.__main__ import main as cli
 from celeba_gender.tracking import read_scalars, read_settings
-from conftest import make_workdir, planned_jobs, run_paths, snakemake_command
+from conftest import make_workdir, planned_jobs, run_paths, shared_rules, snakemake_command
 
-pytestmark = pytest.mark.slow
+# Two real runs in one folder: the heavy tier. The dry runs of experiments beside a finished run
+# (each experiment-only setting, another image size) are tests/test_experiment_plans.py.
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
 FIRST, SECOND = "two-epochs", "three-epochs"
-# Rules whose outputs two experiments share (data, split, EDA, decoded images, caches, weights).
-SHARED_RULES = {
-    "synthesize", "ingest", "split", "decode_images", "build_feature_cache", "random_weights",
-    "eda_samples", "eda_gender_counts", "eda_nulls", "eda_attribute_counts", "eda_correlations",
-}  # fmt: skip
 
 
 def overlay(workdir: Path, name: str, **train) -> str:
@@ -69,6 +66,9 @@ def two_experiments(tmp_path_factory):
         run_paths(workdir, "tiny.yaml", first_cfg),
         run_paths(workdir, "tiny.yaml", second_cfg),
     )
+    # rules whose outputs two experiments share (data, split, EDA, decoded images, caches,
+    # weights): those that wrote into the shared folders, derived from the first run
+    shared = shared_rules(workdir, "--configfile", "tiny.yaml", first_cfg)
     before = snapshot(workdir / first.experiment)
     shared_before = snapshot(workdir / "results" / "cache")
     plan = planned_jobs(workdir, "--configfile", "tiny.yaml", second_cfg)
@@ -79,6 +79,7 @@ def two_experiments(tmp_path_factory):
         "before": before,
         "shared_before": shared_before,
         "plan": plan,
+        "shared_rules": shared,
     }
 
 
@@ -100,7 +101,9 @@ def test_the_second_experiment_changes_no_file_of_the_first(two_experiments):
 def test_the_second_experiment_rebuilds_nothing_shared(two_experiments):
     plan = two_experiments["plan"]
     assert plan.get("train") == 2 and plan.get("report") == 1
-    assert not SHARED_RULES & set(plan), plan
+    shared = two_experiments["shared_rules"]
+    assert {"ingest", "split", "decode_images", "build_feature_cache"} <= shared, shared
+    assert not shared & set(plan), plan
     first, second = two_experiments["paths"]
     assert (first.data, first.images, first.features, first.weights) == (
         second.data,
@@ -159,37 +162,3 @@ def test_tensorboard_logs_every_epoch_of_every_job_as_its_history(two_experiment
             assert logged["lr"].tolist() == pytest.approx([1e-4] * len(history))
             settings = read_settings(rundir)
             assert settings["epochs"] == len(history) and settings["lr"] == pytest.approx(1e-4)
-
-
-@pytest.mark.parametrize(
-    "change",
-    [
-        {"learning_rates": [3.0e-4]},
-        {"seeds": [0, 1]},
-        {"batch_size": 16},
-        {"device": "cpu"},
-        {"epochs": 5, "early_stopping_patience": 2},
-    ],
-    ids=["learning_rates", "seeds", "batch_size", "device", "epochs+patience"],
-)
-def test_an_experiment_changing_training_settings_plans_nothing_shared(two_experiments, change):
-    workdir = two_experiments["workdir"]
-    name = "variant-" + "-".join(change)
-    configfile = overlay(workdir, name, **change)
-    plan = planned_jobs(workdir, "--configfile", "tiny.yaml", configfile)
-    assert plan.get("train", 0) >= 1, plan
-    assert not SHARED_RULES & set(plan), (change, plan)
-
-
-def test_an_experiment_with_another_image_size_gets_its_own_store_beside_the_first(
-    two_experiments,
-):
-    workdir = two_experiments["workdir"]
-    configfile = overlay(workdir, "bigger-images", image_size=40)
-    paths = run_paths(workdir, "tiny.yaml", configfile)
-    first = two_experiments["paths"][0]
-    assert paths.data == first.data and paths.images != first.images
-    assert paths.features != first.features
-    plan = planned_jobs(workdir, "--configfile", "tiny.yaml", configfile)
-    assert plan.get("decode_images") == len(grid.SPLITS)
-    assert {"ingest", "split", "synthesize"}.isdisjoint(plan), plan

@@ -32,7 +32,12 @@ from celeba_gender.metrics_table import METRIC_KEYS
 from celeba_gender.settings import TrainSettings
 from conftest import make_workdir, planned_jobs, run_paths, snakemake, snakemake_command, tiny_paths
 
-slow = pytest.mark.slow  # runs the workflow (the unit-level tests here are fast)
+
+def slow(test):
+    """Runs the workflow in its own workdirs: slow, and in the heavy tier (the unit-level tests
+    here are fast and stay in the README's command)."""
+    return pytest.mark.heavy(pytest.mark.slow(test))
+
 
 MODEL = "s1_lr1e-4_seed0"
 EPOCHS = 3

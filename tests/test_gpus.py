@@ -291,6 +291,7 @@ def held_slots(workdir: Path) -> list[tuple[str, str, datetime.datetime, datetim
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # builds its own study (two GPU slots)
 def test_gpu_jobs_running_at_once_never_share_a_device_id(tmp_path) -> None:
     workdir = make_workdir(tmp_path / "run", **SMALLER)
     config = (workdir / "tiny.yaml").read_text()

@@ -29,6 +29,7 @@ MARGIN_PP = MEASURED_PP / 2
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_the_best_model_by_validation_beats_the_majority_class_rate(tmp_path):
     shutil.copytree(REPO / "config", tmp_path / "config")
     shutil.copy(CONFIG, tmp_path / "learning.yaml")

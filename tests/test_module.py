@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, TINY, planned_jobs_from
+from conftest import REPO, TINY, parse_job_stats
 
 HOST_SNAKEFILE = """
 configfile: "tiny.yaml"
@@ -53,7 +53,7 @@ def test_the_module_plans_every_rule_under_its_prefix(tmp_path):
     host = host_project(tmp_path / "host")
     proc = run_host(host, "-n", "--quiet", "rules")
     assert proc.returncode == 0, proc.stderr[-4000:]
-    jobs = planned_jobs_from(proc.stdout)
+    jobs = parse_job_stats(proc.stdout)
     assert {"cg_ingest", "cg_train", "cg_report", "cg_eda"} <= set(jobs), jobs
     assert jobs["cg_train"] == 2 and jobs["cg_evaluate"] == 4
     assert not any(name in jobs for name in ("ingest", "train", "report")), jobs
@@ -70,4 +70,4 @@ def test_a_host_project_runs_the_tiny_study_end_to_end(tmp_path):
     # the workflow's code is tracked in the module too: nothing is stale after the run
     again = run_host(host, "-n", "--quiet", "rules")
     assert again.returncode == 0, again.stderr[-4000:]
-    assert planned_jobs_from(again.stdout) == {}
+    assert parse_job_stats(again.stdout) == {}

@@ -45,10 +45,12 @@ def report_variable(page: str, script_id: str, name: str) -> object:
 
 
 @pytest.fixture(scope="module")
-def native_report(workflow_run) -> Path:
-    """The zip written by ``snakemake --report`` on the finished tiny run."""
-    snakemake(workflow_run, "--report", REPORT_ZIP)
-    return workflow_run / REPORT_ZIP
+def native_report(workflow_run, tmp_path_factory) -> Path:
+    """The zip written by ``snakemake --report`` on the finished tiny run (the shared run is
+    only read: the zip goes to a temporary folder)."""
+    report = tmp_path_factory.mktemp("native_report") / Path(REPORT_ZIP).name
+    snakemake(workflow_run, "--report", str(report))
+    return report
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """End to end: the workflow on a tiny synthetic config produces every output, and reruns only
-what went stale."""
+what went stale. All on the shared finished tiny run (``workflow_run``): read, dry-run, or its
+tree's copy of the code edited and restored (``touched_plan``); config files go to tmp_path."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 
 from celeba_gender.grid import MODEL_WILDCARD
-from conftest import REPO, planned_jobs, snakemake, tiny_paths, touched_plan
+from conftest import planned_jobs, snakemake, tiny_paths, touched_plan, tree_of
 
 pytestmark = pytest.mark.slow
 
@@ -107,25 +108,20 @@ def test_no_training_code_runs_twice_on_a_finished_run(workflow_run):
 
 
 def test_editing_a_plot_module_redraws_only_plots_and_report(workflow_run):
-    jobs = touched_plan(workflow_run, REPO / "scripts" / "celeba_gender" / "plots.py")
-    figures = {"plot_model", "plot_confusion", "plot_loss_curves", "roc_curves", "subgroups"}
-    # every rule that draws a figure, the report, and the comparison that reads its metrics
-    figures |= {"gradcam", "report", "compare_experiments", "all"}
-    eda = {
-        "eda_samples",
-        "eda_gender_counts",
-        "eda_nulls",
-        "eda_attribute_counts",
-        "eda_correlations",
-    }
-    assert figures <= set(jobs) <= figures | eda  # EDA figures share the plot styling of plots.py
+    jobs = touched_plan(workflow_run, tree_of(workflow_run) / "scripts/celeba_gender/plots.py")
+    figures = {"plot_model", "plot_loss_curves", "roc_curves", "subgroups", "gradcam", "eda"}
+    # every rule that draws a figure (the EDA's share plots.py's styling), the report, and the
+    # comparison that reads its metrics; model_statistics only reads (stats imports plots for
+    # the subgroup heat map, not analysis), nothing trains or evaluates
+    figures |= {"report", "compare_experiments", "all"}
+    assert set(jobs) == figures
     assert jobs["plot_model"] == len(MODELS)
 
 
-def test_changing_gpus_or_tracking_reruns_nothing(workflow_run):
+def test_changing_gpus_or_tracking_reruns_nothing(workflow_run, tmp_path):
     """Which cards the jobs use and whether training is watched change no output: the whole
     finished tiny run stays up to date (configdiff.RUN_ONLY_KEYS, derived params)."""
-    config = workflow_run / "tiny_run_only.yaml"
+    config = tmp_path / "tiny_run_only.yaml"
     config.write_text(
         (workflow_run / "tiny.yaml").read_text() + "gpus: [0, 1]\ntracking: tensorboard\n"
     )
@@ -133,18 +129,17 @@ def test_changing_gpus_or_tracking_reruns_nothing(workflow_run):
 
 
 def test_editing_the_training_code_retrains(workflow_run):
-    jobs = touched_plan(workflow_run, REPO / "scripts" / "celeba_gender" / "engine.py")
+    jobs = touched_plan(workflow_run, tree_of(workflow_run) / "scripts/celeba_gender/engine.py")
     assert jobs.get("train") == len(MODELS)
     assert "ingest" not in jobs and "split" not in jobs
 
 
-# The jobs of one model (rules/train.smk, rules/evaluate.smk: train; evaluate and
-# plot_confusion for the last and the best epoch; plot_model, subgroups, gradcam) and the jobs
-# that gather every model (figures over all models, statistics, the report, the target rule).
+# The jobs of one model (rules/train.smk, rules/evaluate.smk: train; evaluate for the last and
+# the best epoch; plot_model, subgroups, gradcam) and the jobs that gather every model (figures
+# over all models, statistics, the report, the target rule).
 JOBS_PER_MODEL = {
     "train": 1,
     "evaluate": 2,
-    "plot_confusion": 2,
     "plot_model": 1,
     "subgroups": 1,
     "gradcam": 1,
@@ -152,7 +147,7 @@ JOBS_PER_MODEL = {
 JOBS_OVER_ALL_MODELS = {
     "plot_loss_curves": 1,
     "roc_curves": 1,
-    "statistics": 1,
+    "model_statistics": 1,
     "report": 1,
     "experiment_config": 1,  # the resolved config records the new grid
     "compare_experiments": 1,  # the comparison reads the new report
@@ -161,11 +156,10 @@ JOBS_OVER_ALL_MODELS = {
 MODEL_NAME = re.compile(rf"\b{MODEL_WILDCARD}\b")
 
 
-def with_learning_rates(run: Path, rates: str, name: str) -> Path:
-    """A config file ``name`` beside the run's, with ``train.learning_rates`` set to ``rates``."""
+def with_learning_rates(run: Path, rates: str, path: Path) -> Path:
+    """A config file at ``path``: the run's, with ``train.learning_rates`` set to ``rates``."""
     text = (run / "tiny.yaml").read_text()
     assert "learning_rates: [1.0e-4]" in text, "tests/data/tiny.yaml changed"
-    path = run / name
     path.write_text(text.replace("learning_rates: [1.0e-4]", f"learning_rates: {rates}"))
     return path
 
@@ -197,11 +191,11 @@ def expected_plan(n_models: int) -> dict[str, int]:
     ids=["replacing-1e-4-by-1e-3", "adding-1e-3"],
 )
 def test_a_new_learning_rate_reruns_exactly_its_models_jobs_and_the_report(
-    workflow_run, learning_rates: str
+    workflow_run, learning_rates: str, tmp_path
 ):
     """The tiny run used learning_rates [1e-4]; only the lr1e-3 models' jobs and the jobs over
     all models (figures, statistics, report) are planned."""
-    config = with_learning_rates(workflow_run, learning_rates, f"tiny_lr{len(learning_rates)}.yaml")
+    config = with_learning_rates(workflow_run, learning_rates, tmp_path / "tiny_lr.yaml")
     jobs = planned_jobs(workflow_run, "--configfile", str(config))
     assert jobs == expected_plan(n_models=2)
     models = planned_models(workflow_run, config)

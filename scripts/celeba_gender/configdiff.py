@@ -10,6 +10,28 @@ NAME_KEY = "experiment"  # the config key naming the experiment: the row label, 
 # computes: the config the report and the resolved config record leaves them out, so that
 # changing them reruns nothing.
 RUN_ONLY_KEYS = ("gpus", "tracking")
+# The settings a new experiment may change without rebuilding anything shared (data, split, EDA,
+# decoded images, feature caches, weights): setting (dotted key) -> an example changed value,
+# which the tests set in a new experiment beside a finished tiny run, one at a time, and dry-run
+# (tests/test_experiment_plans.py; docs/experiments.md lists these keys, and a test checks it).
+EXPERIMENT_ONLY_SETTINGS: dict[str, object] = {
+    "train.epochs": 3,
+    "train.learning_rates": [3.0e-4],
+    "train.strategies": [2],
+    "train.seed": 1,
+    "train.seeds": [0, 1],
+    "train.batch_size": 16,
+    "train.device": "cpu",
+    "train.select_by": "val_loss",
+    "train.early_stopping_patience": 2,
+    "train.checkpoint_minutes": 5,
+    "train.compile": True,
+    "evaluate.bootstrap": 100,
+    "evaluate.min_group_size": 3,
+    "evaluate.gradcam_images": 2,
+    "gpus": [0, 1],
+    "tracking": "tensorboard",
+}
 
 
 def outcome_config(config: Mapping) -> dict:
