@@ -85,16 +85,98 @@ def _categorical(u: np.ndarray, probs: np.ndarray) -> np.ndarray:
     return (u[:, None] >= cum).sum(axis=1)
 
 
-def sample_attributes(n: int, seed: int, prevalence: pd.DataFrame | None = None) -> pd.DataFrame:
+GroupRates = Mapping[str, Mapping[str, float]]
+
+
+def _rate_pair(name: str, rates: Mapping[str, float]) -> tuple[float, float]:
+    """(P(name | male), P(name | female)) of one ``group_rates`` entry, checked."""
+    if name not in ATTRIBUTES or name == LABEL_ATTRIBUTE:
+        raise SynthError(
+            f"group_rates: {name!r} is not a CelebA attribute other than the target "
+            f"{LABEL_ATTRIBUTE!r}; expected e.g. {{'Blond_Hair': {{'male': 0.05, 'female': 0.95}}}}"
+        )
+    if not isinstance(rates, Mapping) or set(rates) != {"male", "female"}:
+        raise SynthError(
+            f"group_rates[{name!r}]: expected {{'male': P({name} | male), "
+            f"'female': P({name} | female)}}, got {rates!r}"
+        )
+    pair = (float(rates["male"]), float(rates["female"]))
+    if not all(0.0 <= p <= 1.0 for p in pair):
+        raise SynthError(f"group_rates[{name!r}]: rates must lie in [0, 1], got {pair}")
+    return pair
+
+
+def _fit_exclusive(prev: pd.DataFrame, planted: set[str], column: str) -> None:
+    """Within each exclusive hair group, shrink the rates of the attributes not planted so that
+    the group's rates add up to at most P(not bald); SynthError if the planted ones alone do not
+    fit (or a planted Bangs exceeds P(not bald), a planted Goatee or Mustache P(beard))."""
+    haired = 1.0 - prev.at["Bald", column]
+    for group in (_HAIR_COLOURS, _HAIR_TEXTURES):
+        if planted.isdisjoint(group):
+            continue
+        fixed = sum(prev.at[g, column] for g in group if g in planted)
+        free = [g for g in group if g not in planted]
+        free_total = sum(prev.at[g, column] for g in free)
+        if fixed > haired + 1e-12:
+            raise SynthError(
+                f"group_rates: the planted rates of {[g for g in group if g in planted]} "
+                f"({column}) add up to {fixed:.4f}, above P(not bald) = {haired:.4f}"
+            )
+        if free_total > haired - fixed:
+            for g in free:
+                prev.at[g, column] *= max(0.0, haired - fixed) / free_total
+    limits = {"Bangs": haired, "Goatee": 1.0 - prev.at["No_Beard", column]}
+    limits["Mustache"] = limits["Goatee"]
+    for name, limit in limits.items():
+        if name in planted and prev.at[name, column] > limit + 1e-12:
+            raise SynthError(
+                f"group_rates[{name!r}]: {prev.at[name, column]} ({column}) is above what the "
+                f"other attributes allow ({limit:.4f})"
+            )
+
+
+def planted_prevalence(prev: pd.DataFrame, group_rates: GroupRates) -> pd.DataFrame:
+    """A copy of the prevalence table with P(attribute | male) and P(attribute | female) set as
+    ``group_rates`` says (a planted spurious correlation with the target ``Male``).
+
+    The planted rates are exact (in expectation). Attributes tied to a planted one by the
+    sampler's constraints adjust: the other hair colours (or textures) shrink so that the
+    exclusive group still fits on the haired heads.
+    """
+    out = prev.copy()
+    male_share = float(out.at[LABEL_ATTRIBUTE, "p_all"])
+    for name, rates in group_rates.items():
+        p_male, p_female = _rate_pair(name, rates)
+        out.at[name, "p_given_male"], out.at[name, "p_given_female"] = p_male, p_female
+        out.at[name, "p_all"] = male_share * p_male + (1 - male_share) * p_female
+    for column in ("p_given_male", "p_given_female"):
+        _fit_exclusive(out, set(group_rates), column)
+    return out
+
+
+def sample_attributes(
+    n: int,
+    seed: int,
+    prevalence: pd.DataFrame | None = None,
+    group_rates: GroupRates | None = None,
+) -> pd.DataFrame:
     """Sample ``n`` CelebA attribute rows (``image_id`` then the 40 attributes, -1/1).
 
     ``Male`` ~ Bernoulli(p_all); every other attribute keeps its prevalence given male and given
     female. Constraints: hair colours are exclusive and absent on bald heads, straight and wavy
     are exclusive, bangs need hair, goatee and moustache only occur with ``No_Beard`` = -1.
+
+    ``group_rates`` plants group rates: ``{"Blond_Hair": {"male": 0.05, "female": 0.95}}`` makes
+    P(Blond_Hair | male) = 0.05 and P(Blond_Hair | female) = 0.95 (``planted_prevalence``), so
+    that every (sex x attribute) group has an expected size set by construction. None (the
+    default) leaves the sample exactly as without the argument. The random draws are the same
+    either way: only the thresholds they are compared with change.
     """
     if n < 1 or seed < 0:
         raise SynthError(f"sample_attributes: need n >= 1 and seed >= 0, got n={n}, seed={seed}")
     prev = load_prevalence() if prevalence is None else prevalence
+    if group_rates is not None:
+        prev = planted_prevalence(prev, group_rates)
     rng = np.random.default_rng([seed, _ATTR_STREAM])
     uniform = rng.random((n, len(ATTRIBUTES)))
     col = {name: uniform[:, j] for j, name in enumerate(ATTRIBUTES)}
@@ -1055,11 +1137,18 @@ def original_attr_text(attributes: pd.DataFrame) -> str:
 
 
 def generate(
-    root: str | Path, n_images: int, seed: int, layout: str = "kaggle", workers: int = 1
+    root: str | Path,
+    n_images: int,
+    seed: int,
+    layout: str = "kaggle",
+    workers: int = 1,
+    group_rates: GroupRates | None = None,
 ) -> Path:
     """Write a synthetic CelebA of ``n_images`` under ``root`` in ``layout``; return its attribute
     file. ``root`` must be new, empty, or written by the generator before (it leaves a
-    ``SYNTHETIC_MARKER`` file): a folder with anything else is refused, never written into."""
+    ``SYNTHETIC_MARKER`` file): a folder with anything else is refused, never written into.
+    ``group_rates`` plants P(attribute | male / female) (``sample_attributes``); None, the
+    default, writes exactly the files written without it."""
     if layout not in LAYOUTS:
         raise SynthError(
             f"generate: unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}"
@@ -1068,10 +1157,12 @@ def generate(
         raise SynthError(f"generate: need n_images >= 1 and seed >= 0, got {n_images}, {seed}")
     root = Path(root)
     check_synthetic_target(root)  # never into a real dataset
+    attributes = sample_attributes(n_images, seed, group_rates=group_rates)  # checks the rates
+    planted = "" if group_rates is None else f", group rates {dict(group_rates)}"
     write_text(
-        root / SYNTHETIC_MARKER, f"celeba-gender synthetic data: {n_images} images, seed {seed}\n"
+        root / SYNTHETIC_MARKER,
+        f"celeba-gender synthetic data: {n_images} images, seed {seed}{planted}\n",
     )
-    attributes = sample_attributes(n_images, seed)
     codes = partition(n_images)
     if layout == "kaggle":
         image_dir, attr_file = root / KAGGLE_IMAGES[0], root / KAGGLE_ATTR
