@@ -1,6 +1,7 @@
 """Command line (``celeba-gender``, or ``python -m celeba_gender``).
 
-``predict --model MODEL.pt IMAGE_OR_FOLDER...``: P(Male) per image.
+``predict --model MODEL.pt IMAGE_OR_FOLDER... [--uncalibrated] [--target ATTR]``: P(Male) per
+image, calibrated with the model's temperature file when there is one.
 ``experiments [--results DIR] [--all] [--checkpoint last|best|both] [--csv]``: the finished
 experiments under ``DIR/experiments`` side by side, the settings that differ and key metrics.
 """
@@ -17,7 +18,9 @@ from .io import CelebaGenderError
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m celeba_gender")
     sub = parser.add_subparsers(dest="command", required=True)
-    predict = sub.add_parser("predict", help="print P(Male) for each image")
+    predict = sub.add_parser(
+        "predict", help="print P(Male) for each image (calibrated when the model has a temperature)"
+    )
     predict.add_argument(
         "--model",
         required=True,
@@ -32,6 +35,16 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=0.5,
         help="P(male) above which 'male' is printed (0.5: the workflow's rule, logit > 0)",
+    )
+    predict.add_argument(
+        "--uncalibrated",
+        action="store_true",
+        help="print sigmoid(logit), ignoring the temperature file beside the model",
+    )
+    predict.add_argument(
+        "--target",
+        default="Male",
+        help="the CelebA attribute the model predicts, for the wording (default: Male)",
     )
     experiments = sub.add_parser(
         "experiments", help="compare the finished experiments under RESULTS/experiments"
@@ -56,21 +69,40 @@ def main(argv: list[str] | None = None) -> int:
         return show_experiments(args)
     if not 0.0 < args.threshold < 1.0:
         parser.error(f"--threshold must lie strictly between 0 and 1, got {args.threshold}")
+    if not args.target.strip():
+        parser.error("--target must name a CelebA attribute, e.g. Male")
+    return run_predict(args)
 
+
+def run_predict(args: argparse.Namespace) -> int:
+    """The ``predict`` command: a note on what the probability is (a ``#`` line), then one
+    tab-separated row per image: path, P(target), the predicted class (P above --threshold)."""
     from .metrics import predicted_class, sigmoid
-    from .predict import expand_inputs, load_for_prediction, predict_images
+    from .predict import (
+        calibrated_logit,
+        expand_inputs,
+        load_for_prediction,
+        load_temperature,
+        predict_images,
+        probability_note,
+    )
+    from .targets import class_names, probability_column
 
     try:
+        names = class_names(args.target)
         model, size = load_for_prediction(args.model)
         size = args.image_size or size
         if not size:
             raise CelebaGenderError(
                 f"{args.model} does not record its image size: pass --image-size"
             )
-        print("image\tp_male\tprediction")
+        fit = load_temperature(args.model, args.uncalibrated)
+        print(f"# {probability_note(args.model, fit, args.uncalibrated, args.target)}")
+        print(f"image\t{probability_column(args.target)}\tprediction")
         for path, logit in predict_images(model, expand_inputs(args.images), size):
-            male = predicted_class(logit, args.threshold)
-            print(f"{path}\t{float(sigmoid(logit)):.4f}\t{'male' if male else 'female'}")
+            scaled = calibrated_logit(logit, fit)
+            positive = bool(predicted_class(scaled, args.threshold))
+            print(f"{path}\t{float(sigmoid(scaled)):.4f}\t{names[int(positive)]}")
     except CelebaGenderError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

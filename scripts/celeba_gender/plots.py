@@ -2,7 +2,8 @@
 
 Sections: the house style; data (the study's Figures 1-4, from the tables of ``eda``); training
 (Figures 5-9); evaluation (confusion matrices, Figures 10-13, ROC curves, the subgroup heat-map
-of ``stats``); Grad-CAM (maps of ``gradcam``). Figures are plain ``matplotlib.figure.Figure``
+of ``stats``); Grad-CAM (maps of ``gradcam``); calibration (reliability diagrams of
+``calibration.reliability_table``). Figures are plain ``matplotlib.figure.Figure``
 objects (no pyplot state), drawn with the Agg backend and saved atomically with
 :func:`celeba_gender.io.save_figure`. Every plotting function returns the figure it saved, so
 tests can inspect its artists (``plot_roc_curves``: the AUC of each model, for its table).
@@ -460,6 +461,93 @@ def plot_gradcam_grid(
         for ax in (left, right):
             ax.set_axis_off()
     fig.suptitle(title)
+    save_figure(out_png, fig)
+    return fig
+
+
+# ----------------------------------------------------------------------------- calibration
+RELIABILITY_PLOT_COLUMNS: tuple[str, ...] = ("lower", "upper", "count", "confidence", "accuracy")
+GAP_COLOUR = "#d6604d"  # the gap between a bin's accuracy and its mean confidence
+
+
+def check_reliability(table: pd.DataFrame, name: str = "reliability table") -> pd.DataFrame:
+    """``table`` (``calibration.reliability_table``) without its empty bins; DataError when
+    columns are missing or no bin holds an image."""
+    missing = [c for c in RELIABILITY_PLOT_COLUMNS if c not in table.columns]
+    if missing:
+        raise DataError(
+            f"{name}: missing column(s) {', '.join(missing)}; expected the bins of "
+            "calibration.reliability_table"
+        )
+    filled = table[table["count"] > 0]
+    if filled.empty:
+        raise DataError(f"{name}: no bin holds an image (nothing to draw)")
+    return filled
+
+
+def reliability_ece(table: pd.DataFrame) -> float:
+    """The ECE a reliability table stands for: sum(count |accuracy - confidence|) / sum(count)."""
+    filled = check_reliability(table)
+    gaps = (filled["accuracy"] - filled["confidence"]).abs()
+    return float((filled["count"] * gaps).sum() / filled["count"].sum())
+
+
+def _diagonal(ax: Axes) -> None:
+    """The perfectly calibrated line over the top-label confidence range [0.5, 1]."""
+    ax.plot([0.5, 1.0], [0.5, 1.0], linestyle="--", color="grey", label="perfect calibration")
+    ax.set_xlim(0.5, 1.0)
+    ax.set_ylim(0.0, 1.02)
+    ax.set_xlabel("confidence (probability of the predicted class)", fontsize=LABEL_SIZE)
+    ax.set_ylabel("accuracy", fontsize=LABEL_SIZE)
+
+
+def plot_reliability_diagram(
+    table: pd.DataFrame, out_png: str | os.PathLike, title: str = "Reliability diagram"
+) -> Figure:
+    """One model's reliability diagram (Guo et al. 2017): per confidence bin of
+    ``calibration.reliability_table``, a bar of its accuracy and the gap to its mean confidence
+    (red), the diagonal of perfect calibration, the ECE in the legend; below, the images per
+    bin."""
+    filled = check_reliability(table, title)
+    fig = Figure(figsize=(5.5, 6), facecolor="white", layout="constrained")
+    ax, ax_count = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
+    widths = (filled["upper"] - filled["lower"]).clip(lower=0.004)
+    centres = filled["lower"] + widths / 2
+    ax.bar(centres, filled["accuracy"], width=widths, color=TRAIN_COLOUR, edgecolor="white",
+           label=f"accuracy (ECE {reliability_ece(filled):.4f})")  # fmt: skip
+    ax.bar(centres, filled["confidence"] - filled["accuracy"], bottom=filled["accuracy"],
+           width=widths, color=GAP_COLOUR, alpha=0.45, label="gap to mean confidence")  # fmt: skip
+    _diagonal(ax)
+    style_axes(ax, "y")
+    ax.legend(frameon=False, fontsize=9, loc="upper left")
+    ax.set_title(title, fontsize=TITLE_SIZE)
+    ax_count.bar(centres, filled["count"], width=widths, color="#888888")
+    ax_count.set_ylabel("images", fontsize=LABEL_SIZE)
+    ax_count.set_xlabel("confidence (probability of the predicted class)", fontsize=LABEL_SIZE)
+    ax.set_xlabel("")
+    style_axes(ax_count, "y")
+    save_figure(out_png, fig)
+    return fig
+
+
+def plot_reliability_overlay(
+    tables: Mapping[str, pd.DataFrame],
+    out_png: str | os.PathLike,
+    title: str = "Reliability diagrams",
+) -> Figure:
+    """Two models' (or one model's before and after temperature scaling) reliability curves on
+    one axes: accuracy against mean confidence per bin, each with its ECE in the legend."""
+    if len(tables) != 2:
+        raise DataError(f"plot_reliability_overlay: expected two models, got {len(tables)}")
+    fig, (ax,) = new_figure(5.5, 5)
+    for (name, table), colour in zip(tables.items(), (TRAIN_COLOUR, VAL_COLOUR), strict=True):
+        filled = check_reliability(table, name)
+        ax.plot(filled["confidence"], filled["accuracy"], "o-", color=colour, markersize=4,
+                label=f"{name} (ECE {reliability_ece(filled):.4f})")  # fmt: skip
+    _diagonal(ax)
+    style_axes(ax, "both")
+    ax.legend(frameon=False, fontsize=9, loc="upper left")
+    ax.set_title(title, fontsize=TITLE_SIZE)
     save_figure(out_png, fig)
     return fig
 

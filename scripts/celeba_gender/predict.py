@@ -1,4 +1,9 @@
-"""Predict P(Male) for images with a trained model, with the preprocessing used in training."""
+"""Predict P(Male) for images with a trained model, with the preprocessing used in training.
+
+The probability is calibrated by default: when a temperature file (``calibration.
+temperature_path``: ``model.temperature.json`` beside ``model.pt``) exists, P = sigmoid(logit /
+T); ``uncalibrated`` asks for sigmoid(logit). The header says which (``probability_note``).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .calibration import TemperatureFit, read_temperature, temperature_path
+from .constants import LABEL_ATTRIBUTE
 from .io import CelebaGenderError, DataError
 from .jobs import load_model_file
 from .store import decode_resized, to_normalized
+from .targets import probability_label
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
@@ -66,3 +74,40 @@ def predict_images(
         with torch.no_grad():
             logits = model(to_normalized(np.stack(pixels))).squeeze(1)
         yield from zip(chunk, logits.tolist(), strict=True)
+
+
+def load_temperature(
+    model_path: str | os.PathLike, uncalibrated: bool = False
+) -> TemperatureFit | None:
+    """The temperature fitted for the model (the file beside it), or None: when ``uncalibrated``
+    is asked for or no file exists. An unreadable file raises CelebaGenderError naming it."""
+    if uncalibrated:
+        return None
+    path = temperature_path(model_path)
+    return read_temperature(path) if path.is_file() else None
+
+
+def calibrated_logit(logit: float, fit: TemperatureFit | None) -> float:
+    """logit / T with the model's temperature; the raw logit without one."""
+    return float(logit) / fit.temperature if fit is not None else float(logit)
+
+
+def probability_note(
+    model_path: str | os.PathLike,
+    fit: TemperatureFit | None,
+    uncalibrated: bool = False,
+    target: str = LABEL_ATTRIBUTE,
+) -> str:
+    """What the printed probability is, in words: e.g. "P(Male), calibrated with temperature
+    1.83 fitted on validation (model.temperature.json)"."""
+    label, file_name = probability_label(target), temperature_path(model_path).name
+    if fit is not None:
+        split = {"val": "validation", "test": "test", "train": "training"}.get(fit.split, fit.split)
+        flag = f"; flagged: {fit.reason}" if fit.flagged else ""
+        return (
+            f"{label}, calibrated with temperature {fit.temperature:.3g} fitted on {split} "
+            f"({file_name}{flag})"
+        )
+    if uncalibrated:
+        return f"{label}, uncalibrated (--uncalibrated: sigmoid of the raw logit)"
+    return f"{label}, uncalibrated: no temperature file beside the model ({file_name})"
