@@ -23,7 +23,7 @@ from celeba_gender.paths import WorkflowPaths
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "data" / "tiny.yaml"
 
-LAYOUTS = ("kaggle", "celeba30k", "original")
+LAYOUTS = ("kaggle", "celeba30k", "original", "huggingface")
 N_SYNTH_IMAGES = 40
 SYNTH_SEED = 3
 

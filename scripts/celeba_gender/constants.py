@@ -36,11 +36,16 @@ CELEBA30K_ATTR = "CelebA30k.csv"
 CELEBA30K_IMAGES = "CelebA30k"
 ORIGINAL_ATTR = "celeba/list_attr_celeba.txt"
 ORIGINAL_IMAGES = "celeba/img_align_celeba"
+# The Hugging Face Hub's parquet shards (celeba_gender.parquet): in data.root itself or in the
+# Hub repository's config folder under it.
+HUB_CONFIG = "img_align+identity+attr"
+HUB_FIRST_SHARD = "train-00000-of-*.parquet"  # how the layout is named in messages
 # The attribute file of each layout (data.format), relative to data.root.
 LAYOUT_ATTRIBUTE_FILES: dict[str, str] = {
     "kaggle": KAGGLE_ATTR,
     "celeba30k": CELEBA30K_ATTR,
     "original": ORIGINAL_ATTR,
+    "huggingface": HUB_FIRST_SHARD,
 }
 
 

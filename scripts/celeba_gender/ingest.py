@@ -1,4 +1,9 @@
-"""Read a CelebA folder (Kaggle, CelebA30k or original layout) into one checked metadata table.
+"""Read a CelebA folder (Kaggle, CelebA30k, original or huggingface layout) into one checked
+metadata table.
+
+The huggingface layout (the Hub's parquet shards, :mod:`celeba_gender.parquet`) keeps its images
+inside the shards: its ``path`` column holds row references (``<shard>.parquet#<row>``), and its
+images are checked by decoding their bytes straight from the shards.
 
 Every problem a user can fix (missing files, bad attribute values, undecodable images)
 raises :class:`celeba_gender.io.DataError` naming the file, the rows and what was expected.
@@ -6,6 +11,8 @@ raises :class:`celeba_gender.io.DataError` naming the file, the rows and what wa
 
 from __future__ import annotations
 
+import io
+import itertools
 import logging
 import os
 import time
@@ -20,6 +27,7 @@ import pandas as pd
 from PIL import Image, ImageFile
 
 from celeba_gender import constants as C
+from celeba_gender import parquet
 from celeba_gender.io import DataError, write_csv, write_json
 from celeba_gender.layouts import (
     absolute,
@@ -33,6 +41,7 @@ from celeba_gender.layouts import (
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"})
 BAD_IMAGE_COLUMNS = ["image_id", "path", "reason"]
 VALID_VALUES = ("-1", "1")
+INSPECT_CHUNK = 512  # parquet images held in memory at once by the decode check
 SHOW = 10  # how many offending names / rows an error message lists
 
 
@@ -189,7 +198,10 @@ def _check_ids(ids: pd.Series, path: Path, first_line: int) -> None:
 
 
 def read_attributes(root: str | os.PathLike, layout: str) -> pd.DataFrame:
-    """Read and check the attribute file: ``image_id`` then the 40 attributes as -1/1 ints."""
+    """Read and check the attribute file: ``image_id`` then the 40 attributes as -1/1 ints.
+    (huggingface: the rows of every shard, in official order.)"""
+    if layout == "huggingface":
+        return read_hub_table(root)[["image_id", *C.ATTRIBUTES]]
     path = attribute_file(root, layout)
     if not path.is_file():
         raise DataError(
@@ -212,6 +224,37 @@ def read_attributes(root: str | os.PathLike, layout: str) -> pd.DataFrame:
     return pd.concat([ids.str.strip().rename("image_id"), values], axis=1)
 
 
+def read_hub_table(root: str | os.PathLike) -> pd.DataFrame:
+    """The huggingface layout's rows: image_id, the 40 attributes (-1/1), partition (0 train,
+    1 valid, 2 test: the split of the shard the row comes from), path (``<shard>#<row>``)."""
+    return parquet.read_attributes(image_dir(root, "huggingface"))
+
+
+PARTITION_FILES = {
+    "kaggle": "list_eval_partition.csv",
+    "original": "celeba/list_eval_partition.txt",
+}
+
+
+def read_partition(root: str | os.PathLike, layout: str) -> pd.DataFrame:
+    """The official partition (image_id, partition: 0 train, 1 valid, 2 test) of a layout that
+    records it: kaggle and original (their partition files), huggingface (the shard names)."""
+    check_layout_name(layout)
+    if layout == "huggingface":
+        return read_hub_table(root)[["image_id", "partition"]]
+    if layout not in PARTITION_FILES:
+        raise DataError(f"ingest: the {layout} layout has no official partition.")
+    path = absolute(root) / PARTITION_FILES[layout]
+    if not path.is_file():
+        raise DataError(f"ingest: partition file {path} not found.")
+    if layout == "kaggle":
+        frame = _read_csv_strings(path, skipinitialspace=True)
+    else:
+        frame = _read_csv_strings(path, sep=r"\s+", header=None, names=["image_id", "partition"])
+    frame.columns = ["image_id", "partition"]
+    return frame.astype({"partition": int})
+
+
 # ---------------------------------------------------------------------------- images
 
 
@@ -222,8 +265,9 @@ def load_rgb(path: str | os.PathLike) -> Image.Image:
         return image.convert("RGB")
 
 
-def _inspect_image(path: str) -> tuple[str | None, str | None, int, int, str | None]:
-    """Decode ``path`` fully: (format, mode, width, height, reason it is unusable or None)."""
+def _inspect_image(path) -> tuple[str | None, str | None, int, int, str | None]:
+    """Decode ``path`` (or a file object) fully: (format, mode, width, height, reason it is
+    unusable or None)."""
     try:
         with Image.open(path) as image:
             image.load()
@@ -239,10 +283,38 @@ def default_workers() -> int:
     return min(4, max(2, os.cpu_count() or 2))
 
 
+def _inspect_bytes(data: bytes | None) -> tuple[str | None, str | None, int, int, str | None]:
+    """``_inspect_image`` of encoded bytes (a parquet row); no bytes is a reason too."""
+    if not data:
+        return None, None, 0, 0, "ValueError: no image bytes (null or empty)"
+    return _inspect_image(io.BytesIO(data))
+
+
+def _inspect_rows(paths: Sequence[str], rows: list, pool: ThreadPoolExecutor) -> None:
+    """Fill ``rows`` for the parquet row references of ``paths``, streaming their shards and
+    decoding ``INSPECT_CHUNK`` images at a time in ``pool``."""
+    where = [i for i, p in enumerate(paths) if parquet.parse_row_ref(p)]
+    stream = parquet.iter_images([paths[i] for i in where])
+    while chunk := list(itertools.islice(stream, INSPECT_CHUNK)):
+        results = pool.map(_inspect_bytes, [data for _, data, _ in chunk])
+        for (position, _, _), result in zip(chunk, results, strict=True):
+            rows[where[position]] = result
+
+
 def check_images(paths: Sequence[str], workers: int | None = None) -> pd.DataFrame:
-    """Fully decode every image: columns path, format, mode, width, height, reason."""
+    """Fully decode every image: columns path, format, mode, width, height, reason. A path may be
+    a parquet row reference (``<shard>.parquet#<row>``): its bytes are read from the shard."""
     with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:
-        rows = list(pool.map(_inspect_image, paths))
+        if not any(parquet.parse_row_ref(p) for p in paths):
+            rows = list(pool.map(_inspect_image, paths))
+        else:
+            rows = [None] * len(paths)
+            files = [i for i, p in enumerate(paths) if not parquet.parse_row_ref(p)]
+            for i, row in zip(
+                files, pool.map(_inspect_image, [paths[i] for i in files]), strict=True
+            ):
+                rows[i] = row
+            _inspect_rows(paths, rows, pool)
     frame = pd.DataFrame(rows, columns=["format", "mode", "width", "height", "reason"])
     frame.insert(0, "path", list(paths))
     return frame
@@ -277,6 +349,11 @@ def _check_present(
         log.info("ingest: %d listed images are outside the subset; not used", not_used)
 
 
+def _log_unused(listed: int, used: int, log: logging.Logger) -> None:
+    if listed - used:
+        log.info("ingest: %d listed images are outside the subset; not used", listed - used)
+
+
 def _log_image_report(report: pd.DataFrame, ids: pd.Series, log: logging.Logger) -> None:
     good = report["reason"].isna()
     named = ids.str.lower().str.endswith((".jpg", ".jpeg")).to_numpy()
@@ -308,6 +385,11 @@ def _log_image_report(report: pd.DataFrame, ids: pd.Series, log: logging.Logger)
         )
 
 
+def _where(path: str) -> str:
+    """' (train-00000-of-00019.parquet row 4)' for a parquet row reference, else ''."""
+    return f" ({parquet.describe_ref(path)})" if parquet.parse_row_ref(path) else ""
+
+
 def _decode_check(
     meta: pd.DataFrame, on_bad_image: str, workers: int | None, log: logging.Logger
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -336,7 +418,10 @@ def _decode_check(
     )
     if len(bad) and on_bad_image == "error":
         lines = [
-            f"  {i}: {r}" for i, r in zip(bad["image_id"][:SHOW], bad["reason"][:SHOW], strict=True)
+            f"  {i}{_where(p)}: {r}"
+            for i, p, r in zip(
+                bad["image_id"][:SHOW], bad["path"][:SHOW], bad["reason"][:SHOW], strict=True
+            )
         ]
         more = f"\n  … and {len(bad) - SHOW} more" if len(bad) > SHOW else ""
         raise DataError(
@@ -411,21 +496,30 @@ def build_metadata(
     layout = detect_layout(root) if fmt == "auto" else fmt
     check_layout_name(layout)
     source = attribute_file(root, layout)
-    attrs = read_attributes(root, layout)
+    hub = layout == "huggingface"
+    folder = image_dir(root, layout) if hub else None
+    if hub:  # the attributes with their rows' references, as one table
+        source = folder
+        attrs = read_hub_table(root).drop(columns="partition")
+    else:
+        attrs = read_attributes(root, layout)
     log.info("ingest: %s layout, %d images listed in %s", layout, len(attrs), source)
     subset = _select_subset(attrs, subset_size, subset_order, seed, source)
-    folder = image_dir(root, layout)
-    prefix = str(folder) + os.sep
+    folder = folder or image_dir(root, layout)
+    paths = subset["path"] if hub else str(folder) + os.sep + subset["image_id"]
     meta = pd.concat(
         [
             subset["image_id"],
-            (prefix + subset["image_id"]).rename("path"),
+            paths.rename("path"),
             subset[C.LABEL_ATTRIBUTE].eq(1).astype(int).rename("label"),
             subset[list(C.ATTRIBUTES)].astype(int),
         ],
         axis=1,
     )
-    _check_present(meta, attrs["image_id"], folder, log)
+    if hub:
+        _log_unused(len(attrs), len(meta), log)
+    else:
+        _check_present(meta, attrs["image_id"], folder, log)
     bad = pd.DataFrame(columns=BAD_IMAGE_COLUMNS)
     if check_decode:
         meta, bad = _decode_check(meta, on_bad_image, workers, log)

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 from celeba_gender import constants as C
 from celeba_gender.io import DataError
 
-LAYOUTS: tuple[str, ...] = ("kaggle", "celeba30k", "original")
+LAYOUTS: tuple[str, ...] = ("kaggle", "celeba30k", "original", "huggingface")
+# Image folders of each layout; the huggingface layout's "images" are rows of its parquet shards,
+# which lie in data.root itself or in the Hub repository's config folder under it.
 IMAGE_DIRS: dict[str, tuple[str, ...]] = {
     "kaggle": tuple(C.KAGGLE_IMAGES),
     "celeba30k": (C.CELEBA30K_IMAGES,),
     "original": (C.ORIGINAL_IMAGES,),
+    "huggingface": (".", C.HUB_CONFIG),
 }
+# A Hub parquet shard: {split}-{index:05d}-of-{count:05d}.parquet (celeba_gender.parquet).
+SHARD_RE = re.compile(r"^(train|valid|validation|test)-(\d{5})-of-(\d{5})\.parquet$")
 
 
 def absolute(path: str | os.PathLike) -> Path:
@@ -39,19 +45,43 @@ def _found(path: Path) -> str:
     return "found" if path.exists() else "missing"
 
 
-def detect_layout(root: str | os.PathLike) -> str:
-    """Return the layout of ``root``: 'kaggle', 'celeba30k' or 'original'.
+def _file_names(folder: Path) -> list[str]:
+    try:
+        with os.scandir(folder) as entries:
+            return [e.name for e in entries if e.is_file()]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
-    A layout matches when its attribute file and one of its image folders exist.
+
+def shard_folder(root: str | os.PathLike) -> Path | None:
+    """The folder holding the huggingface layout's parquet shards: ``root`` itself or
+    ``root/img_align+identity+attr``, the first holding a train shard; None if neither does."""
+    root = absolute(root)
+    for folder in (root, root / C.HUB_CONFIG):
+        names = _file_names(folder)
+        if any(n.startswith("train-") and SHARD_RE.match(n) for n in names):
+            return folder
+    return None
+
+
+def _matches(root: Path, layout: str) -> bool:
+    if layout == "huggingface":
+        return shard_folder(root) is not None
+    return (root / C.LAYOUT_ATTRIBUTE_FILES[layout]).is_file() and any(
+        (root / d).is_dir() for d in IMAGE_DIRS[layout]
+    )
+
+
+def detect_layout(root: str | os.PathLike) -> str:
+    """Return the layout of ``root``: 'kaggle', 'celeba30k', 'original' or 'huggingface'.
+
+    A layout matches when its attribute file and one of its image folders exist; the huggingface
+    layout when a train shard (``train-00000-of-00019.parquet`` …) lies in ``root`` or in
+    ``root/img_align+identity+attr``.
     """
     root = absolute(root)
     check_root(root)
-    matches = [
-        layout
-        for layout in LAYOUTS
-        if (root / C.LAYOUT_ATTRIBUTE_FILES[layout]).is_file()
-        and any((root / d).is_dir() for d in IMAGE_DIRS[layout])
-    ]
+    matches = [layout for layout in LAYOUTS if _matches(root, layout)]
     if matches:
         if len(matches) > 1:
             logging.getLogger(__name__).warning(
@@ -63,6 +93,12 @@ def detect_layout(root: str | os.PathLike) -> str:
         return matches[0]
     lines = []
     for layout in LAYOUTS:
+        if layout == "huggingface":
+            lines.append(
+                f"  huggingface: parquet shards {C.HUB_FIRST_SHARD} … in data.root or in "
+                f"{C.HUB_CONFIG}/ (missing)"
+            )
+            continue
         attr = root / C.LAYOUT_ATTRIBUTE_FILES[layout]
         dirs = " or ".join(f"{d}/ ({_found(root / d)})" for d in IMAGE_DIRS[layout])
         lines.append(f"  {layout}: {C.LAYOUT_ATTRIBUTE_FILES[layout]} ({_found(attr)}) and {dirs}")
@@ -82,14 +118,28 @@ def check_layout_name(layout: str) -> None:
 
 
 def attribute_file(root: str | os.PathLike, layout: str) -> Path:
-    """Path of the attribute file of ``layout`` under ``root`` (not checked)."""
+    """Path of the attribute file of ``layout`` under ``root`` (not checked). For the
+    huggingface layout, whose attributes are spread over its shards: the first train shard."""
     check_layout_name(layout)
+    if layout == "huggingface":
+        folder = shard_folder(root) or absolute(root)
+        shards = sorted(n for n in _file_names(folder) if n.startswith("train-00000-of-"))
+        return folder / (shards[0] if shards else C.HUB_FIRST_SHARD)
     return absolute(root) / C.LAYOUT_ATTRIBUTE_FILES[layout]
 
 
 def image_dir(root: str | os.PathLike, layout: str) -> Path:
-    """Folder holding the images of ``layout`` under ``root`` (Kaggle: doubled folder first)."""
+    """Folder holding the images of ``layout`` under ``root`` (Kaggle: doubled folder first;
+    huggingface: the folder of the parquet shards)."""
     check_layout_name(layout)
+    if layout == "huggingface":
+        folder = shard_folder(root)
+        if folder is None:
+            raise DataError(
+                f"ingest: no parquet shards ({C.HUB_FIRST_SHARD}) in {absolute(root)} or "
+                f"{absolute(root) / C.HUB_CONFIG}."
+            )
+        return folder
     candidates = [absolute(root) / d for d in IMAGE_DIRS[layout]]
     for folder in candidates:
         if folder.is_dir():

@@ -7,11 +7,16 @@ batches from it instead of decoding JPEGs every epoch for every model.
 The resize is PIL's bilinear resize to (S, S), which is what torchvision's
 ``Resize((S, S))`` does on a PIL image, so tensors made from the store equal the study's
 ``Resize -> ToTensor -> Normalize`` pipeline.
+
+A path may be a parquet row reference (``<shard>.parquet#<row>``, the huggingface layout, see
+:mod:`celeba_gender.parquet`): those images are decoded straight from the shards' bytes, one
+batch of rows at a time, without any JPEG file being written.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import logging
 import os
@@ -23,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from . import parquet
 from .constants import IMAGENET_MEAN, IMAGENET_STD
 from .io import DataError, atomic_path, write_json
 
@@ -43,22 +49,58 @@ def decode_resized(path: str | os.PathLike, size: int) -> np.ndarray:
     return np.asarray(rgb.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
 
 
+def decode_resized_bytes(data: bytes | None, size: int, where: str) -> np.ndarray:
+    """``decode_resized`` of encoded image bytes (a parquet row; ``where`` names it)."""
+    try:
+        with parquet.open_image_bytes(data) as image:
+            rgb = image.convert("RGB")
+    except (OSError, SyntaxError, ValueError) as err:
+        raise DataError(f"{parquet.describe_ref(where)}: cannot decode image ({err})") from err
+    return np.asarray(rgb.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
+
+
+def _fill_from_files(array, paths: list[str], size: int, pool: ThreadPoolExecutor) -> None:
+    # In chunks: Executor.map submits every task at once, which for 200k images keeps
+    # 200k futures (and any decoded images not yet written) alive.
+    for start in range(0, len(paths), DECODE_CHUNK):
+        chunk = paths[start : start + DECODE_CHUNK]
+        for i, pixels in enumerate(pool.map(lambda p: decode_resized(p, size), chunk)):
+            array[start + i] = pixels
+
+
+def _fill_mixed(array, paths: list[str], size: int, pool: ThreadPoolExecutor) -> None:
+    """Paths with parquet row references: files decoded as usual, rows streamed by shard."""
+    refs = [i for i, p in enumerate(paths) if parquet.parse_row_ref(p)]
+    ref_set = set(refs)
+    files = [i for i in range(len(paths)) if i not in ref_set]
+    for start in range(0, len(files), DECODE_CHUNK):
+        chunk = files[start : start + DECODE_CHUNK]
+        for i, pixels in zip(
+            chunk, pool.map(lambda i: decode_resized(paths[i], size), chunk), strict=True
+        ):
+            array[i] = pixels
+    stream = parquet.iter_images([paths[i] for i in refs])
+    while chunk := list(itertools.islice(stream, DECODE_CHUNK)):
+        decoded = pool.map(lambda item: decode_resized_bytes(item[1], size, item[2]), chunk)
+        for (position, _, _), pixels in zip(chunk, decoded, strict=True):
+            array[refs[position]] = pixels
+
+
 def build_store(
     paths: list[str], size: int, out_npy: str | os.PathLike, threads: int = 2
 ) -> np.ndarray:
-    """Decode ``paths`` into a uint8 store at ``out_npy`` (written atomically); return a memmap."""
+    """Decode ``paths`` into a uint8 store at ``out_npy`` (written atomically); return a memmap.
+    Parquet row references among ``paths`` are decoded from their shards' bytes."""
     out_npy = Path(out_npy)
     with atomic_path(out_npy) as tmp:
         array = np.lib.format.open_memmap(
             tmp, mode="w+", dtype=np.uint8, shape=(len(paths), size, size, 3)
         )
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-            # In chunks: Executor.map submits every task at once, which for 200k images keeps
-            # 200k futures (and any decoded images not yet written) alive.
-            for start in range(0, len(paths), DECODE_CHUNK):
-                chunk = paths[start : start + DECODE_CHUNK]
-                for i, pixels in enumerate(pool.map(lambda p: decode_resized(p, size), chunk)):
-                    array[start + i] = pixels
+            if any(parquet.parse_row_ref(p) for p in paths):
+                _fill_mixed(array, paths, size, pool)
+            else:
+                _fill_from_files(array, paths, size, pool)
         array.flush()
         del array
     write_json(store_meta_path(out_npy), {"n": len(paths), "size": size})

@@ -1,4 +1,4 @@
-"""Synthetic CelebA: attributes drawn from real statistics, procedural faces, the three layouts.
+"""Synthetic CelebA: attributes drawn from real statistics, procedural faces, the four layouts.
 
 The 40 attributes follow the real prevalence given male / female (``resources/
 attribute_prevalence.csv``). Each face is drawn with PIL from its attributes; gender is never
@@ -27,6 +27,7 @@ from celeba_gender.constants import (
     ATTRIBUTES,
     CELEBA30K_ATTR,
     CELEBA30K_IMAGES,
+    HUB_CONFIG,
     IMAGE_HEIGHT,
     IMAGE_WIDTH,
     KAGGLE_ATTR,
@@ -1118,6 +1119,39 @@ def write_images(attributes: pd.DataFrame, image_dir: Path, seed: int, workers: 
             pass
 
 
+def encode_images(attributes: pd.DataFrame, seed: int) -> list[bytes]:
+    """The JPEG bytes ``write_images`` would write for every row of ``attributes``."""
+    records = attributes[list(ATTRIBUTES)].astype(int).to_dict("records")
+    encoded = []
+    for index, row in enumerate(records):
+        buffer, image = io.BytesIO(), draw_face(row, image_rng(seed, index))
+        image.save(buffer, "JPEG", quality=JPEG_QUALITY)  # in memory, as test_io allows
+        encoded.append(buffer.getvalue())
+    return encoded
+
+
+def write_hub_shards(attributes: pd.DataFrame, root: Path, seed: int, shards: int) -> Path:
+    """The huggingface layout: the same faces and attributes as parquet shards in
+    ``root/img_align+identity+attr``, split train/valid/test by ``partition`` with ``shards``
+    shards per split (fewer when a split has fewer rows); returns the first train shard."""
+    from celeba_gender import parquet
+
+    images = encode_images(attributes, seed)
+    frame = attributes.assign(celeb_id=np.arange(len(attributes), dtype=np.int64) // 3 + 1)
+    codes = partition(len(attributes))
+    folder = root / HUB_CONFIG
+    for code, split in enumerate(("train", "valid", "test")):
+        rows = np.flatnonzero(codes == code)
+        parquet.write_shards(
+            frame.iloc[rows],
+            [images[i] for i in rows],
+            folder,
+            split,
+            min(shards, max(1, len(rows))),
+        )
+    return parquet.list_shards(folder)[0]
+
+
 def partition(n: int) -> np.ndarray:
     """Official-style partition codes by id order: 80 % train (0), 10 % valid (1), 10 % test (2)."""
     train_end, val_end = round(0.8 * n), round(0.9 * n)
@@ -1143,12 +1177,14 @@ def generate(
     layout: str = "kaggle",
     workers: int = 1,
     group_rates: GroupRates | None = None,
+    shards: int = 2,
 ) -> Path:
     """Write a synthetic CelebA of ``n_images`` under ``root`` in ``layout``; return its attribute
-    file. ``root`` must be new, empty, or written by the generator before (it leaves a
-    ``SYNTHETIC_MARKER`` file): a folder with anything else is refused, never written into.
-    ``group_rates`` plants P(attribute | male / female) (``sample_attributes``); None, the
-    default, writes exactly the files written without it."""
+    file (huggingface: its first train shard, of ``shards`` per split). ``root`` must be new,
+    empty, or written by the generator before (it leaves a ``SYNTHETIC_MARKER`` file): a folder
+    with anything else is refused, never written into. ``group_rates`` plants
+    P(attribute | male / female) (``sample_attributes``); None, the default, writes exactly the
+    files written without it."""
     if layout not in LAYOUTS:
         raise SynthError(
             f"generate: unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}"
@@ -1164,6 +1200,8 @@ def generate(
         f"celeba-gender synthetic data: {n_images} images, seed {seed}{planted}\n",
     )
     codes = partition(n_images)
+    if layout == "huggingface":
+        return write_hub_shards(attributes, root, seed, shards)
     if layout == "kaggle":
         image_dir, attr_file = root / KAGGLE_IMAGES[0], root / KAGGLE_ATTR
     elif layout == "celeba30k":
