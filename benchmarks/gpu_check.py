@@ -91,7 +91,7 @@ from grid_speed import (  # noqa: E402
 )
 
 from celeba_gender import grid  # noqa: E402  (standard library only)
-from celeba_gender.settings import cache_dtype  # noqa: E402
+from celeba_gender.grid import cache_dtype  # noqa: E402
 
 MODES = ("fp32", "bf16")
 MARKER = ".gpu_check"  # in --out: the folder is this script's (its mode folders are rewritten)
@@ -355,7 +355,7 @@ def run_cache(ctx: Context, split: str) -> Record:
 
 
 def settings_for(ctx: Context, name: str):
-    from celeba_gender.settings import TrainSettings
+    from celeba_gender.grid import TrainSettings
 
     return TrainSettings.from_config({"train": ctx.train}, name)
 

@@ -40,7 +40,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))  # the celeba_gender package (heavy modules: lazily)
 from celeba_gender import grid  # noqa: E402  (the grid's grammar; no third-party imports)
-from celeba_gender.settings import cache_dtype  # noqa: E402
+from celeba_gender.grid import cache_dtype  # noqa: E402
 
 NUM_WORKERS = 2
 CALIBRATION_IMAGES = 256
@@ -407,7 +407,7 @@ def run_baseline(args: argparse.Namespace, layout: Layout) -> dict:
 
 def settings_for(args: argparse.Namespace, name: str):
     """The training settings the workflow would build for model ``name``."""
-    from celeba_gender.settings import TrainSettings
+    from celeba_gender.grid import TrainSettings
 
     return TrainSettings.from_config({"train": workflow_train_config(args)}, name)
 

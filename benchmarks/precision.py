@@ -37,10 +37,10 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 from celeba_gender import engine, features, grid, store  # noqa: E402
+from celeba_gender.grid import TrainSettings  # noqa: E402
 from celeba_gender.jobs import load_model_file, read_split  # noqa: E402
 from celeba_gender.metrics import predicted_class  # noqa: E402
 from celeba_gender.paths import CONFIG_FILE, EXPERIMENTS, WorkflowPaths  # noqa: E402
-from celeba_gender.settings import TrainSettings  # noqa: E402
 
 CPU = torch.device("cpu")
 MODES = {  # mode -> (cache dtype, precision of the cache build and the head)

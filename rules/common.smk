@@ -14,15 +14,15 @@ WORKFLOW_DIR = Path(COMMON_DIR.get_path_or_uri(secret_free=True)).parent
 sys.path.insert(0, str(WORKFLOW_DIR / "scripts"))
 from celeba_gender import grid, reportitems
 from celeba_gender.codedeps import code_dependencies
-from celeba_gender.configcheck import (
+from celeba_gender.config import (
     check_config,
     coerce_numbers,
     reused_experiment_warning,
 )
-from celeba_gender.configdiff import outcome_config
+from celeba_gender.config import outcome_config
 from celeba_gender.constants import LAYOUT_ATTRIBUTE_FILES, format_lr
 from celeba_gender.paths import IMAGENET_WEIGHTS, WorkflowPaths, random_weights_file
-from celeba_gender.settings import TrainSettings, cache_dtype
+from celeba_gender.grid import TrainSettings, cache_dtype
 
 # 1e-4 is a number (YAML 1.1 reads it as a string); then the schema (defaults filled in); then
 # what the schema cannot say, including whether the data is there: a run that cannot start

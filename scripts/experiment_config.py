@@ -1,6 +1,6 @@
 """Snakemake wrapper of rule experiment_config: the experiment's resolved config."""
 
-from celeba_gender.configcheck import ExperimentConfigJob, experiment_config
+from celeba_gender.config import ExperimentConfigJob, experiment_config
 from celeba_gender.runlog import job_logging
 from celeba_gender.snakejob import from_snakemake
 

@@ -128,7 +128,7 @@ def _resolve(texts: list[str], schema: Path) -> dict:
     import yaml
     from snakemake.utils import update_config, validate
 
-    from celeba_gender.configcheck import coerce_numbers
+    from celeba_gender.config import coerce_numbers
 
     config: dict = {}
     for text in texts:

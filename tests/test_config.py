@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from celeba_gender import synth
-from celeba_gender.configcheck import coerce_numbers
+from celeba_gender.config import coerce_numbers
 from celeba_gender.constants import LAYOUT_ATTRIBUTE_FILES
 from celeba_gender.io import DataError
 from celeba_gender.layouts import SYNTHETIC_MARKER
@@ -206,6 +206,9 @@ def test_a_data_root_with_no_known_layout_lists_the_layouts_looked_for(tmp_path)
     output = refused(snakemake(workdir, "-n", check=False))
     assert "no CelebA layout found" in output
     for layout, attributes in LAYOUT_ATTRIBUTE_FILES.items():
+        if layout == "huggingface":  # a set of parquet shards, not one attribute file
+            assert "huggingface: parquet shards train-00000-of-*.parquet" in output
+            continue
         assert f"{layout}: {attributes} (missing)" in output
 
 

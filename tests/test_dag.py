@@ -11,8 +11,7 @@ from pathlib import Path
 import yaml
 
 from celeba_gender import grid
-from celeba_gender.grid import MODEL_WILDCARD
-from celeba_gender.settings import TrainSettings
+from celeba_gender.grid import MODEL_WILDCARD, TrainSettings
 from conftest import REPO, make_workdir, planned_jobs, resolved_config, snakemake
 
 

@@ -1,5 +1,5 @@
 """What a new experiment shares, from dry runs beside the finished shared tiny run
-(``workflow_run``): each setting of ``configdiff.EXPERIMENT_ONLY_SETTINGS`` changed alone in a new
+(``workflow_run``): each setting of ``config.EXPERIMENT_ONLY_SETTINGS`` changed alone in a new
 experiment plans no job of a shared rule (the heavy tier; all of them at once: the README's
 command), and docs/experiments.md and the README list exactly
 those settings; another image size gets its own store beside the first.
@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from celeba_gender import grid
-from celeba_gender.configdiff import EXPERIMENT_ONLY_SETTINGS
+from celeba_gender.config import EXPERIMENT_ONLY_SETTINGS
 from conftest import REPO, planned_jobs, run_paths
 from conftest import shared_rules as find_shared_rules
 
@@ -147,6 +147,6 @@ def test_the_docs_list_exactly_the_experiment_only_settings(doc, start, end):
     listed = listed_settings((REPO / doc).read_text(), start, end)
     assert listed == set(EXPERIMENT_ONLY_SETTINGS), (
         f"{doc} lists {sorted(listed - set(EXPERIMENT_ONLY_SETTINGS))} not in "
-        f"configdiff.EXPERIMENT_ONLY_SETTINGS, misses {sorted(set(EXPERIMENT_ONLY_SETTINGS) - listed)}"
+        f"config.EXPERIMENT_ONLY_SETTINGS, misses {sorted(set(EXPERIMENT_ONLY_SETTINGS) - listed)}"
     )
     assert set(EXPERIMENT_ONLY_SETTINGS) <= set(schema_keys())

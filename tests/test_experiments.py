@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from celeba_gender import configdiff, experiments
+from celeba_gender import config as workflow_config
+from celeba_gender import experiments
 from celeba_gender.__main__ import main
 from celeba_gender.experiments import METRIC_COLUMNS, CompareJob
 from celeba_gender.io import CelebaGenderError
@@ -129,7 +130,7 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def test_settings_are_flattened_to_dotted_keys_with_compact_text():
-    settings = configdiff.flat_settings(
+    settings = workflow_config.flat_settings(
         {"experiment": "x", "train": {"lr": [0.001, 1e-4], "amp": True}, "gpus": None, "e": {}}
     )
     assert settings == {
@@ -142,19 +143,19 @@ def test_settings_are_flattened_to_dotted_keys_with_compact_text():
 
 def test_the_outcome_config_leaves_out_only_the_run_only_keys():
     config = {"experiment": "a", "train": {"epochs": 2}, "gpus": [0, 1], "tracking": "tensorboard"}
-    assert configdiff.outcome_config(config) == {"experiment": "a", "train": {"epochs": 2}}
-    assert set(configdiff.RUN_ONLY_KEYS) == {"gpus", "tracking"}
+    assert workflow_config.outcome_config(config) == {"experiment": "a", "train": {"epochs": 2}}
+    assert set(workflow_config.RUN_ONLY_KEYS) == {"gpus", "tracking"}
 
 
 def test_changed_settings_name_each_key_with_both_values():
     old = {"experiment": "a", "train": {"epochs": 10, "seeds": [0]}, "gpus": None}
     new = {"experiment": "b", "train": {"epochs": 5, "seeds": [0]}, "tracking": "tensorboard"}
-    assert configdiff.changed_settings(old, new) == [
+    assert workflow_config.changed_settings(old, new) == [
         "train.epochs: 10 -> 5",
         "gpus: null -> (absent)",
         "tracking: (absent) -> tensorboard",
     ]
-    assert configdiff.changed_settings(old, old) == []
+    assert workflow_config.changed_settings(old, old) == []
 
 
 # ----------------------------------------------------------------------------- the table

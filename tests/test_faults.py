@@ -27,9 +27,9 @@ import pytest
 import torch
 
 from celeba_gender import engine, jobs
+from celeba_gender.grid import TrainSettings
 from celeba_gender.io import CelebaGenderError, DataError
 from celeba_gender.metrics_table import METRIC_KEYS
-from celeba_gender.settings import TrainSettings
 from conftest import make_workdir, planned_jobs, run_paths, snakemake, snakemake_command, tiny_paths
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from celeba_gender import engine, gpus, jobs
-from celeba_gender.settings import TrainSettings
+from celeba_gender.grid import TrainSettings
 from conftest import REPO, make_workdir, planned_jobs, tiny_paths
 
 VISIBLE = gpus.VISIBLE

@@ -821,7 +821,7 @@ def test_results_page_data_section_shows_the_null_count_of_every_column(workflow
     ],
 )
 def test_the_banner_says_which_numerics_ran(tmp_path, metrics, figures, train, expected):
-    from celeba_gender.settings import numerics_note
+    from celeba_gender.grid import numerics_note
 
     page = _render(tmp_path, metrics, figures, numerics_note=numerics_note(train))
     assert re.search(r'<div class="banner info" id="numerics">[^<]*' + re.escape(expected), page)

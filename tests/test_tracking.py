@@ -19,8 +19,8 @@ from tensorboard.backend.event_processing.event_file_loader import EventFileLoad
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
 from celeba_gender import tracking
+from celeba_gender.grid import TrainSettings
 from celeba_gender.io import CelebaGenderError
-from celeba_gender.settings import TrainSettings
 from conftest import REPO
 
 RUN = "s1_lr1e-4_seed0"

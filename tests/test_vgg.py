@@ -1,4 +1,4 @@
-"""celeba_gender.vgg builds exactly torchvision's VGG-16, and job modules do not import torchvision."""
+"""celeba_gender.model builds exactly torchvision's VGG-16, and job modules do not import torchvision."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import torch
 from torchvision.models import VGG16_Weights
 from torchvision.models import vgg16 as torchvision_vgg16
 
-from celeba_gender import vgg, weights
+from celeba_gender import model as vgg
+from celeba_gender import weights
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 

@@ -120,7 +120,7 @@ def test_editing_a_plot_module_redraws_only_plots_and_report(workflow_run):
 
 def test_changing_gpus_or_tracking_reruns_nothing(workflow_run, tmp_path):
     """Which cards the jobs use and whether training is watched change no output: the whole
-    finished tiny run stays up to date (configdiff.RUN_ONLY_KEYS, derived params)."""
+    finished tiny run stays up to date (config.RUN_ONLY_KEYS, derived params)."""
     config = tmp_path / "tiny_run_only.yaml"
     config.write_text(
         (workflow_run / "tiny.yaml").read_text() + "gpus: [0, 1]\ntracking: tensorboard\n"

@@ -25,11 +25,11 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .grid import TrainSettings, lift_extra
 from .io import atomic_path
 from .metrics import predicted_class
 from .model import apply_strategy, forward_from_features, forward_from_prefix, forward_images
 from .runlog import writes_log_file
-from .settings import TrainSettings, lift_extra
 from .store import to_normalized
 
 log = logging.getLogger(__name__)

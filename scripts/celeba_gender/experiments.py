@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from celeba_gender import plots
-from celeba_gender.configdiff import (
+from celeba_gender.config import (
     differing_keys,
     flat_settings,
     setting_keys,

@@ -23,10 +23,10 @@ import torch
 from torch import nn
 
 from . import engine, features, gpus, store, weights
+from .grid import TrainSettings
 from .io import CelebaGenderError, sha256_of, write_csv, write_json
 from .metrics import classification_metrics, predicted_class, sigmoid
 from .model import build_model, load_trained
-from .settings import TrainSettings
 from .tracking import open_tracker
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .settings import cache_dtype
+from .grid import cache_dtype
 
 RESULTS = "results"
 EXPERIMENTS_DIR = "experiments"

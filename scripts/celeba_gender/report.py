@@ -20,6 +20,7 @@ import pandas as pd
 
 from celeba_gender import reportitems
 from celeba_gender.costs import COST_NOTE, cost_display, cost_table
+from celeba_gender.grid import numerics_note
 from celeba_gender.io import ReportError, write_text
 from celeba_gender.metrics_table import (
     best_model_sentence,
@@ -32,7 +33,6 @@ from celeba_gender.metrics_table import (
 )
 from celeba_gender.plots import load_histories
 from celeba_gender.provenance import Provenance, provenance
-from celeba_gender.settings import numerics_note
 
 # The workflow's checkout: scripts/celeba_gender/page.py -> the folder holding the Snakefile.
 WORKFLOW_DIR = Path(__file__).resolve().parents[2]

@@ -7,10 +7,8 @@ differences, a multinomial) count", so it is cheap for any test-set size.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,11 +16,8 @@ import pandas as pd
 from scipy import stats as sps
 
 from celeba_gender.constants import ATTRIBUTES, CLASS_NAMES, LABEL_ATTRIBUTE
-from celeba_gender.io import DataError, write_csv, write_json
+from celeba_gender.io import DataError
 from celeba_gender.metrics import binary_array
-from celeba_gender.plots import plot_subgroup_heatmap
-
-log = logging.getLogger(__name__)
 
 # Below this many discordant pairs McNemar uses the exact binomial test.
 MCNEMAR_EXACT_BELOW = 25
@@ -494,36 +489,3 @@ def subgroup_accuracy_matrix(group_table: pd.DataFrame) -> tuple[pd.DataFrame, p
                 accuracy.loc[attribute, column] = keyed.loc[(attribute, *key), "accuracy"]
                 counts.loc[attribute, column] = keyed.loc[(attribute, *key), "n"]
     return accuracy, counts
-
-
-@dataclass(frozen=True)
-class SubgroupsJob:
-    """The subgroups rule: one model's last-epoch test predictions against the attributes."""
-
-    model: str
-    predictions: str
-    metadata: str
-    min_group_size: int
-    out_attributes: str
-    out_groups: str
-    out_summary: str
-    out_heatmap: str
-
-
-def subgroups(job: SubgroupsJob) -> dict:
-    """Write the attribute and group tables, the summary and the heat map; return the summary."""
-    predictions = pd.read_csv(job.predictions, dtype={"image_id": str})
-    metadata = pd.read_csv(job.metadata, dtype={"image_id": str}).drop(columns=["path"])
-    attributes, groups, summary = subgroup_metrics(
-        predictions, metadata, min_group_size=job.min_group_size
-    )
-    write_csv(job.out_attributes, attributes)
-    write_csv(job.out_groups, groups)
-    write_json(job.out_summary, summary)
-    plot_subgroup_heatmap(
-        *subgroup_accuracy_matrix(groups),
-        job.out_heatmap,
-        title=f"{job.model}: test accuracy by group",
-    )
-    log.info("worst group: %s", summary["worst_group"])
-    return summary

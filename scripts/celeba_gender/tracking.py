@@ -27,8 +27,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .grid import lift_extra
 from .io import CelebaGenderError
-from .settings import lift_extra
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from .io import WeightsError, atomic_path, record_sha256, sha256_of
+from .model import vgg16
 from .store import to_normalized
-from .vgg import vgg16
 
 log = logging.getLogger(__name__)
 
