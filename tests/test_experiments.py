@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from celeba_gender import __main__ as cli
 from celeba_gender import config as workflow_config
-from celeba_gender import experiments
+from celeba_gender import experiments, plots
 from celeba_gender.__main__ import main
 from celeba_gender.experiments import METRIC_COLUMNS, CompareJob
 from celeba_gender.io import CelebaGenderError
@@ -201,7 +202,7 @@ def test_three_experiments_show_a_list_value_and_a_missing_key(tmp_path):
     assert per_experiment.loc["a", "data.subset_size"] == "400"
     assert pd.isna(per_experiment.loc["c", "data.subset_size"])
     assert "c" in comparison.settings and "data.subset_size" not in comparison.settings["c"]
-    shown = experiments.display_table(table, comparison.differing)
+    shown = cli.display_table(table, comparison.differing)
     assert set(shown.loc[shown["experiment"] == "c", "data.subset_size"]) == {"-"}
 
     every = experiments.all_settings_table(comparison)
@@ -265,7 +266,7 @@ def test_the_figure_overlays_one_labelled_curve_per_chosen_model(two, tmp_path):
     chosen = [("long", "s1_lr6e-5_seed0"), ("short", "s2_lr6e-5_seed0")]
     histories, missing = experiments.read_histories(root, chosen)
     assert missing == []
-    fig = experiments.plot_validation_curves(histories, tmp_path / "curves.png")
+    fig = plots.plot_validation_curves(histories, tmp_path / "curves.png")
     assert (tmp_path / "curves.png").stat().st_size > 0
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels == ["long / s1_lr6e-5_seed0", "short / s2_lr6e-5_seed0"]

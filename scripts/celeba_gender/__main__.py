@@ -11,8 +11,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from .config import setting_keys
+from .grid import CHECKPOINTS
 from .io import CelebaGenderError
+
+if TYPE_CHECKING:  # pandas and the comparison are imported by the command that needs them
+    import pandas as pd
+
+    from .experiments import Comparison
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,7 +120,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
 def show_experiments(args: argparse.Namespace) -> int:
     """The ``experiments`` command: the comparison table as text (or CSV) on stdout."""
-    from .experiments import collect, comparison_view, display_table
+    from .experiments import collect
 
     try:
         comparison = collect(args.results)
@@ -140,3 +149,66 @@ def show_experiments(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# ----------------------------------------------------------------------------- the terminal view
+
+
+def interval_text(value: float, low: float, high: float) -> str:
+    """``0.683 [0.600, 0.775]``; the value alone when the interval is missing."""
+    import pandas as pd
+
+    if pd.isna(value):
+        return "-"
+    if pd.isna(low) or pd.isna(high):
+        return f"{value:.3f}"
+    return f"{value:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def _number(value: float) -> str:
+    import pandas as pd
+
+    return "-" if pd.isna(value) else f"{value:.3f}"
+
+
+def select_checkpoint(table: pd.DataFrame, checkpoint: str = "both") -> pd.DataFrame:
+    """The rows of ``checkpoint`` (``last`` or ``best``), or every row for ``both``."""
+    if checkpoint == "both":
+        return table
+    if checkpoint not in CHECKPOINTS:
+        raise ValueError(f"checkpoint must be last, best or both, got {checkpoint!r}")
+    return table[table["checkpoint"] == checkpoint].reset_index(drop=True)
+
+
+def display_table(table: pd.DataFrame, setting_columns: Sequence[str]) -> pd.DataFrame:
+    """The terminal view as text: experiment, ``setting_columns``, model, checkpoint, epoch,
+    test accuracy with its interval, F1 and ROC AUC (3 decimals; "-" where missing)."""
+    import pandas as pd
+
+    shown = pd.DataFrame({"experiment": table["experiment"].astype(str)})
+    for key in setting_columns:
+        shown[key] = [v if isinstance(v, str) else "-" for v in table[key]]
+    shown["model"] = table["model"].astype(str)
+    shown["checkpoint"] = table["checkpoint"].astype(str)
+    shown["epoch"] = table["epoch"].astype(str)
+    shown["test_accuracy [95% CI]"] = [
+        interval_text(*values)
+        for values in zip(table["test_accuracy"], table["ci_low"], table["ci_high"], strict=True)
+    ]
+    shown["f1"] = table["f1"].map(_number)
+    shown["roc_auc"] = table["roc_auc"].map(_number)
+    return shown
+
+
+def comparison_view(
+    comparison: Comparison, all_settings: bool = False, checkpoint: str = "both"
+) -> tuple[pd.DataFrame, list[str]]:
+    """The rows of ``checkpoint`` with the settings that differ (every setting with
+    ``all_settings``), and those setting columns."""
+    from .experiments import all_settings_table
+
+    if all_settings:
+        table, keys = all_settings_table(comparison), setting_keys(comparison.settings)
+    else:
+        table, keys = comparison.table, list(comparison.differing)
+    return select_checkpoint(table, checkpoint), keys

@@ -454,24 +454,11 @@ def fit(
     model_to_device(model, device)
     optimizer = make_optimizer(params, settings.lr, device)
     criterion = nn.BCEWithLogitsLoss()
-    train_source, val_source = data.train_source, data.val_source
-    train_labels, val_labels = data.train_labels.float(), data.val_labels.float()
-    history: list[dict] = []
-    best = {"epoch": 0, "score": -math.inf, "state": None}
-    start_epoch = 1
     torch.manual_seed(settings.seed)
-
-    resumed = load_checkpoint(checkpoint, settings)
-    if resumed is not None:
-        model.load_state_dict(resumed["model"], strict=False)
-        optimizer.load_state_dict(resumed["optimizer"])
-        restore_rng_states(resumed)
-        history = list(resumed["history"])
-        best = dict(resumed["best"])
-        start_epoch = int(resumed["epoch"]) + 1
-        log.info("resumed from %s after epoch %d", checkpoint, resumed["epoch"])
-
-    runner = Runner.create(model, train_source.kind, device, settings.precision, settings.compile)
+    history, best, start_epoch = _resume(checkpoint, settings, model, optimizer)
+    runner = Runner.create(
+        model, data.train_source.kind, device, settings.precision, settings.compile
+    )
     last_saved = time.perf_counter()
     for epoch in range(start_epoch, settings.epochs + 1):
         if _stops_early(epoch, best["epoch"], settings.patience):
@@ -481,27 +468,7 @@ def fit(
                 settings.patience,
             )
             break
-        started = time.perf_counter()
-        plan = epoch_plan(len(train_source), settings.seed, epoch, settings.augmentations)
-        train = train_one_epoch(
-            runner,
-            train_source,
-            train_labels,
-            plan,
-            optimizer,
-            criterion,
-            settings.batch_size,
-            desc=f"epoch {epoch}/{settings.epochs}",
-        )
-        val = evaluate(runner, val_source, val_labels, criterion, settings.batch_size)
-        row = {
-            "epoch": epoch,
-            "train_loss": train["loss"],
-            "train_accuracy": train["accuracy"],
-            "val_loss": val["loss"],
-            "val_accuracy": val["accuracy"],
-            "seconds": time.perf_counter() - started,
-        }
+        row = _run_epoch(runner, data, settings, optimizer, criterion, epoch)
         history.append(row)
         improved = _score(row, settings.select_by) > best["score"]
         best_epoch = epoch if improved else best["epoch"]
@@ -511,17 +478,7 @@ def fit(
         if improved:
             # the same tensors as the checkpoint's model: torch.save stores them once
             best = {"epoch": epoch, "score": _score(row, settings.select_by), "state": state}
-        log.info(
-            "epoch %d/%d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | %.1f s | %s",
-            epoch,
-            settings.epochs,
-            row["train_loss"],
-            row["train_accuracy"],
-            row["val_loss"],
-            row["val_accuracy"],
-            row["seconds"],
-            job_eta([r["seconds"] for r in history], 0 if last else settings.epochs - epoch),
-        )
+        _log_epoch(row, settings.epochs, history, 0 if last else settings.epochs - epoch)
         if due:
             _save_epoch_checkpoint(checkpoint, state, optimizer, epoch, history, best, settings)
             last_saved = time.perf_counter()
@@ -533,6 +490,58 @@ def fit(
         "best_epoch": best["epoch"],
         "epochs_run": len(history),
     }
+
+
+def _resume(checkpoint, settings: TrainSettings, model: nn.Module, optimizer) -> tuple:
+    """(history, best, first epoch to run): from ``checkpoint`` when one of these settings is
+    there (model, optimizer and RNG states restored), else a fresh start."""
+    resumed = load_checkpoint(checkpoint, settings)
+    if resumed is None:
+        return [], {"epoch": 0, "score": -math.inf, "state": None}, 1
+    model.load_state_dict(resumed["model"], strict=False)
+    optimizer.load_state_dict(resumed["optimizer"])
+    restore_rng_states(resumed)
+    log.info("resumed from %s after epoch %d", checkpoint, resumed["epoch"])
+    return list(resumed["history"]), dict(resumed["best"]), int(resumed["epoch"]) + 1
+
+
+def _run_epoch(runner, data: FitData, settings: TrainSettings, optimizer, criterion, epoch) -> dict:
+    """Train one epoch, validate, and return the epoch's history row."""
+    started = time.perf_counter()
+    plan = epoch_plan(len(data.train_source), settings.seed, epoch, settings.augmentations)
+    train = train_one_epoch(
+        runner,
+        data.train_source,
+        data.train_labels.float(),
+        plan,
+        optimizer,
+        criterion,
+        settings.batch_size,
+        desc=f"epoch {epoch}/{settings.epochs}",
+    )
+    val = evaluate(runner, data.val_source, data.val_labels.float(), criterion, settings.batch_size)
+    return {
+        "epoch": epoch,
+        "train_loss": train["loss"],
+        "train_accuracy": train["accuracy"],
+        "val_loss": val["loss"],
+        "val_accuracy": val["accuracy"],
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def _log_epoch(row: dict, epochs: int, history: list[dict], remaining: int) -> None:
+    log.info(
+        "epoch %d/%d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | %.1f s | %s",
+        row["epoch"],
+        epochs,
+        row["train_loss"],
+        row["train_accuracy"],
+        row["val_loss"],
+        row["val_accuracy"],
+        row["seconds"],
+        job_eta([r["seconds"] for r in history], remaining),
+    )
 
 
 def _save_epoch_checkpoint(checkpoint, state, optimizer, epoch, history, best, settings) -> None:

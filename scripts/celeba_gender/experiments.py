@@ -7,7 +7,7 @@ experiment x model x checkpoint, the settings that differ between the experiment
 keys (``train.epochs``), then the model's test metrics with their 95% interval.
 ``write_comparison`` writes it as a CSV and as a self-contained HTML page (the page's CSS and
 helpers of ``page``) with the validation curves of chosen models overlaid. ``compare_experiments`` is
-the compare rule's job; ``display_table`` is the terminal view of ``celeba-gender experiments``.
+the compare rule's job; the terminal view of ``celeba-gender experiments`` is in ``__main__``.
 """
 
 from __future__ import annotations
@@ -20,11 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
 import pandas as pd
 import yaml
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from celeba_gender import plots
 from celeba_gender.config import (
@@ -32,7 +29,7 @@ from celeba_gender.config import (
     flat_settings,
     setting_keys,
 )
-from celeba_gender.io import DataError, ReportError, save_figure, write_csv
+from celeba_gender.io import ReportError, write_csv
 from celeba_gender.paths import (
     CONFIG_FILE,
     EXPERIMENTS_DIR,
@@ -243,36 +240,6 @@ def read_histories(
     return histories, missing
 
 
-def plot_validation_curves(
-    histories: Mapping[str, pd.DataFrame], out_png: str | os.PathLike
-) -> Figure:
-    """Validation accuracy (left) and loss (right) per epoch of each history, one colour each,
-    labelled by its key."""
-    if not histories:
-        raise DataError("plot_validation_curves: no training history was given")
-    fig, (ax_acc, ax_loss) = plots.new_figure(12, 4.8, ncols=2)
-    palette = matplotlib.colormaps["tab10" if len(histories) <= 10 else "tab20"]
-    for i, (label, history) in enumerate(histories.items()):
-        hist = plots.check_history(history, label)
-        colour = palette(i % palette.N)
-        ax_acc.plot(hist["epoch"], hist["val_accuracy"], "o-", color=colour, ms=3, label=label)
-        ax_loss.plot(hist["epoch"], hist["val_loss"], "o-", color=colour, ms=3)
-    panels = ((ax_acc, "Validation accuracy"), (ax_loss, "Validation loss (BCE with logits)"))
-    for ax, ylabel in panels:
-        ax.set_xlabel("Epoch", fontsize=plots.LABEL_SIZE)
-        ax.set_ylabel(ylabel, fontsize=plots.LABEL_SIZE)
-        ax.set_title(ylabel, fontsize=plots.LABEL_SIZE)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        plots.style_axes(ax, "both")
-    fig.legend(loc="outside lower center", ncols=min(len(histories), 3), frameon=False, fontsize=9)
-    fig.suptitle("Validation curves across experiments", fontsize=plots.TITLE_SIZE)
-    save_figure(out_png, fig)
-    return fig
-
-
-# ----------------------------------------------------------------------------- outputs
-
-
 def _weights_banner(comparison: Comparison) -> tuple[str, bool]:
     """The page's weights note (each experiment's ``model.weights``) and whether all were
     pretrained (a random backbone turns the banner into a warning)."""
@@ -290,7 +257,7 @@ def curves_html(comparison: Comparison, chosen: Sequence[tuple[str, str]]) -> st
         return notes_html(notes or ["No model was chosen."])
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "validation_curves.png"
-        plot_validation_curves(histories, path)
+        plots.plot_validation_curves(histories, path)
         figure = figure_html(
             "Validation curves",
             path,
@@ -375,58 +342,3 @@ def compare_experiments(job: CompareJob) -> None:
     if comparison.unfinished:
         log.info("unfinished, not compared: %s", ", ".join(comparison.unfinished))
     log.info("comparison:\n%s", comparison.table.to_string(index=False))
-
-
-# ----------------------------------------------------------------------------- the terminal
-
-
-def interval_text(value: float, low: float, high: float) -> str:
-    """``0.683 [0.600, 0.775]``; the value alone when the interval is missing."""
-    if pd.isna(value):
-        return "-"
-    if pd.isna(low) or pd.isna(high):
-        return f"{value:.3f}"
-    return f"{value:.3f} [{low:.3f}, {high:.3f}]"
-
-
-def _number(value: float) -> str:
-    return "-" if pd.isna(value) else f"{value:.3f}"
-
-
-def select_checkpoint(table: pd.DataFrame, checkpoint: str = "both") -> pd.DataFrame:
-    """The rows of ``checkpoint`` (``last`` or ``best``), or every row for ``both``."""
-    if checkpoint == "both":
-        return table
-    if checkpoint not in CHECKPOINTS:
-        raise ValueError(f"checkpoint must be last, best or both, got {checkpoint!r}")
-    return table[table["checkpoint"] == checkpoint].reset_index(drop=True)
-
-
-def display_table(table: pd.DataFrame, setting_columns: Sequence[str]) -> pd.DataFrame:
-    """The terminal view as text: experiment, ``setting_columns``, model, checkpoint, epoch,
-    test accuracy with its interval, F1 and ROC AUC (3 decimals; "-" where missing)."""
-    shown = pd.DataFrame({"experiment": table["experiment"].astype(str)})
-    for key in setting_columns:
-        shown[key] = [v if isinstance(v, str) else "-" for v in table[key]]
-    shown["model"] = table["model"].astype(str)
-    shown["checkpoint"] = table["checkpoint"].astype(str)
-    shown["epoch"] = table["epoch"].astype(str)
-    shown["test_accuracy [95% CI]"] = [
-        interval_text(*values)
-        for values in zip(table["test_accuracy"], table["ci_low"], table["ci_high"], strict=True)
-    ]
-    shown["f1"] = table["f1"].map(_number)
-    shown["roc_auc"] = table["roc_auc"].map(_number)
-    return shown
-
-
-def comparison_view(
-    comparison: Comparison, all_settings: bool = False, checkpoint: str = "both"
-) -> tuple[pd.DataFrame, list[str]]:
-    """The rows of ``checkpoint`` with the settings that differ (every setting with
-    ``all_settings``), and those setting columns."""
-    if all_settings:
-        table, keys = all_settings_table(comparison), setting_keys(comparison.settings)
-    else:
-        table, keys = comparison.table, list(comparison.differing)
-    return select_checkpoint(table, checkpoint), keys

@@ -28,6 +28,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from celeba_gender.constants import CLASS_NAMES, LABEL_ATTRIBUTE  # noqa: E402
 from celeba_gender.io import DataError, ReportError, save_figure, write_csv  # noqa: E402
@@ -550,6 +551,36 @@ def plot_reliability_overlay(
     ax.set_title(title, fontsize=TITLE_SIZE)
     save_figure(out_png, fig)
     return fig
+
+
+def plot_validation_curves(
+    histories: Mapping[str, pd.DataFrame], out_png: str | os.PathLike
+) -> Figure:
+    """Validation accuracy (left) and loss (right) per epoch of each history, one colour each,
+    labelled by its key."""
+    if not histories:
+        raise DataError("plot_validation_curves: no training history was given")
+    fig, (ax_acc, ax_loss) = new_figure(12, 4.8, ncols=2)
+    palette = matplotlib.colormaps["tab10" if len(histories) <= 10 else "tab20"]
+    for i, (label, history) in enumerate(histories.items()):
+        hist = check_history(history, label)
+        colour = palette(i % palette.N)
+        ax_acc.plot(hist["epoch"], hist["val_accuracy"], "o-", color=colour, ms=3, label=label)
+        ax_loss.plot(hist["epoch"], hist["val_loss"], "o-", color=colour, ms=3)
+    panels = ((ax_acc, "Validation accuracy"), (ax_loss, "Validation loss (BCE with logits)"))
+    for ax, ylabel in panels:
+        ax.set_xlabel("Epoch", fontsize=LABEL_SIZE)
+        ax.set_ylabel(ylabel, fontsize=LABEL_SIZE)
+        ax.set_title(ylabel, fontsize=LABEL_SIZE)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        style_axes(ax, "both")
+    fig.legend(loc="outside lower center", ncols=min(len(histories), 3), frameon=False, fontsize=9)
+    fig.suptitle("Validation curves across experiments", fontsize=TITLE_SIZE)
+    save_figure(out_png, fig)
+    return fig
+
+
+# ----------------------------------------------------------------------------- outputs
 
 
 # ----------------------------------------------------------------------------- the plotting jobs
