@@ -48,7 +48,7 @@ from scipy import stats as sps
 from . import stats
 from .constants import CLASS_NAMES, LABEL_ATTRIBUTE
 from .io import DataError, write_csv, write_json
-from .metrics import binary_array, predicted_class
+from .metrics import binary_array, predicted_class, presence
 from .plots import plot_subgroup_heatmap
 
 log = logging.getLogger(__name__)
@@ -146,22 +146,6 @@ class GroupSpec:
         present = presence(attributes, self.attributes).to_numpy(dtype=np.int64)
         weights = 2 ** np.arange(present.shape[1] - 1, -1, -1)
         return present @ weights
-
-
-def presence(attributes: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
-    """Boolean table (True = present) of ``names``; DataError for a missing column or a value
-    other than -1, 0 or 1 (CelebA's ±1 and 0/1 both read as 1 = present)."""
-    missing = [name for name in names if name not in attributes.columns]
-    if missing:
-        raise DataError(
-            f"attribute table: no column(s) {missing}; expected the CelebA attributes as "
-            f"-1/1 (or 0/1) columns. Check the target and group_by names."
-        )
-    values = attributes[list(names)]
-    bad = [name for name in names if not values[name].isin((-1, 0, 1)).all()]
-    if bad:
-        raise DataError(f"attribute table: column(s) {bad} hold values other than -1/0/1")
-    return values.eq(1)
 
 
 def ids_for(image_ids: Sequence[str], attributes: pd.DataFrame, spec: GroupSpec) -> np.ndarray:

@@ -13,11 +13,15 @@ One decision rule everywhere (training, evaluation, predict): male when the logi
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .io import DataError
+
+if TYPE_CHECKING:  # the attribute tables are pandas frames; this module needs only numpy
+    import pandas as pd
 
 
 def binary_array(values: Any, name: str) -> np.ndarray:
@@ -123,3 +127,19 @@ def roc_curve(
     fpr = fps / fps[-1] if fps[-1] > 0 else np.full(fps.shape, np.nan)
     tpr = tps / tps[-1] if tps[-1] > 0 else np.full(tps.shape, np.nan)
     return fpr, tpr
+
+
+def presence(attributes: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """Boolean table (True = present) of ``names``; DataError for a missing column or a value
+    other than -1, 0 or 1 (CelebA's ±1 and 0/1 both read as 1 = present)."""
+    missing = [name for name in names if name not in attributes.columns]
+    if missing:
+        raise DataError(
+            f"attribute table: no column(s) {missing}; expected the CelebA attributes as "
+            f"-1/1 (or 0/1) columns. Check the target and group_by names."
+        )
+    values = attributes[list(names)]
+    bad = [name for name in names if not values[name].isin((-1, 0, 1)).all()]
+    if bad:
+        raise DataError(f"attribute table: column(s) {bad} hold values other than -1/0/1")
+    return values.eq(1)

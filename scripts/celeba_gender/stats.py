@@ -17,7 +17,7 @@ from scipy import stats as sps
 
 from celeba_gender.constants import ATTRIBUTES, CLASS_NAMES, LABEL_ATTRIBUTE
 from celeba_gender.io import DataError
-from celeba_gender.metrics import binary_array
+from celeba_gender.metrics import binary_array, presence
 
 # Below this many discordant pairs McNemar uses the exact binomial test.
 MCNEMAR_EXACT_BELOW = 25
@@ -327,21 +327,6 @@ def _rates(labels: np.ndarray, preds: np.ndarray) -> dict[str, float]:
     }
 
 
-def _presence(attributes: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
-    """Boolean 'present' table for ``names``; DataError for missing or non -1/0/1 columns."""
-    missing = [name for name in names if name not in attributes.columns]
-    if missing:
-        raise DataError(
-            f"attribute table: missing column(s) {missing}; expected the CelebA "
-            f"attributes as -1/1 columns"
-        )
-    values = attributes[list(names)]
-    bad = [name for name in names if not values[name].isin((-1, 0, 1)).all()]
-    if bad:
-        raise DataError(f"attribute table: column(s) {bad} hold values other than -1/1")
-    return values.eq(1)
-
-
 def _join_attributes(predictions: pd.DataFrame, attributes: pd.DataFrame) -> pd.DataFrame:
     missing = {"image_id", "label", "pred"} - set(predictions.columns)
     if missing:
@@ -382,7 +367,7 @@ def subgroup_metrics(
     """
     names = list(attributes_to_check or [a for a in ATTRIBUTES if a != LABEL_ATTRIBUTE])
     joined = _join_attributes(predictions, attributes)
-    present = _presence(joined, names)
+    present = presence(joined, names)
     labels = binary_array(joined["label"], "predictions.label")
     preds = binary_array(joined["pred"], "predictions.pred")
     attribute_rows, group_rows = [], []

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFilter
 
+from celeba_gender import parquet
 from celeba_gender.constants import (
     ATTRIBUTES,
     CELEBA30K_ATTR,
@@ -1134,8 +1135,6 @@ def write_hub_shards(attributes: pd.DataFrame, root: Path, seed: int, shards: in
     """The huggingface layout: the same faces and attributes as parquet shards in
     ``root/img_align+identity+attr``, split train/valid/test by ``partition`` with ``shards``
     shards per split (fewer when a split has fewer rows); returns the first train shard."""
-    from celeba_gender import parquet
-
     images = encode_images(attributes, seed)
     frame = attributes.assign(celeb_id=np.arange(len(attributes), dtype=np.int64) // 3 + 1)
     codes = partition(len(attributes))
