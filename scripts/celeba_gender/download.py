@@ -61,9 +61,16 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "revision": "2d738f56e0e7f925ea36ae7c808ea925264aacec",
         "config": C.HUB_CONFIG,
         "shards": {"train": 19, "valid": 3, "test": 3},
+        "endpoint": None,  # None: HF_ENDPOINT, else https://huggingface.co
         "splits": OFFICIAL_SPLITS,
     },
 }
+# The workflow's config keys (config/schema.yaml: data.source, data.download): "folder" reads
+# data.root as it is; a download source fetches into it (the download rule, :func:`download`).
+FOLDER = "folder"
+# For tests only: the free bytes the download job's free-space check sees (an integer), so that
+# "not enough disk" can be tested through the workflow. Never set it for a real run.
+FREE_BYTES_VARIABLE = "CELEBA_GENDER_TEST_FREE_BYTES"
 EXTRAS = {
     "kaggle": ("kaggle", ("kagglehub",)),
     "huggingface": ("hub", ("huggingface_hub", "pyarrow")),
@@ -144,9 +151,14 @@ class DownloadSpec:
         return sum(self.splits.values())
 
 
+def marker_name(source: str) -> str:
+    """The file name of a verified download's marker: ``celeba-<source>.verified.json``."""
+    return f"celeba-{source}.verified.json"
+
+
 def marker_path(root: str | os.PathLike, spec: DownloadSpec) -> Path:
     """Where :func:`fetch` records a verified download: ``<root>/celeba-<source>.verified.json``."""
-    return absolute(root) / f"celeba-{spec.source}.verified.json"
+    return absolute(root) / marker_name(spec.source)
 
 
 def data_root(marker: str | os.PathLike) -> Path:
@@ -299,3 +311,61 @@ def check_splits(found: Mapping[str, int], spec: DownloadSpec, where: Path) -> N
             f"download: split counts in {where} differ from the spec: {'; '.join(wrong)}. "
             "The download does not match the pinned dataset (or the spec's splits are wrong)."
         )
+
+
+# ---------------------------------------------------------------------------- the workflow
+
+
+def spec_from_config(data: Mapping[str, Any], decode_size: int = DECODE_IMAGE_SIZE) -> DownloadSpec:
+    """The spec of the config's ``data`` section (``data.source`` a download source):
+    ``data.download.<source>`` overrides the pinned defaults."""
+    source = data["source"]
+    if source not in SOURCES:
+        raise DownloadError(
+            f"config data.source: {source!r} is not a download source; expected kaggle or "
+            "huggingface."
+        )
+    settings = dict((data.get("download") or {}).get(source) or {})
+    return DownloadSpec.create(source, decode_size=decode_size, **settings)
+
+
+def _test_free_space() -> Callable[[Path], int] | None:
+    """The free-space probe :data:`FREE_BYTES_VARIABLE` sets (tests only), else None."""
+    value = os.environ.get(FREE_BYTES_VARIABLE)
+    if not value:
+        return None
+    try:
+        free = int(value)
+    except ValueError:
+        raise DownloadError(
+            f"download: {FREE_BYTES_VARIABLE}={value!r} is not an integer (it is for tests only: "
+            "unset it)."
+        ) from None
+    return lambda _root: free
+
+
+@dataclasses.dataclass(frozen=True)
+class DownloadJob:
+    """The download rule: fetch ``source`` (``data.source``) with ``settings``
+    (``data.download.<source>``) into ``root`` (``data.root``); ``out_marker`` is
+    :func:`marker_path`. ``decode_size``: the image size the free-space check reserves the image
+    store for (``train.image_size``)."""
+
+    root: str
+    source: str
+    settings: Mapping[str, Any]
+    decode_size: int
+    out_marker: str
+
+
+def download(job: DownloadJob, log: logging.Logger | None = None) -> Path:
+    """Run the download rule's job: :func:`fetch`, its marker checked to be the rule's output."""
+    spec = spec_from_config({"source": job.source, "download": {job.source: job.settings}},
+                            job.decode_size)  # fmt: skip
+    expected = marker_path(job.root, spec)
+    if absolute(job.out_marker) != expected:
+        raise DownloadError(f"download: the rule expects {job.out_marker}, fetch writes {expected}")
+    probe = _test_free_space()
+    if probe is None:
+        return fetch(spec, job.root, log)
+    return fetch(spec, job.root, log, free_space=probe)
