@@ -57,8 +57,12 @@ def hub_spec(server, **overrides) -> download.DownloadSpec:
 
 @pytest.fixture(scope="module")
 def kaggle_archive(synthetic_roots) -> bytes:
-    """A zip of the synthetic Kaggle layout, as the Kaggle archive lays it out."""
-    src, buffer = synthetic_roots["kaggle"], io.BytesIO()
+    return zip_layout(synthetic_roots["kaggle"])
+
+
+def zip_layout(src) -> bytes:
+    """A zip of a synthetic Kaggle layout, as the Kaggle archive lays it out."""
+    buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for path in sorted(src.rglob("*")):
             if path.is_file() and path.name != ".celeba-gender-synthetic":

@@ -259,8 +259,14 @@ def read_partition(root: str | os.PathLike, layout: str) -> pd.DataFrame:
 
 
 def load_rgb(path: str | os.PathLike) -> Image.Image:
-    """Open an image fully and return it as RGB (grayscale, CMYK, RGBA, P are converted)."""
-    with Image.open(path) as image:
+    """Open an image fully and return it as RGB (grayscale, CMYK, RGBA, P are converted).
+    ``path`` may be a parquet row reference (the huggingface layout: ``<shard>.parquet#<row>``)."""
+    if isinstance(path, str) and parquet.parse_row_ref(path):
+        ((_, data, _),) = parquet.iter_images([path])
+        opened = parquet.open_image_bytes(data)
+    else:
+        opened = Image.open(path)
+    with opened as image:
         image.load()
         return image.convert("RGB")
 
