@@ -384,7 +384,8 @@ def downloads():
 
 def generated_attribute_file(layout):
     """The attribute file the synthetic generator writes in ``layout``, relative to data.root:
-    for the huggingface layout its first train shard (synth.generate writes 2 per split)."""
+    for the huggingface layout its first train shard (synth.generate writes 2 per split).
+    """
     if layout == "huggingface":
         return f"{HUB_CONFIG}/{parquet.shard_name('train', 0, 2)}"
     return LAYOUT_ATTRIBUTE_FILES[layout]
@@ -396,6 +397,11 @@ def download_marker():
     root = config["data"]["root"]
     source = config["data"]["source"] if downloads() else "folder"
     return str(Path(root) / download.marker_name(source))
+
+
+def download_root(wildcards, output):
+    """data.root, derived from the marker the download writes into it."""
+    return str(Path(output.marker).parent)
 
 
 def download_settings():

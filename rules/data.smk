@@ -31,7 +31,7 @@ rule download:
     log:
         f"{SHARED_LOGS}/download.log",
     params:
-        root=config["data"]["root"],
+        root=download_root,
         source=config["data"]["source"],
         settings=download_settings(),
         decode_size=download_decode_size,

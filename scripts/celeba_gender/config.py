@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from celeba_gender import layouts
-from celeba_gender.paths import data_settings
 from celeba_gender.io import write_text
+from celeba_gender.paths import data_settings
 from celeba_gender.tracking import tracking_available
 
 log = logging.getLogger(__name__)
