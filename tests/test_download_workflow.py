@@ -5,14 +5,17 @@ README tier: the schema's defaults are download.DEFAULTS, today's configs keep t
 parse-time checks of a download source, and a dry run that plans the download before ingest.
 Heavy tier (``heavy_slow``): the tiny study end to end from a loopback Hub, then nothing planned
 (offline); Kaggle through ``--until split``; a refused request, a corrupt shard and a full disk
-stopping the download job with their one-line message and no marker. The other failure cases
-(wrong split counts, a killed download, a cut connection, a missing file) are tested at package
-level in tests/test_download.py.
+stopping the download job with their one-line message and no marker; a run killed mid-shard,
+then rerun. The other failure cases (wrong split counts, a cut connection, a missing file, an
+unreachable service) are tested at package level in tests/test_download.py.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -22,7 +25,15 @@ from celeba_gender import config as configcheck
 from celeba_gender import download
 from celeba_gender.io import CelebaGenderError
 from celeba_gender.paths import data_key
-from conftest import REPO, _resolve, make_workdir, parse_job_stats, snakemake
+from conftest import (
+    REPO,
+    _resolve,
+    make_workdir,
+    parse_job_stats,
+    snakemake,
+    snakemake_command,
+    snakemake_env,
+)
 
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 HUB_REPO = "test-owner/celeba"
@@ -245,3 +256,28 @@ def test_kaggle_source_fetches_verifies_and_splits(synthetic_roots, tmp_path, mo
     assert download.data_root(marker).is_relative_to(workdir / "dl" / "kaggle")
     splits = list((workdir / "results" / "data").glob("*/splits/sizes.csv"))
     assert len(splits) == 1
+
+
+@heavy_slow
+def test_a_killed_download_job_leaves_no_marker_and_the_rerun_resumes(hub, tmp_path):
+    """The run is killed (SIGTERM to its process group, as a cluster or ^C would) while a shard
+    is half sent; no marker, no shard under its real name; the same command then completes and
+    fetches only what was missing."""
+    stalled = "img_align+identity+attr/train-00001-of-00002.parquet"
+    hub.stall[stalled] = 2000
+    workdir = download_workdir(tmp_path, "huggingface", **hub_settings(hub.url))
+    cmd = snakemake_command(workdir, "--until", "ingest")
+    run = subprocess.Popen(cmd, cwd=workdir, env=snakemake_env(workdir), start_new_session=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        assert hub.stalled.wait(timeout=120), "the download never reached the stalled shard"
+    finally:
+        os.killpg(run.pid, signal.SIGTERM)
+        run.wait(timeout=60)
+    assert not (workdir / "dl" / download.marker_name("huggingface")).exists()
+    assert not (workdir / "dl" / "huggingface" / stalled).exists()
+    hub.release.set()
+    gets = hub.count("GET")
+    snakemake(workdir, "--until", "ingest")
+    assert (workdir / "dl" / download.marker_name("huggingface")).is_file()
+    assert hub.count("GET") - gets < len(SHARDS) * 2  # the finished shards were kept
