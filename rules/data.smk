@@ -36,7 +36,7 @@ rule download:
         settings=download_settings(),
         decode_size=download_decode_size,
     message:
-        "download: CelebA from {params.source} into {params.root} (verified; resumes when rerun)"
+        "download: CelebA from {params.source} into {params.root}, verified (resumes when rerun; size and progress in {log})"
     script:
         "../scripts/download.py"
 

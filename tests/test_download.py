@@ -146,6 +146,17 @@ def test_a_verified_download_is_not_fetched_again(hub, tmp_path):
     assert hub.count() == before
 
 
+def test_a_deleted_marker_is_restored_from_its_copy_without_a_request(hub, tmp_path):
+    """The workflow deletes the marker (its output) before rerunning the download job, e.g.
+    after an edit of the download code: the files on disk are re-checked, offline."""
+    marker = download.fetch(hub_spec(hub), tmp_path)
+    text = marker.read_text()
+    marker.unlink()
+    before = hub.count()
+    assert download.fetch(hub_spec(hub), tmp_path).read_text() == text
+    assert hub.count() == before
+
+
 def test_corrupt_shard_is_a_clear_error_without_marker(hub, tmp_path):
     name = f"{C.HUB_CONFIG}/valid-00001-of-00002.parquet"
     hub.corrupt.add(name)

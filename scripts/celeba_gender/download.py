@@ -20,7 +20,9 @@ What :func:`fetch` guarantees, in order:
    data root), atomically. Only a marker means "complete": a killed download leaves none, and a
    rerun resumes (Kaggle: the client resumes its archive; Hub: finished shards are kept, a
    partial one restarts). With a marker whose identity matches and whose files are all present
-   at their recorded sizes, :func:`fetch` returns at once, without any network call.
+   at their recorded sizes, :func:`fetch` returns at once, without any network call; so it does
+   with only its hidden copy ``.celeba-<source>.verified.json``, written just before it (the
+   workflow deletes the marker, its output, when it reruns the job), rewriting the marker.
 
 The clients' caches and every byte written live under the download root: Kaggle in
 ``<root>/kaggle`` (``KAGGLEHUB_CACHE``), the Hub in ``<root>/huggingface`` (``local_dir``) and
@@ -43,8 +45,8 @@ from pathlib import Path
 from typing import Any
 
 from celeba_gender import constants as C
-from celeba_gender.io import CelebaGenderError, DataError, write_json
-from celeba_gender.layouts import absolute
+from celeba_gender.io import CelebaGenderError, DataError, write_json, write_text
+from celeba_gender.layouts import absolute, downloaded_root
 
 SOURCES: tuple[str, ...] = ("kaggle", "huggingface")
 OFFICIAL_SPLITS: dict[str, int] = {"train": 162_770, "valid": 19_867, "test": 19_962}  # 202,599
@@ -163,7 +165,7 @@ def marker_path(root: str | os.PathLike, spec: DownloadSpec) -> Path:
 
 def data_root(marker: str | os.PathLike) -> Path:
     """The folder a verified download's data lie in (set ``data.root`` to it)."""
-    return Path(json.loads(Path(marker).read_text())["data_root"])
+    return downloaded_root(marker)
 
 
 def decode_bytes(n_images: int, size: int) -> int:
@@ -259,6 +261,13 @@ def _marker_is_current(marker: Path, spec: DownloadSpec) -> bool:
     return True
 
 
+def _record_path(marker: Path) -> Path:
+    """A hidden copy of the marker, written just before it: Snakemake deletes a job's output
+    before rerunning it (after an edit of the download code), and with this copy the rerun
+    re-checks the files on disk instead of asking the service again."""
+    return marker.with_name(f".{marker.name}")
+
+
 def _write_marker(marker: Path, spec: DownloadSpec, root: Path, files: list, counts: dict) -> Path:
     write_json(
         marker,
@@ -285,15 +294,20 @@ def fetch(
     log = log or log_
     root = absolute(root)
     marker = marker_path(root, spec)
-    if _marker_is_current(marker, spec):
-        log.info("download: %s already downloaded and verified (%s)", spec.source, marker)
-        return marker
+    record = _record_path(marker)
+    for found in (marker, record):
+        if _marker_is_current(found, spec):
+            if found == record:  # the workflow deleted its output before rerunning the job
+                write_text(marker, record.read_text())
+            log.info("download: %s already downloaded and verified (%s)", spec.source, marker)
+            return marker
     require_client(spec.source)
     if spec.source == "huggingface":
         from celeba_gender import download_hub as backend
     else:
         from celeba_gender import download_kaggle as backend
     data, files, counts = backend.fetch_source(spec, root, log, free_space)
+    _write_marker(record, spec, data, files, counts)
     _write_marker(marker, spec, data, files, counts)
     log.info("download: verified; marker %s; set data.root to %s", marker, data)
     return marker

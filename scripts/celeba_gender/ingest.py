@@ -35,6 +35,7 @@ from celeba_gender.layouts import (
     check_layout_name,
     check_root,
     detect_layout,
+    downloaded_root,
     image_dir,
 )
 
@@ -577,11 +578,7 @@ class IngestJob:
 def data_folder(job: IngestJob) -> str:
     """The folder ingest reads: ``root``, or the data root a download's marker names."""
     markers = [job.download] if isinstance(job.download, str) else list(job.download)
-    if not markers:
-        return job.root
-    from celeba_gender.download import data_root
-
-    return str(data_root(markers[0]))
+    return str(downloaded_root(markers[0])) if markers else job.root
 
 
 def ingest(job: IngestJob, log: logging.Logger | None = None) -> dict:
