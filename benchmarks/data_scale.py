@@ -1,7 +1,9 @@
 """Data stages at full CelebA scale: ingest, split, decode_images and the EDA rules, measured.
 
 Runs the workflow's own rules with Snakemake (``snakemake --until RULE``, one invocation per stage,
-so that every job runs alone on the machine) on a synthetic CelebA in the Kaggle layout that lists
+so that every job runs alone on the machine) on a synthetic CelebA in the Kaggle layout (JPEG
+files; ``--layout huggingface``: the Hub's parquet shards, ~8,567 rows per shard as in the Hub's
+train split, images read from the shards) that lists
 ``max(--sizes)`` images (202,599 = full CelebA by default), once per size with
 ``data.subset_size`` = that size (``subset_order: first``): the attribute file and the image
 folder are the full dataset's every time, as with the study's 30k subset of real CelebA.
@@ -28,12 +30,14 @@ seconds per 1,000 images growing by more than 25% from one size to the next, i.e
 than linear).
 
     python benchmarks/data_scale.py --out /tmp/scale
+    python benchmarks/data_scale.py --out /tmp/scale --layout huggingface
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -59,6 +63,8 @@ MEMORY_TARGET_BYTES = 4e9
 STAGES_TARGET_SECONDS = 300
 TARGET_SIZE = 30000
 LINEAR_SLACK = 1.25
+LAYOUTS = ("kaggle", "huggingface")
+HUB_ROWS_PER_SHARD = 8567  # the Hub's train split: 162,770 rows in 19 shards
 
 
 # --------------------------------------------------------------------------- process sampling
@@ -172,20 +178,27 @@ def _script_name(cmdline: str) -> str:
 # --------------------------------------------------------------------------- set-up
 
 
-def ensure_dataset(root: Path, n: int, workers: int) -> None:
-    """A synthetic CelebA of ``n`` images at ``root`` (generated once; not timed)."""
+def hub_shards(n: int) -> int:
+    """Shards per split of the huggingface layout: as many rows per train shard as the Hub's."""
+    return max(1, math.ceil(round(0.8 * n) / HUB_ROWS_PER_SHARD))
+
+
+def ensure_dataset(root: Path, n: int, workers: int, layout: str = "kaggle") -> None:
+    """A synthetic CelebA of ``n`` images at ``root`` in ``layout`` (generated once; not timed)."""
     from celeba_gender import synth
 
-    marker = root / ".scale-benchmark-complete"
-    if marker.exists() and marker.read_text().strip() == str(n):
-        print(f"dataset: {root} ({n} images, generated before)", flush=True)
+    marker, wanted = root / ".scale-benchmark-complete", f"{n} {layout}"
+    accepted = {wanted, str(n)} if layout == "kaggle" else {wanted}  # "n": an older marker
+    if marker.exists() and marker.read_text().strip() in accepted:
+        print(f"dataset: {root} ({n} images, {layout} layout, generated before)", flush=True)
         return
     if root.exists():
         shutil.rmtree(root)
     start = time.perf_counter()
-    print(f"dataset: generating {n} synthetic images in {root} (not timed) ...", flush=True)
-    synth.generate(root, n, seed=0, layout="kaggle", workers=workers)
-    marker.write_text(f"{n}\n")
+    print(f"dataset: generating {n} synthetic images ({layout} layout) in {root} (not timed) ...",
+          flush=True)  # fmt: skip
+    synth.generate(root, n, seed=0, layout=layout, workers=workers, shards=hub_shards(n))
+    marker.write_text(f"{wanted}\n")
     print(f"dataset: generated in {time.perf_counter() - start:.0f} s", flush=True)
 
 
@@ -351,19 +364,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", type=int, nargs="+", default=[3000, TARGET_SIZE, FULL_CELEBA])
     parser.add_argument("--image-size", type=int, default=224, help="decoded image size (px)")
     parser.add_argument("--threads", type=int, default=2, help="Snakemake --cores")
-    parser.add_argument("--data", type=Path, default=None, help="dataset folder (default OUT/data)")
+    parser.add_argument("--layout", choices=LAYOUTS, default="kaggle",
+                        help="kaggle: JPEG files; huggingface: the Hub's parquet shards")  # fmt: skip
+    parser.add_argument("--data", type=Path, default=None,
+                        help="dataset folder (default OUT/data, OUT/data-huggingface)")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the decoded stores")
     args = parser.parse_args(argv)
     if min(args.sizes) < 100:
         parser.error("--sizes: at least 100 images each")
-    args.data = args.data or args.out / "data"
+    args.data = args.data or args.out / (
+        "data" if args.layout == "kaggle" else f"data-{args.layout}"
+    )
     return args
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    ensure_dataset(args.data, max(args.sizes), workers=args.threads)
+    ensure_dataset(args.data, max(args.sizes), workers=args.threads, layout=args.layout)
+    print(f"layout: {args.layout}", flush=True)
     print(HEADER, flush=True)
     results = [measure_size(args, n) for n in sorted(args.sizes)]
     summary = {"args": {k: str(v) for k, v in vars(args).items()}, "results": results}

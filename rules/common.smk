@@ -12,7 +12,7 @@ from snakemake.utils import validate
 COMMON_DIR = workflow.current_basedir  # rules/, as Snakemake's source file
 WORKFLOW_DIR = Path(COMMON_DIR.get_path_or_uri(secret_free=True)).parent
 sys.path.insert(0, str(WORKFLOW_DIR / "scripts"))
-from celeba_gender import grid, reportitems
+from celeba_gender import download, grid, parquet, reportitems
 from celeba_gender.codedeps import code_dependencies
 from celeba_gender.config import (
     check_config,
@@ -20,7 +20,8 @@ from celeba_gender.config import (
     reused_experiment_warning,
 )
 from celeba_gender.config import outcome_config
-from celeba_gender.constants import LAYOUT_ATTRIBUTE_FILES, format_lr
+from celeba_gender.constants import HUB_CONFIG, LAYOUT_ATTRIBUTE_FILES, format_lr
+from celeba_gender.layouts import attribute_file
 from celeba_gender.paths import IMAGENET_WEIGHTS, WorkflowPaths, random_weights_file
 from celeba_gender.grid import TrainSettings, cache_dtype
 
@@ -152,25 +153,26 @@ def report_captions():
 
 def synthetic_attribute_file():
     layout = config["synthetic"]["layout"]
-    return str(Path(config["data"]["root"]) / LAYOUT_ATTRIBUTE_FILES[layout])
+    return str(Path(config["data"]["root"]) / generated_attribute_file(layout))
 
 
 def synthetic_root(wildcards, output):
     """data.root, derived from the attribute file the generator writes."""
-    depth = len(Path(LAYOUT_ATTRIBUTE_FILES[config["synthetic"]["layout"]]).parts)
+    depth = len(Path(generated_attribute_file(config["synthetic"]["layout"])).parts)
     return str(Path(output.attributes).parents[depth - 1])
 
 
 def ingest_inputs(wildcards):
-    """The attribute file, when the workflow makes it or it is already there."""
+    """The attribute file, when the workflow makes it or it is already there (a downloaded
+    source: none, the download's marker is the input ``download``)."""
     if config["synthetic"]["enabled"]:
         return [rules.synthesize.output.attributes]
+    if downloads():
+        return []
     root = Path(config["data"]["root"])
-    return [
-        str(root / name)
-        for name in LAYOUT_ATTRIBUTE_FILES.values()
-        if (root / name).exists()
-    ]
+    found = [root / name for name in LAYOUT_ATTRIBUTE_FILES.values()]
+    found.append(attribute_file(root, "huggingface"))  # its first train shard, if any
+    return [str(path) for path in found if path.is_file()]
 
 
 # ---------------------------------------------------------------- weights
@@ -367,3 +369,54 @@ def cache_views():
         (split, grid.split_views(split, config["train"]["augmentations"]))
         for split in SPLITS
     ]
+
+
+# ---------------------------------------------------------------- data sources (issue 19)
+# data.source: folder reads data.root as it is; kaggle and huggingface download CelebA into it
+# first (rule download, celeba_gender.download), and ingest reads the folder the verified
+# download's marker names.
+
+
+def downloads():
+    """Whether data.source is a download (kaggle, huggingface), not a folder."""
+    return config["data"]["source"] != "folder"
+
+
+def generated_attribute_file(layout):
+    """The attribute file the synthetic generator writes in ``layout``, relative to data.root:
+    for the huggingface layout its first train shard (synth.generate writes 2 per split).
+    """
+    if layout == "huggingface":
+        return f"{HUB_CONFIG}/{parquet.shard_name('train', 0, 2)}"
+    return LAYOUT_ATTRIBUTE_FILES[layout]
+
+
+def download_marker():
+    """The download's verified marker (download.marker_path), relative like data.root; with a
+    folder source the rule is never asked for (the name stays valid)."""
+    root = config["data"]["root"]
+    source = config["data"]["source"] if downloads() else "folder"
+    return str(Path(root) / download.marker_name(source))
+
+
+def download_root(wildcards, output):
+    """data.root, derived from the marker the download writes into it."""
+    return str(Path(output.marker).parent)
+
+
+def download_settings():
+    """data.download.<source>: the pinned identity the download fetches (none for a folder)."""
+    if not downloads():
+        return {}
+    return dict(config["data"]["download"][config["data"]["source"]])
+
+
+def download_decode_size(wildcards, resources):
+    """train.image_size: the image store the free-space check reserves room for. A derived
+    param (it takes resources): changing the image size does not redo the download."""
+    return config["train"]["image_size"]
+
+
+def ingest_download(wildcards):
+    """The verified download's marker, when data.source is a download; else nothing."""
+    return [rules.download.output.marker] if downloads() else []

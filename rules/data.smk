@@ -1,4 +1,9 @@
-# Data: synthetic demo dataset, ingest of a CelebA layout, stratified split.
+# Data: synthetic demo dataset, CelebA downloaded (Kaggle or the Hub), ingest of a CelebA layout,
+# stratified split.
+
+
+localrules:
+    download,
 
 
 rule synthesize:
@@ -20,9 +25,26 @@ rule synthesize:
         "../scripts/synthesize.py"
 
 
+rule download:
+    output:
+        marker=download_marker(),
+    log:
+        f"{SHARED_LOGS}/download.log",
+    params:
+        root=download_root,
+        source=config["data"]["source"],
+        settings=download_settings(),
+        decode_size=download_decode_size,
+    message:
+        "download: CelebA from {params.source} into {params.root}, verified (resumes when rerun; size and progress in {log})"
+    script:
+        "../scripts/download.py"
+
+
 rule ingest:
     input:
         attributes=ingest_inputs,
+        download=ingest_download,
     output:
         metadata=f"{DATA}/metadata.csv",
         bad_images=f"{DATA}/bad_images.csv",

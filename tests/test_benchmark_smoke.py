@@ -192,12 +192,18 @@ def test_precision_benchmark_scores_a_finished_run_in_every_mode(workflow_run: P
 
 @pytest.mark.slow
 @pytest.mark.heavy
-def test_data_scale_benchmark_measures_every_data_stage_at_each_size(tmp_path: Path) -> None:
-    """benchmarks/data_scale.py at two small sizes: one line per size and stage, with a job,
-    a wall time and a peak anonymous memory each, the summary file, and the target lines."""
+@pytest.mark.parametrize("layout", ["kaggle", "huggingface"])
+def test_data_scale_benchmark_measures_every_data_stage_at_each_size(
+    tmp_path: Path, layout: str
+) -> None:
+    """benchmarks/data_scale.py at two small sizes, in the JPEG (kaggle) and the parquet
+    (huggingface) layout: one line per size and stage, with a job, a wall time and a peak
+    anonymous memory each, the summary file, and the target lines."""
+    if layout == "huggingface":
+        pytest.importorskip("pyarrow")
     script = REPO / "benchmarks" / "data_scale.py"
     cmd = [sys.executable, str(script), "--out", str(tmp_path), "--sizes", "100", "160",
-           "--image-size", "48"]  # fmt: skip
+           "--image-size", "48", "--layout", layout]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rows = [line.split() for line in proc.stdout.splitlines() if re.match(r"^ +(100|160) ", line)]
@@ -209,5 +215,5 @@ def test_data_scale_benchmark_measures_every_data_stage_at_each_size(tmp_path: P
         assert wall > 0 and peak_mb > 5, row  # a Python process has megabytes of heap
     assert "target 160 images, peak anonymous memory < 4 GB in every stage" in proc.stdout
     assert "target no stage worse than linear" in proc.stdout
-    assert (tmp_path / "summary.json").is_file()
+    assert (tmp_path / "summary.json").is_file() and f"layout: {layout}" in proc.stdout
     assert not list(tmp_path.glob("n*/results/cache/*/images-48px/*.npy"))  # stores removed

@@ -57,8 +57,12 @@ def hub_spec(server, **overrides) -> download.DownloadSpec:
 
 @pytest.fixture(scope="module")
 def kaggle_archive(synthetic_roots) -> bytes:
-    """A zip of the synthetic Kaggle layout, as the Kaggle archive lays it out."""
-    src, buffer = synthetic_roots["kaggle"], io.BytesIO()
+    return zip_layout(synthetic_roots["kaggle"])
+
+
+def zip_layout(src) -> bytes:
+    """A zip of a synthetic Kaggle layout, as the Kaggle archive lays it out."""
+    buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for path in sorted(src.rglob("*")):
             if path.is_file() and path.name != ".celeba-gender-synthetic":
@@ -139,6 +143,17 @@ def test_a_verified_download_is_not_fetched_again(hub, tmp_path):
     download.fetch(hub_spec(hub), tmp_path)
     before = hub.count()
     download.fetch(hub_spec(hub), tmp_path)
+    assert hub.count() == before
+
+
+def test_a_deleted_marker_is_restored_from_its_copy_without_a_request(hub, tmp_path):
+    """The workflow deletes the marker (its output) before rerunning the download job, e.g.
+    after an edit of the download code: the files on disk are re-checked, offline."""
+    marker = download.fetch(hub_spec(hub), tmp_path)
+    text = marker.read_text()
+    marker.unlink()
+    before = hub.count()
+    assert download.fetch(hub_spec(hub), tmp_path).read_text() == text
     assert hub.count() == before
 
 

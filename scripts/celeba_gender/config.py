@@ -21,6 +21,7 @@ from typing import Any
 
 from celeba_gender import layouts
 from celeba_gender.io import write_text
+from celeba_gender.paths import data_settings
 from celeba_gender.tracking import tracking_available
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,13 @@ EXPERIMENT_ONLY_SETTINGS: dict[str, object] = {
 
 
 def outcome_config(config: Mapping) -> dict:
-    """``config`` without the keys that do not change any output (``RUN_ONLY_KEYS``)."""
-    return {key: value for key, value in config.items() if key not in RUN_ONLY_KEYS}
+    """``config`` without the keys that do not change any output (``RUN_ONLY_KEYS``), and its
+    ``data`` section as the data key sees it (``paths.data_settings``: no download settings
+    when the data come from a folder)."""
+    found = {key: value for key, value in config.items() if key not in RUN_ONLY_KEYS}
+    if isinstance(found.get("data"), Mapping):
+        found["data"] = data_settings(found["data"])
+    return found
 
 
 def flatten(mapping: Mapping, prefix: str = "") -> dict[str, object]:
@@ -167,7 +173,9 @@ def check_data(config: Mapping) -> None:
     no known CelebA layout (unless the workflow generates the data), or, when it does generate
     them, ``data.root`` holding something the generator did not write."""
     data = config["data"]
-    if config["synthetic"]["enabled"]:
+    if data.get("source", "folder") != "folder":
+        check_download(config)
+    elif config["synthetic"]["enabled"]:
         layouts.check_synthetic_target(data["root"])
     elif data["format"] == "auto":
         layouts.detect_layout(data["root"])
@@ -180,6 +188,35 @@ def check_data(config: Mapping) -> None:
                 f"{data['root']}; set data.format: auto to detect the layout."
             )
         layouts.image_dir(data["root"], data["format"])
+
+
+def check_download(config: Mapping) -> None:
+    """``data.source`` kaggle or huggingface: the download rule will fill ``data.root`` (a missing
+    folder is fine); its settings, the layout it gives and the client packages are checked."""
+    from celeba_gender import download
+
+    data, source = config["data"], config["data"]["source"]
+    if config["synthetic"]["enabled"]:
+        raise layouts.DataError(
+            f"config data.source: {source} downloads CelebA into data.root, synthetic.enabled "
+            "generates data there; set data.source: folder or synthetic.enabled: false."
+        )
+    if data["format"] not in ("auto", source):  # each source's layout is named after it
+        raise layouts.DataError(
+            f"config data.format: {data['format']} cannot read what data.source {source} "
+            f"downloads (the {source} layout); set data.format: auto or {source}."
+        )
+    root = layouts.absolute(data["root"])
+    if root.exists() and not root.is_dir():
+        raise layouts.DataError(
+            f"config data.root: {root} is a file; with data.source {source} it is the folder "
+            "the download goes to (created when missing)."
+        )
+    download.spec_from_config(data)  # unknown or inconsistent settings
+    try:
+        download.require_client(source)
+    except download.DownloadError as err:
+        raise download.DownloadError(f"config data.source: {err}") from None
 
 
 def write_resolved_config(config: Mapping, path: str) -> None:

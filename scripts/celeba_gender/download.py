@@ -20,7 +20,9 @@ What :func:`fetch` guarantees, in order:
    data root), atomically. Only a marker means "complete": a killed download leaves none, and a
    rerun resumes (Kaggle: the client resumes its archive; Hub: finished shards are kept, a
    partial one restarts). With a marker whose identity matches and whose files are all present
-   at their recorded sizes, :func:`fetch` returns at once, without any network call.
+   at their recorded sizes, :func:`fetch` returns at once, without any network call; so it does
+   with only its hidden copy ``.celeba-<source>.verified.json``, written just before it (the
+   workflow deletes the marker, its output, when it reruns the job), rewriting the marker.
 
 The clients' caches and every byte written live under the download root: Kaggle in
 ``<root>/kaggle`` (``KAGGLEHUB_CACHE``), the Hub in ``<root>/huggingface`` (``local_dir``) and
@@ -43,8 +45,8 @@ from pathlib import Path
 from typing import Any
 
 from celeba_gender import constants as C
-from celeba_gender.io import CelebaGenderError, DataError, write_json
-from celeba_gender.layouts import absolute
+from celeba_gender.io import CelebaGenderError, DataError, write_json, write_text
+from celeba_gender.layouts import absolute, downloaded_root
 
 SOURCES: tuple[str, ...] = ("kaggle", "huggingface")
 OFFICIAL_SPLITS: dict[str, int] = {"train": 162_770, "valid": 19_867, "test": 19_962}  # 202,599
@@ -61,9 +63,16 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "revision": "2d738f56e0e7f925ea36ae7c808ea925264aacec",
         "config": C.HUB_CONFIG,
         "shards": {"train": 19, "valid": 3, "test": 3},
+        "endpoint": None,  # None: HF_ENDPOINT, else https://huggingface.co
         "splits": OFFICIAL_SPLITS,
     },
 }
+# The workflow's config keys (config/schema.yaml: data.source, data.download): "folder" reads
+# data.root as it is; a download source fetches into it (the download rule, :func:`download`).
+FOLDER = "folder"
+# For tests only: the free bytes the download job's free-space check sees (an integer), so that
+# "not enough disk" can be tested through the workflow. Never set it for a real run.
+FREE_BYTES_VARIABLE = "CELEBA_GENDER_TEST_FREE_BYTES"
 EXTRAS = {
     "kaggle": ("kaggle", ("kagglehub",)),
     "huggingface": ("hub", ("huggingface_hub", "pyarrow")),
@@ -144,14 +153,19 @@ class DownloadSpec:
         return sum(self.splits.values())
 
 
+def marker_name(source: str) -> str:
+    """The file name of a verified download's marker: ``celeba-<source>.verified.json``."""
+    return f"celeba-{source}.verified.json"
+
+
 def marker_path(root: str | os.PathLike, spec: DownloadSpec) -> Path:
     """Where :func:`fetch` records a verified download: ``<root>/celeba-<source>.verified.json``."""
-    return absolute(root) / f"celeba-{spec.source}.verified.json"
+    return absolute(root) / marker_name(spec.source)
 
 
 def data_root(marker: str | os.PathLike) -> Path:
     """The folder a verified download's data lie in (set ``data.root`` to it)."""
-    return Path(json.loads(Path(marker).read_text())["data_root"])
+    return downloaded_root(marker)
 
 
 def decode_bytes(n_images: int, size: int) -> int:
@@ -247,6 +261,13 @@ def _marker_is_current(marker: Path, spec: DownloadSpec) -> bool:
     return True
 
 
+def _record_path(marker: Path) -> Path:
+    """A hidden copy of the marker, written just before it: Snakemake deletes a job's output
+    before rerunning it (after an edit of the download code), and with this copy the rerun
+    re-checks the files on disk instead of asking the service again."""
+    return marker.with_name(f".{marker.name}")
+
+
 def _write_marker(marker: Path, spec: DownloadSpec, root: Path, files: list, counts: dict) -> Path:
     write_json(
         marker,
@@ -273,15 +294,20 @@ def fetch(
     log = log or log_
     root = absolute(root)
     marker = marker_path(root, spec)
-    if _marker_is_current(marker, spec):
-        log.info("download: %s already downloaded and verified (%s)", spec.source, marker)
-        return marker
+    record = _record_path(marker)
+    for found in (marker, record):
+        if _marker_is_current(found, spec):
+            if found == record:  # the workflow deleted its output before rerunning the job
+                write_text(marker, record.read_text())
+            log.info("download: %s already downloaded and verified (%s)", spec.source, marker)
+            return marker
     require_client(spec.source)
     if spec.source == "huggingface":
         from celeba_gender import download_hub as backend
     else:
         from celeba_gender import download_kaggle as backend
     data, files, counts = backend.fetch_source(spec, root, log, free_space)
+    _write_marker(record, spec, data, files, counts)
     _write_marker(marker, spec, data, files, counts)
     log.info("download: verified; marker %s; set data.root to %s", marker, data)
     return marker
@@ -299,3 +325,61 @@ def check_splits(found: Mapping[str, int], spec: DownloadSpec, where: Path) -> N
             f"download: split counts in {where} differ from the spec: {'; '.join(wrong)}. "
             "The download does not match the pinned dataset (or the spec's splits are wrong)."
         )
+
+
+# ---------------------------------------------------------------------------- the workflow
+
+
+def spec_from_config(data: Mapping[str, Any], decode_size: int = DECODE_IMAGE_SIZE) -> DownloadSpec:
+    """The spec of the config's ``data`` section (``data.source`` a download source):
+    ``data.download.<source>`` overrides the pinned defaults."""
+    source = data["source"]
+    if source not in SOURCES:
+        raise DownloadError(
+            f"config data.source: {source!r} is not a download source; expected kaggle or "
+            "huggingface."
+        )
+    settings = dict((data.get("download") or {}).get(source) or {})
+    return DownloadSpec.create(source, decode_size=decode_size, **settings)
+
+
+def _test_free_space() -> Callable[[Path], int] | None:
+    """The free-space probe :data:`FREE_BYTES_VARIABLE` sets (tests only), else None."""
+    value = os.environ.get(FREE_BYTES_VARIABLE)
+    if not value:
+        return None
+    try:
+        free = int(value)
+    except ValueError:
+        raise DownloadError(
+            f"download: {FREE_BYTES_VARIABLE}={value!r} is not an integer (it is for tests only: "
+            "unset it)."
+        ) from None
+    return lambda _root: free
+
+
+@dataclasses.dataclass(frozen=True)
+class DownloadJob:
+    """The download rule: fetch ``source`` (``data.source``) with ``settings``
+    (``data.download.<source>``) into ``root`` (``data.root``); ``out_marker`` is
+    :func:`marker_path`. ``decode_size``: the image size the free-space check reserves the image
+    store for (``train.image_size``)."""
+
+    root: str
+    source: str
+    settings: Mapping[str, Any]
+    decode_size: int
+    out_marker: str
+
+
+def download(job: DownloadJob, log: logging.Logger | None = None) -> Path:
+    """Run the download rule's job: :func:`fetch`, its marker checked to be the rule's output."""
+    spec = spec_from_config({"source": job.source, "download": {job.source: job.settings}},
+                            job.decode_size)  # fmt: skip
+    expected = marker_path(job.root, spec)
+    if absolute(job.out_marker) != expected:
+        raise DownloadError(f"download: the rule expects {job.out_marker}, fetch writes {expected}")
+    probe = _test_free_space()
+    if probe is None:
+        return fetch(spec, job.root, log)
+    return fetch(spec, job.root, log, free_space=probe)

@@ -35,6 +35,7 @@ from celeba_gender.layouts import (
     check_layout_name,
     check_root,
     detect_layout,
+    downloaded_root,
     image_dir,
 )
 
@@ -259,8 +260,14 @@ def read_partition(root: str | os.PathLike, layout: str) -> pd.DataFrame:
 
 
 def load_rgb(path: str | os.PathLike) -> Image.Image:
-    """Open an image fully and return it as RGB (grayscale, CMYK, RGBA, P are converted)."""
-    with Image.open(path) as image:
+    """Open an image fully and return it as RGB (grayscale, CMYK, RGBA, P are converted).
+    ``path`` may be a parquet row reference (the huggingface layout: ``<shard>.parquet#<row>``)."""
+    if isinstance(path, str) and parquet.parse_row_ref(path):
+        ((_, data, _),) = parquet.iter_images([path])
+        opened = parquet.open_image_bytes(data)
+    else:
+        opened = Image.open(path)
+    with opened as image:
         image.load()
         return image.convert("RGB")
 
@@ -550,7 +557,9 @@ def write_metadata(
 class IngestJob:
     """``ingest``: read ``root`` (``data.*``), check every image, write the metadata table, the
     skipped bad images and a summary. ``attributes`` are the attribute files the rule depends on
-    (the layout decides which one is read)."""
+    (the layout decides which one is read). ``download``: with a downloaded source, the verified
+    download's marker (``celeba_gender.download``), which names the folder read instead of
+    ``root`` (the download root)."""
 
     root: str
     format: str
@@ -563,12 +572,20 @@ class IngestJob:
     out_bad_images: str
     out_summary: str
     attributes: Sequence[str] = ()
+    download: str | Sequence[str] = ()
+
+
+def data_folder(job: IngestJob) -> str:
+    """The folder ingest reads: ``root``, or the data root a download's marker names."""
+    markers = [job.download] if isinstance(job.download, str) else list(job.download)
+    return str(downloaded_root(markers[0])) if markers else job.root
 
 
 def ingest(job: IngestJob, log: logging.Logger | None = None) -> dict:
     """Run the ingest rule's job; return its summary."""
+    root = data_folder(job)
     meta, bad = build_metadata(
-        job.root,
+        root,
         fmt=job.format,
         subset_size=job.subset_size,
         subset_order=job.subset_order,
@@ -579,8 +596,8 @@ def ingest(job: IngestJob, log: logging.Logger | None = None) -> dict:
     )
     write_metadata(meta, bad, job.out_metadata, job.out_bad_images)
     summary = {
-        "root": job.root,
-        "layout": detect_layout(job.root) if job.format == "auto" else job.format,
+        "root": root,
+        "layout": detect_layout(root) if job.format == "auto" else job.format,
         "images": len(meta),
         "female": int((meta["label"] == 0).sum()),
         "male": int((meta["label"] == 1).sum()),

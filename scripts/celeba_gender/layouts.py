@@ -6,6 +6,7 @@ that cannot start stops before any job is planned.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -175,3 +176,15 @@ def check_synthetic_target(root: str | os.PathLike) -> None:
             "synthetic.enabled: false to use the data that is there. (A demo folder made by an "
             "earlier version of this workflow has no marker: delete it and rerun.)"
         )
+
+
+def downloaded_root(marker: str | os.PathLike) -> Path:
+    """The folder a verified download's marker (``celeba_gender.download``) names: the one to
+    read. Here, not in ``download``, so that reading a download needs no download code."""
+    try:
+        return Path(json.loads(Path(marker).read_text())["data_root"])
+    except (OSError, ValueError, KeyError) as err:
+        raise DataError(
+            f"{marker}: not a verified download's marker ({type(err).__name__}: {err}); delete it "
+            "and rerun the download."
+        ) from err

@@ -56,11 +56,30 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.") or "data"
 
 
+# data.source and data.download (celeba_gender.download): with the default source, folder, they
+# are left out of the data key (and of the resolved config), so that today's configs keep their
+# data key; with a download source, the source and that source's settings count.
+FOLDER_SOURCE = "folder"
+DOWNLOAD_KEYS = ("source", "download")
+
+
+def data_settings(data: Mapping) -> dict:
+    """``data.*`` as far as it determines the data: without ``source``/``download`` when the
+    source is a folder, with only the chosen source's ``download`` settings otherwise."""
+    source = data.get("source", FOLDER_SOURCE)
+    found = {key: value for key, value in data.items() if key not in DOWNLOAD_KEYS}
+    if source != FOLDER_SOURCE:
+        found["source"] = source
+        found["download"] = dict((data.get("download") or {}).get(source) or {})
+    return found
+
+
 def data_key(config: Mapping) -> str:
     """``<data folder name>-<subset size or all>-<hash>``: names what ingest, split and the EDA
-    read. The hash covers ``data.*`` and ``split.*``, and ``synthetic.*`` when the workflow
-    generates the data; any change of them gives another key (another folder)."""
+    read. The hash covers ``data.*`` (:func:`data_settings`) and ``split.*``, and ``synthetic.*``
+    when the workflow generates the data; any change of them gives another key (another folder)."""
     sections = {name: config[name] for name in DATA_SECTIONS}
+    sections["data"] = data_settings(config["data"])
     if config.get("synthetic", {}).get("enabled"):
         sections["synthetic"] = config["synthetic"]
     n = config["data"]["subset_size"]
