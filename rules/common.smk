@@ -287,6 +287,11 @@ def dfr_inputs(wildcards):
     }
 
 
+def evaluation_file(model, point):
+    """The test predictions of ``model`` at checkpoint ``point``."""
+    return expand(rules.evaluate.output.predictions, model=model, checkpoint=point)[0]
+
+
 def calibrate_inputs(wildcards):
     """A model's files, the validation split it is calibrated on, its test predictions."""
     return {
@@ -295,10 +300,8 @@ def calibrate_inputs(wildcards):
         "val": split_file("val"),
         "val_input": split_input("val", train_kind(wildcards)),
         **{
-            f"predictions_{checkpoint}": expand(
-                rules.evaluate.output.predictions, model=wildcards.model, checkpoint=checkpoint
-            )[0]
-            for checkpoint in CHECKPOINTS
+            f"predictions_{point}": evaluation_file(wildcards.model, point)
+            for point in CHECKPOINTS
         },
     }
 

@@ -36,7 +36,9 @@ rule model_card:
         sizes=rules.split.output.sizes,
         weights=weights_file(),
         groups=model_outputs(rules.evaluate_groups.output.table, checkpoint=CHECKPOINTS),
-        predictions=model_outputs(rules.evaluate.output.predictions, checkpoint=CHECKPOINTS),
+        predictions=model_outputs(
+            rules.evaluate.output.predictions, checkpoint=CHECKPOINTS
+        ),
     output:
         card=f"{EXP}/report/{{card}}.md",
     log:

@@ -112,9 +112,7 @@ def compare_top_configs(
     column = ranking_column(select_by)
     last = pd.DataFrame([m for m in metrics if m["checkpoint"] == "last"])
     last["kind"] = [kind_of(m) for m in last["model"]]
-    last["val_score"] = [
-        validation_accuracy(m, histories, column) for m in last.to_dict("records")
-    ]
+    last["val_score"] = [validation_accuracy(m, histories, column) for m in last.to_dict("records")]
     cells = (
         last.groupby(["kind", "strategy", "lr"])[["val_score", "test_accuracy"]]
         .mean()
@@ -146,7 +144,9 @@ def compare_top_configs(
         pairs.append(result)
     significant = sum(bool(p["significant"]) for p in pairs)
     first, second = cells.iloc[0], cells.iloc[1]
-    what = "worst-group validation accuracy" if select_by == "worst_group" else "validation accuracy"
+    what = (
+        "worst-group validation accuracy" if select_by == "worst_group" else "validation accuracy"
+    )
     sentence = (
         f"Best two configurations by mean {what} (last epoch; chosen before the "
         f"test set is looked at): {config_text(*a)} (validation "

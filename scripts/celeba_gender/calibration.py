@@ -523,7 +523,9 @@ def compare_reliability(job: CompareReliabilityJob) -> None:
         row = pd.read_csv(job.calibrations[0]).set_index("checkpoint").loc["last"]
         scaled = apply_temperature(frames[model]["logit"], row["temperature"])
         tables = {
-            f"{model} before scaling": reliability_table(frames[model]["label"], frames[model]["logit"]),
+            f"{model} before scaling": reliability_table(
+                frames[model]["label"], frames[model]["logit"]
+            ),
             f"{model} after (T = {row['temperature']:.3g})": reliability_table(
                 frames[model]["label"], scaled
             ),

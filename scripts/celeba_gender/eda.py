@@ -17,8 +17,8 @@ from PIL import Image
 from celeba_gender import plots
 from celeba_gender.constants import ATTRIBUTES, CLASS_NAMES, LABEL_ATTRIBUTE
 from celeba_gender.ingest import load_rgb
-from celeba_gender.split import with_target
 from celeba_gender.io import DataError, write_csv
+from celeba_gender.split import with_target
 from celeba_gender.targets import class_names
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,9 @@ def gender_counts(meta: pd.DataFrame, target: str = LABEL_ATTRIBUTE) -> pd.DataF
     ``gender`` holds the class names, female/male for Male)."""
     _require_columns(meta, ("label",), "gender_counts")
     classes = class_names(target)
-    counts = gender_names(meta["label"], classes).value_counts().reindex(list(classes), fill_value=0)
+    counts = (
+        gender_names(meta["label"], classes).value_counts().reindex(list(classes), fill_value=0)
+    )
     return pd.DataFrame(
         {"label": range(len(classes)), "gender": list(classes), "count": counts.to_numpy()}
     )

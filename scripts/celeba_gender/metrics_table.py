@@ -280,7 +280,9 @@ def best_model_sentence(metrics: pd.DataFrame, select_by: str = "val_accuracy") 
     best = best_model(metrics, select_by)
     name = html.escape(str(best["model"]))
     column = ranking_column(select_by)
-    what = "worst-group validation accuracy" if select_by == "worst_group" else "validation accuracy"
+    what = (
+        "worst-group validation accuracy" if select_by == "worst_group" else "validation accuracy"
+    )
     return (
         f"Best model by {what}: <strong>{name}</strong> "
         f"(strategy {int(best['strategy'])}, learning rate {format_lr(best['lr'])}, seed "

@@ -21,8 +21,8 @@ import pandas as pd
 from celeba_gender import reportitems
 from celeba_gender.costs import COST_NOTE, cost_display, cost_table
 from celeba_gender.grid import numerics_note
-from celeba_gender.io import ReportError, write_text
 from celeba_gender.groups import SUMMARY_KEYS, group_summary
+from celeba_gender.io import ReportError, write_text
 from celeba_gender.metrics_table import (
     best_model_sentence,
     collect_metrics,
