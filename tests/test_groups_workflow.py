@@ -170,3 +170,24 @@ def test_the_best_models_card_matches_metrics_csv_and_warns(workflow_run, metric
             )
     page = (workflow_run / P.report).read_text()
     assert 'href="model_card.md"' in page
+
+
+# ----------------------------------------------------------------- heavy: runs of their own
+
+
+@pytest.mark.heavy
+def test_a_tiny_run_with_another_target_completes_with_its_group_columns(tmp_path):
+    """data.target Blond_Hair (groups by Male, the default for another target): the whole
+    workflow runs, and metrics.csv holds each group's n, accuracy, interval and small flag."""
+    workdir = make_workdir(tmp_path)
+    (workdir / "blond.yaml").write_text("data: {target: Blond_Hair}\ntrain: {strategies: [1]}\n")
+    snakemake(workdir, "--configfile", str(workdir / "tiny.yaml"), "blond.yaml")
+    metrics = pd.read_csv(workdir / P.metrics)
+    spec = groups.GroupSpec("Blond_Hair", ("Male",))
+    assert spec.names[0] == "not blond hair · female"
+    for name in spec.names:
+        for stat in groups.GROUP_STATS:
+            assert groups.group_column(name, stat) in metrics.columns
+    assert metrics[groups.group_column(spec.names[0], "n")].gt(0).all()
+    card = (workdir / P.experiment / "report" / "model_card.md").read_text()
+    assert "CelebA's `Blond_Hair` attribute (label 1: Blond_Hair, label 0: not Blond_Hair)" in card
