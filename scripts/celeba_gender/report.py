@@ -369,7 +369,8 @@ def groups_html(metrics: pd.DataFrame, groups: pd.DataFrame, config: Mapping) ->
     Wilson interval; small groups marked (docs/groups.md)."""
     evaluate = config["evaluate"]
     note = (
-        f"Groups fixed in advance: the target {config['data'].get('target', 'Male')} crossed with "
+        f"Groups fixed in advance: the target {config.get('data', {}).get('target', 'Male')} "
+        "crossed with "
         f"{', '.join(evaluate.get('group_by') or []) or 'the default attribute'}; test split. "
         f"Groups under {evaluate['min_group_size']} images are marked small and left out of the "
         "worst group. Intervals: 95% Wilson score."
@@ -436,7 +437,7 @@ def report(job: ReportJob) -> pd.DataFrame:
     """Write ``metrics.csv`` and the self-contained ``report.html``; return the metrics table."""
     metrics, groups = metrics_table(job)
     write_metrics(metrics, job.out_metrics)
-    select_by = job.config["train"]["select_by"]
+    select_by = job.config.get("train", {}).get("select_by", "val_accuracy")
     collapse = pd.read_csv(job.file("model_statistics_collapse"))
     costs = cost_display(cost_table(job.benchmark_files, job.benchmark_roots))
     prov = provenance(job.config, WORKFLOW_DIR, metrics["device"])
