@@ -27,6 +27,7 @@ rule all:
     input:
         rules.report.output.html,
         rules.report.output.metrics,
+        expand(rules.model_card.output.card, card=CARDS),
         rules.compare_experiments.output.table,
         rules.compare_experiments.output.html,
 

@@ -38,8 +38,16 @@ SPLITS = grid.SPLITS
 CHECKPOINTS = grid.CHECKPOINTS
 
 
+TARGET = grid.target(config)  # data.target: the attribute the models predict
+GROUP_BY = grid.group_by(config)  # evaluate.group_by (or the target's default)
+# The model cards: the best model by validation (model_card), and each of evaluate.model_cards.
+CARDS = ["model_card"] + [f"model_card_{m}" for m in config["evaluate"]["model_cards"]]
+
+
 wildcard_constraints:
     model=grid.MODEL_WILDCARD,
+    base=grid.ERM_WILDCARD,
+    card=f"model_card(?:_{grid.MODEL_WILDCARD})?",
     checkpoint="|".join(CHECKPOINTS),
     split="|".join(SPLITS),
     views="[12]",
@@ -162,6 +170,17 @@ def synthetic_root(wildcards, output):
     return str(Path(output.attributes).parents[depth - 1])
 
 
+def partition_input(wildcards):
+    """CelebA's partition file, read by split.method official (real data: the synthetic data's
+    comes with its attribute file)."""
+    if config["split"]["method"] != "official" or config["synthetic"]["enabled"]:
+        return []
+    from celeba_gender.ingest import PARTITION_FILES
+
+    root = Path(config["data"]["root"])
+    return [str(root / f) for f in PARTITION_FILES.values() if (root / f).exists()]
+
+
 def ingest_inputs(wildcards):
     """The attribute file, when the workflow makes it or it is already there (a downloaded
     source: none, the download's marker is the input ``download``)."""
@@ -237,12 +256,55 @@ def split_input(split, kind):
 
 def train_inputs(wildcards):
     kind = train_kind(wildcards)
-    return {
+    inputs = {
         "weights": weights_file(),
         "train": split_file("train"),
         "val": split_file("val"),
         "train_input": split_input("train", kind),
         "val_input": split_input("val", kind),
+    }
+    if config["train"]["select_by"] == "worst_group":  # the validation images' groups
+        inputs["metadata"] = rules.ingest.output.metadata
+    return inputs
+
+
+def trained_models(model):
+    """The last- and best-epoch model files of ``model`` (an ERM or a DFR model)."""
+    return {
+        "model": expand(rules.train.output.model, model=model)[0],
+        "best": expand(rules.train.output.best, model=model)[0],
+    }
+
+
+def dfr_inputs(wildcards):
+    """What the DFR fit of ERM model ``base`` reads: its model files and the VALIDATION split
+    only (no test file: the test split is seen by the evaluate rule alone)."""
+    kind = grid.input_kind(grid.ModelId.parse(wildcards.base).strategy, config["train"])
+    return {
+        **trained_models(wildcards.base),
+        "weights": weights_file(),
+        "val": split_file("val"),
+        "val_input": split_input("val", kind),
+        "metadata": rules.ingest.output.metadata,
+    }
+
+
+def evaluation_file(model, point):
+    """The test predictions of ``model`` at checkpoint ``point``."""
+    return expand(rules.evaluate.output.predictions, model=model, checkpoint=point)[0]
+
+
+def calibrate_inputs(wildcards):
+    """A model's files, the validation split it is calibrated on, its test predictions."""
+    return {
+        **trained_models(wildcards.model),
+        "weights": weights_file(),
+        "val": split_file("val"),
+        "val_input": split_input("val", train_kind(wildcards)),
+        **{
+            f"predictions_{point}": evaluation_file(wildcards.model, point)
+            for point in CHECKPOINTS
+        },
     }
 
 
@@ -270,6 +332,11 @@ def evaluate_threads(wildcards):
 def train_settings(wildcards):
     """Everything that determines the model (a dict: Snakemake compares plain params)."""
     return TrainSettings.from_config(config, wildcards.model).to_dict()
+
+
+def every_settings():
+    """Each model's settings (model -> dict), for the model cards."""
+    return {m: TrainSettings.from_config(config, m).to_dict() for m in MODELS}
 
 
 def evaluation_of(checkpoint):
@@ -357,8 +424,15 @@ def benchmark_files():
             expand(rules.build_feature_cache.benchmark, split=split, views=views)[0]
             for split, views in cache_views()
         ]
-    files += model_outputs(rules.train.benchmark)
+    erm = [m for m in MODELS if grid.ModelId.parse(m).kind == "erm"]
+    files += expand(rules.train.benchmark, model=erm)
+    files += [
+        expand(rules.dfr.benchmark, base=grid.ModelId.parse(m).base.name)[0]
+        for m in MODELS
+        if m not in erm
+    ]
     files += model_outputs(rules.evaluate.benchmark, checkpoint=CHECKPOINTS)
+    files += model_outputs(rules.calibrate.benchmark)
     files += model_outputs(rules.gradcam.benchmark)
     return [str(path) for path in files]
 

@@ -19,6 +19,7 @@ rule synthesize:
         n_images=config["synthetic"]["n_images"],
         seed=config["synthetic"]["seed"],
         layout=config["synthetic"]["layout"],
+        group_rates=config["synthetic"]["group_rates"],
     message:
         "synthesize: {params.n_images} CelebA-format images ({params.layout} layout)"
     script:
@@ -70,6 +71,7 @@ rule ingest:
 rule split:
     input:
         metadata=rules.ingest.output.metadata,
+        partition=partition_input,
     output:
         train=f"{DATA}/splits/train.csv",
         val=f"{DATA}/splits/val.csv",
@@ -82,7 +84,11 @@ rule split:
         val=config["split"]["val"],
         test=config["split"]["test"],
         seed=config["split"]["seed"],
+        target=TARGET,
+        method=config["split"]["method"],
+        root=config["data"]["root"],
+        format=config["data"]["format"],
     message:
-        "split: stratified train/val/test split (seed {params.seed})"
+        "split: {params.method} train/val/test split by {params.target} (seed {params.seed})"
     script:
         "../scripts/split.py"

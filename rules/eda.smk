@@ -21,7 +21,8 @@ rule eda:
         f"{SHARED_LOGS}/eda.log",
     params:
         seed=config["split"]["seed"],
+        target=TARGET,
     message:
-        "eda: sample images, class and attribute counts, correlations, null check"
+        "eda: sample images, {params.target} class and attribute counts, correlations, null check"
     script:
         "../scripts/eda.py"

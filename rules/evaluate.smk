@@ -2,6 +2,8 @@
 
 
 localrules:
+    evaluate_groups,
+    compare_reliability,
     plot_model,
     plot_loss_curves,
     roc_curves,
@@ -32,6 +34,53 @@ rule evaluate:
         "(input: {params.kind}, threads: {threads})"
     script:
         "../scripts/evaluate.py"
+
+
+rule evaluate_groups:
+    input:
+        predictions=rules.evaluate.output.predictions,
+        metadata=rules.ingest.output.metadata,
+    output:
+        table=f"{EXP}/evaluation/{{model}}/{{checkpoint}}/groups.csv",
+    log:
+        f"{EXP}/logs/groups/{{model}}_{{checkpoint}}.log",
+    params:
+        target=TARGET,
+        group_by=GROUP_BY,
+        min_group_size=config["evaluate"]["min_group_size"],
+    message:
+        "evaluate_groups {wildcards.model} ({wildcards.checkpoint} epoch): test accuracy per "
+        "group of {params.target} x {params.group_by}"
+    script:
+        "../scripts/evaluate_groups.py"
+
+
+rule calibrate:
+    input:
+        unpack(calibrate_inputs),
+    output:
+        temperature_last=f"{EXP}/models/{{model}}/model.temperature.json",
+        temperature_best=f"{EXP}/models/{{model}}/best.temperature.json",
+        val_predictions=f"{EXP}/evaluation/{{model}}/val_predictions.csv",
+        calibration=f"{EXP}/evaluation/{{model}}/calibration.csv",
+        reliability=f"{EXP}/figures/models/{{model}}/reliability.png",
+    log:
+        f"{EXP}/logs/calibrate/{{model}}.log",
+    benchmark:
+        f"{EXP}/benchmarks/calibrate/{{model}}.tsv"
+    threads: evaluate_threads
+    resources:
+        gpu=1,
+    params:
+        kind=train_kind,
+        batch_size=config["train"]["batch_size"],
+        n_boot=config["evaluate"]["bootstrap"],
+        device=config["train"]["device"],
+        gpus=gpu_ids,
+    message:
+        "calibrate {wildcards.model}: validation logits, temperature, calibration before/after"
+    script:
+        "../scripts/calibrate.py"
 
 
 rule plot_model:
@@ -144,7 +193,25 @@ rule model_statistics:
         f"{EXP}/logs/statistics.log",
     params:
         n_boot=config["evaluate"]["bootstrap"],
+        select_by=config["train"]["select_by"],
     message:
         "model_statistics: confidence intervals, paired comparison, collapse detection"
     script:
         "../scripts/model_statistics.py"
+
+
+rule compare_reliability:
+    input:
+        comparison=rules.model_statistics.output.comparison,
+        predictions=model_outputs(rules.evaluate.output.predictions, checkpoint="last"),
+        calibrations=model_outputs(rules.calibrate.output.calibration),
+    output:
+        figure=f"{EXP}/figures/reliability_pair.png",
+    log:
+        f"{EXP}/logs/plots/reliability_pair.log",
+    params:
+        models=MODELS,
+    message:
+        "compare_reliability: test reliability of the two compared configurations"
+    script:
+        "../scripts/compare_reliability.py"

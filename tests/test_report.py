@@ -440,15 +440,44 @@ SECTIONS = [
     "Training",
     "Evaluation",
     "Subgroups",
+    "Calibration",
     "Explanations",
     "Accuracy with 95% CI",
     "Mean over seeds",
     "Collapse check",
-    "Worst-group accuracy",
+    "Groups by design",
+    "Calibration before and after temperature scaling",
+    "Worst-group accuracy (exploratory screen of every attribute)",
     "Cost of this run",
     "Notes",
     "Provenance",
 ]
+
+
+def evaluation_extras(tmp_path, eval_dirs, models) -> tuple[list[str], list[str]]:
+    """A group table per evaluation and a calibration table per model (made-up numbers)."""
+    from celeba_gender import calibration, groups
+
+    tables, rows = [], {m: [] for m in models}
+    for folder in eval_dirs:
+        record = json.loads((folder / "metrics.json").read_text())
+        model, checkpoint = record["model"], record["checkpoint"]
+        spec = groups.GroupSpec("Male", ("Blond_Hair",))
+        table = pd.DataFrame(
+            [{"model": model, "checkpoint": checkpoint, "group": name, "n": 10, "accuracy": 0.9,
+              "low": 0.6, "high": 0.98, "small": False} for name in spec.names]
+        )  # fmt: skip
+        tables.append(str(folder / "groups.csv"))
+        table.to_csv(tables[-1], index=False)
+        rows[model].append(
+            {"model": model, "checkpoint": checkpoint,
+             **dict.fromkeys(calibration.CALIBRATION_COLUMNS, 0.1), "temperature_flag": False}
+        )  # fmt: skip
+    paths = []
+    for model in models:
+        paths.append(str(tmp_path / f"{model}_calibration.csv"))
+        pd.DataFrame(rows[model]).to_csv(paths[-1], index=False)
+    return tables, paths
 
 
 @pytest.fixture
@@ -498,6 +527,9 @@ def report_job(tmp_path, eval_dirs, figures, benchmarks) -> ReportJob:
             "comparison.json", json.dumps({"sentence": "One pair.", "pairs": []})
         ),
     }
+    files["evaluate_groups_table"], files["calibrate_calibration"] = evaluation_extras(
+        tmp_path, eval_dirs, models
+    )
     for item in reportitems.page_items():  # every other item: a figure, or a file not read
         one = png if item.page == "figure" else write(f"{item.key}.csv", "x\n1\n")
         files.setdefault(item.key, one if item.per == "run" else [one] * len(models))
@@ -511,7 +543,7 @@ def report_job(tmp_path, eval_dirs, figures, benchmarks) -> ReportJob:
             for item in reportitems.page_items()
             if item.caption
         },
-        config={**CONFIG, "evaluate": {"min_group_size": 5}},  # a caption reads min_group_size
+        config={**CONFIG, "evaluate": {"min_group_size": 5, "group_by": None, "bootstrap": 200}},
         weights_note=NOT_PRETRAINED,
         pretrained=False,
         benchmark_roots=[str(root)],
@@ -664,7 +696,7 @@ def test_cost_display_shows_one_decimal_and_a_dash_for_unmeasured_values(tmp_pat
 # ----------------------------------------------------------------------------- provenance
 
 CONFIG = {
-    "data": {"root": "results/demo_data", "subset_size": None},
+    "data": {"root": "results/demo_data", "subset_size": None, "target": "Male"},
     "train": {"learning_rates": [0.0001], "strategies": [1, 2], "epochs": 2},
     "model": {"weights": "random"},
 }

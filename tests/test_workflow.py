@@ -110,6 +110,9 @@ def test_no_training_code_runs_twice_on_a_finished_run(workflow_run):
 def test_editing_a_plot_module_redraws_only_plots_and_report(workflow_run):
     jobs = touched_plan(workflow_run, tree_of(workflow_run) / "scripts/celeba_gender/plots.py")
     figures = {"plot_model", "plot_loss_curves", "roc_curves", "subgroups", "gradcam", "eda"}
+    # the group tables (groups.py draws the subgroup heat map), the calibration and its pair's
+    # reliability figures, and the model card (it reads metrics.csv through metrics_table)
+    figures |= {"evaluate_groups", "calibrate", "compare_reliability", "model_card"}
     # every rule that draws a figure (the EDA's share plots.py's styling), the report, and the
     # comparison that reads its metrics; model_statistics only reads (stats imports plots for
     # the subgroup heat map, not analysis), nothing trains or evaluates
@@ -140,6 +143,8 @@ def test_editing_the_training_code_retrains(workflow_run):
 JOBS_PER_MODEL = {
     "train": 1,
     "evaluate": 2,
+    "evaluate_groups": 2,
+    "calibrate": 1,
     "plot_model": 1,
     "subgroups": 1,
     "gradcam": 1,
@@ -149,6 +154,8 @@ JOBS_OVER_ALL_MODELS = {
     "roc_curves": 1,
     "model_statistics": 1,
     "report": 1,
+    "compare_reliability": 1,
+    "model_card": 1,
     "experiment_config": 1,  # the resolved config records the new grid
     "compare_experiments": 1,  # the comparison reads the new report
     "all": 1,

@@ -14,6 +14,7 @@ import pandas as pd
 
 from . import stats
 from .constants import format_lr
+from .grid import kind_of, ranking_column
 from .io import DataError, write_csv, write_json
 
 log = logging.getLogger(__name__)
@@ -49,15 +50,18 @@ def model_table(
 
 
 def seed_table(metrics: Sequence[dict]) -> pd.DataFrame:
-    """Per (strategy, lr, checkpoint): mean, std and t 95% CI of test accuracy over seeds."""
+    """Per (kind, strategy, lr, checkpoint): mean, std and t 95% CI of test accuracy over seeds
+    (the kind column only when DFR models are present)."""
     frame = pd.DataFrame(metrics)
+    frame["kind"] = [kind_of(m) for m in frame["model"]]
     rows = []
-    for (strategy, lr, checkpoint), group in frame.groupby(
-        ["strategy", "lr", "checkpoint"], sort=False
+    for (kind, strategy, lr, checkpoint), group in frame.groupby(
+        ["kind", "strategy", "lr", "checkpoint"], sort=False
     ):
         summary = stats.seed_summary(group["test_accuracy"].tolist())
         rows.append(
             {
+                **({"kind": kind} if (frame["kind"] != "erm").any() else {}),
                 "strategy": strategy,
                 "lr": lr,
                 "checkpoint": checkpoint,
@@ -68,17 +72,29 @@ def seed_table(metrics: Sequence[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["checkpoint", "mean"], ascending=[False, False])
 
 
-def validation_accuracy(metrics: dict, histories: Mapping[str, pd.DataFrame]) -> float:
-    """The validation accuracy of a checkpoint at its own epoch (``epoch`` of its metrics.json),
-    from the model's training history."""
+def validation_accuracy(
+    metrics: dict, histories: Mapping[str, pd.DataFrame], column: str = "val_accuracy"
+) -> float:
+    """The validation accuracy (``column``: or the worst-group one) of a checkpoint at its own
+    epoch (``epoch`` of its metrics.json), from the model's training history."""
     history = histories[metrics["model"]]
+    if column not in history.columns:
+        raise DataError(
+            f"{metrics['model']}: history.csv has no {column} column; retrain it with this "
+            "train.select_by"
+        )
     row = history[history["epoch"] == int(metrics["epoch"])]
     if row.empty:
         raise DataError(
             f"{metrics['model']}: history.csv has no epoch {metrics['epoch']} (its "
             f"{metrics['checkpoint']} checkpoint's epoch)"
         )
-    return float(row["val_accuracy"].iloc[0])
+    return float(row[column].iloc[0])
+
+
+def config_text(kind: str, strategy: int, lr: float) -> str:
+    """A grid configuration in words: ``strategy 2, lr 1e-4`` (``DFR on strategy 2, ...``)."""
+    return f"{'DFR on ' if kind == 'dfr' else ''}strategy {strategy}, lr {format_lr(lr)}"
 
 
 def compare_top_configs(
@@ -86,22 +102,26 @@ def compare_top_configs(
     predictions: Mapping[tuple[str, str], pd.DataFrame],
     histories: Mapping[str, pd.DataFrame],
     n_boot: int,
+    select_by: str = "val_accuracy",
 ) -> dict:
-    """Choose the two best (strategy, lr) cells on the validation set (last-epoch checkpoints,
-    mean validation accuracy over seeds), then test them once, seed by seed, with paired tests
-    on the same test images. Choosing on the test set and then testing there would favour the
-    winner (winner's curse)."""
+    """Choose the two best (kind, strategy, lr) cells on the validation set (last-epoch
+    checkpoints, mean over seeds of the validation accuracy, or of the worst-group one under
+    ``select_by: worst_group``; a DFR model's comes from its held-out half), then test them once,
+    seed by seed, with paired tests on the same test images. Choosing on the test set and then
+    testing there would favour the winner (winner's curse)."""
+    column = ranking_column(select_by)
     last = pd.DataFrame([m for m in metrics if m["checkpoint"] == "last"])
-    last["val_accuracy"] = [validation_accuracy(m, histories) for m in last.to_dict("records")]
+    last["kind"] = [kind_of(m) for m in last["model"]]
+    last["val_score"] = [validation_accuracy(m, histories, column) for m in last.to_dict("records")]
     cells = (
-        last.groupby(["strategy", "lr"])[["val_accuracy", "test_accuracy"]]
+        last.groupby(["kind", "strategy", "lr"])[["val_score", "test_accuracy"]]
         .mean()
-        .sort_values("val_accuracy", ascending=False, kind="mergesort")
+        .sort_values("val_score", ascending=False, kind="mergesort")
     )
     selection = [
-        {"strategy": int(s), "lr": float(lr), "val_accuracy_mean": float(r.val_accuracy),
-         "test_accuracy_mean": float(r.test_accuracy)}
-        for (s, lr), r in cells.iterrows()
+        {**({"kind": k} if k != "erm" else {}), "strategy": int(s), "lr": float(lr),
+         f"{column}_mean": float(r.val_score), "test_accuracy_mean": float(r.test_accuracy)}
+        for (k, s, lr), r in cells.iterrows()
     ]  # fmt: skip
     base = {"selected_on": "validation", "checkpoint": "last", "selection": selection}
     if len(cells) < 2:
@@ -110,22 +130,28 @@ def compare_top_configs(
     (a, b) = cells.index[:2]
     pairs = []
     for seed in sorted(set(last["seed"])):
-        name_a = last[(last.strategy == a[0]) & (last.lr == a[1]) & (last.seed == seed)]["model"]
-        name_b = last[(last.strategy == b[0]) & (last.lr == b[1]) & (last.seed == seed)]["model"]
-        if name_a.empty or name_b.empty:
+        names = [
+            last[(last.kind == c[0]) & (last.strategy == c[1]) & (last.lr == c[2])
+                 & (last.seed == seed)]["model"]
+            for c in (a, b)
+        ]  # fmt: skip
+        if names[0].empty or names[1].empty:
             continue
-        na, nb = name_a.iloc[0], name_b.iloc[0]
+        na, nb = names[0].iloc[0], names[1].iloc[0]
         result = stats.compare_best_two(
             {na: predictions[(na, "last")], nb: predictions[(nb, "last")]}, [na, nb], n_boot=n_boot
         )
         pairs.append(result)
     significant = sum(bool(p["significant"]) for p in pairs)
     first, second = cells.iloc[0], cells.iloc[1]
+    what = (
+        "worst-group validation accuracy" if select_by == "worst_group" else "validation accuracy"
+    )
     sentence = (
-        f"Best two configurations by mean validation accuracy (last epoch; chosen before the "
-        f"test set is looked at): strategy {a[0]}, lr {format_lr(a[1])} (validation "
-        f"{first.val_accuracy:.2%}, test {first.test_accuracy:.2%}) and strategy {b[0]}, lr "
-        f"{format_lr(b[1])} (validation {second.val_accuracy:.2%}, test "
+        f"Best two configurations by mean {what} (last epoch; chosen before the "
+        f"test set is looked at): {config_text(*a)} (validation "
+        f"{first.val_score:.2%}, test {first.test_accuracy:.2%}) and {config_text(*b)} "
+        f"(validation {second.val_score:.2%}, test "
         f"{second.test_accuracy:.2%}). Tested once on the same test images, the paired test "
         f"finds their difference significant for {significant} of {len(pairs)} seed(s). "
     )
@@ -133,7 +159,8 @@ def compare_top_configs(
         sentence += "The ranking holds."
     else:
         sentence += "The ranking is not established: it may change on another run."
-    return {**base, "sentence": sentence, "pairs": pairs, "best": list(a), "second": list(b)}
+    return {**base, "sentence": sentence, "pairs": pairs, "best": list(a[1:]),
+            "second": list(b[1:]), "best_kind": a[0], "second_kind": b[0]}  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- the job
@@ -152,6 +179,7 @@ class StatisticsJob:
     out_per_config: str
     out_collapse: str
     out_comparison: str
+    select_by: str = "val_accuracy"  # train.select_by: how the compared pair is chosen
 
 
 def read_evaluations(job: StatisticsJob) -> tuple[list[dict], dict]:
@@ -175,6 +203,6 @@ def model_statistics(job: StatisticsJob) -> None:
     write_csv(job.out_per_config, seed_table(metrics))
     collapse_columns = ["model", "checkpoint", "collapsed", "predicted_class", "test_accuracy"]
     write_csv(job.out_collapse, per_model[collapse_columns + ["majority_rate", "collapse_message"]])
-    comparison = compare_top_configs(metrics, predictions, histories, job.n_boot)
+    comparison = compare_top_configs(metrics, predictions, histories, job.n_boot, job.select_by)
     write_json(job.out_comparison, comparison)
     log.info("%s", comparison["sentence"])

@@ -490,3 +490,45 @@ def calibration_row(
         temperature=fit.temperature, temperature_flag=fit.flagged, temperature_reason=fit.reason
     )
     return {column: row[column] for column in CALIBRATION_COLUMNS}
+
+
+# ----------------------------------------------------------------------------- the compared pair
+@dataclass(frozen=True)
+class CompareReliabilityJob:
+    """The compare_reliability rule: the test reliability curves (last epoch, before temperature
+    scaling) of the pair the statistics rule compared (its first seed's pair); with one
+    configuration only, that model before and after scaling."""
+
+    comparison: str
+    predictions: list[str]
+    calibrations: list[str]
+    models: list[str]
+    out_figure: str
+
+
+def compare_reliability(job: CompareReliabilityJob) -> None:
+    """Draw the overlay of the compared pair."""
+    from celeba_gender.plots import plot_reliability_overlay
+
+    by_model = dict(zip(job.models, job.predictions, strict=True))
+    pairs = [p for p in json.loads(Path(job.comparison).read_text()).get("pairs", [])
+             if p.get("model_b")]  # fmt: skip
+    frames = {m: pd.read_csv(by_model[m]) for m in job.models}
+    if pairs:
+        names = (pairs[0]["model_a"], pairs[0]["model_b"])
+        tables = {m: reliability_table(frames[m]["label"], frames[m]["logit"]) for m in names}
+        title = "Test reliability of the compared pair (last epoch)"
+    else:
+        model = job.models[0]
+        row = pd.read_csv(job.calibrations[0]).set_index("checkpoint").loc["last"]
+        scaled = apply_temperature(frames[model]["logit"], row["temperature"])
+        tables = {
+            f"{model} before scaling": reliability_table(
+                frames[model]["label"], frames[model]["logit"]
+            ),
+            f"{model} after (T = {row['temperature']:.3g})": reliability_table(
+                frames[model]["label"], scaled
+            ),
+        }
+        title = "Test reliability (one configuration: before and after scaling)"
+    plot_reliability_overlay(tables, job.out_figure, title=title)

@@ -263,7 +263,30 @@ def check_config(config: Mapping) -> None:
     """What the schema cannot express; each error names the key."""
     check_split(config["split"])
     check_tracking(config)
+    check_groups(config)
     check_data(config)
+
+
+def check_groups(config: Mapping) -> None:
+    """evaluate.group_by names CelebA attributes other than data.target; the models of
+    evaluate.model_cards are in the grid; select_by worst_group and train.dfr need groups."""
+    from celeba_gender import grid
+    from celeba_gender.constants import ATTRIBUTES
+
+    target, groups = grid.target(config), grid.group_by(config)
+    unknown = [name for name in groups if name not in ATTRIBUTES]
+    if unknown or target in groups:
+        raise ValueError(
+            f"config evaluate.group_by: {groups} must name CelebA attributes other than the "
+            f"target {target} (unknown: {unknown or 'none'}); e.g. [Blond_Hair]"
+        )
+    names = {m.name for m in grid.models(config["train"])}
+    missing = [name for name in config["evaluate"].get("model_cards", []) if name not in names]
+    if missing:
+        raise ValueError(
+            f"config evaluate.model_cards: {missing} not in this config's grid; choose among "
+            f"{sorted(names)}"
+        )
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from . import jobs
 from .groups import group_accuracy
 from .io import CelebaGenderError
 from .metrics import binary_array, predicted_class, sigmoid
@@ -372,3 +373,106 @@ def dfr_predictions(
             "pred": predicted_class(logits).astype(int),
         }
     )
+
+
+# ----------------------------------------------------------------------------- the dfr job
+@dataclass
+class DfrJob:
+    """``dfr``: the DFR model of one ERM model, for each of its checkpoints (``model``: last,
+    ``best``). It reads the validation split only (its cache, its labels, its images' groups
+    from ``metadata``): no test file is an input. It writes model files like the train rule's
+    (the network with DFR's last layer, settings of kind ``dfr``), a history with one row per
+    checkpoint epoch (train columns: the fit half; val columns: the held-out half) and the
+    choices (``out_summary``)."""
+
+    model: str
+    best: str
+    weights: str
+    val: str
+    val_input: str
+    metadata: str
+    target: str
+    group_by: list[str]
+    batch_size: int
+    device: str
+    threads: int
+    out_model: str
+    out_best: str
+    out_history: str
+    out_summary: str
+    gpus: list[int] | None = None
+
+
+def half_scores(result: DfrResult, x: np.ndarray, y: np.ndarray, g: np.ndarray) -> dict:
+    """BCE loss, accuracy and worst-group accuracy of the DFR layer on rows of one half."""
+    from .metrics import bce_with_logits
+
+    logits = result.logits(x)
+    accuracy = float((predicted_class(logits).astype(np.int64) == y).mean())
+    worst = heldout_worst_group(logits, y, g, len(result.group_names))
+    return {"loss": bce_with_logits(y, logits), "accuracy": accuracy, "worst_group": worst}
+
+
+def _refit_checkpoint(job: DfrJob, source_file: str, out_file: str, val, groups, names, dev):
+    """Fit DFR on one checkpoint's validation embeddings and write its model file; return its
+    history row and summary."""
+    import dataclasses
+    import time
+
+    from . import engine
+    from .io import sha256_of
+
+    started = time.perf_counter()
+    model, record = jobs.load_model_file(source_file)
+    settings = jobs.TrainSettings.from_dict(record["settings"])
+    source = jobs.make_source(
+        job.val_input, job.val, len(val), settings, "val", sha256_of(job.weights)
+    )
+    engine.model_to_device(model, dev)
+    embeddings = penultimate_embeddings(model, source, job.batch_size, dev)
+    labels = val["label"].to_numpy()
+    result = dfr_fit(embeddings, labels, groups, names, seed=settings.seed)
+    fit, held = split_validation(groups, settings.seed)
+    on_fit = half_scores(result, embeddings[fit], labels[fit], groups[fit])
+    on_held = half_scores(result, embeddings[held], labels[held], groups[held])
+    row = {
+        "epoch": int(record["epoch"]),
+        "train_loss": on_fit["loss"],
+        "train_accuracy": on_fit["accuracy"],
+        "val_loss": on_held["loss"],
+        "val_accuracy": on_held["accuracy"],
+        "seconds": time.perf_counter() - started,
+        "val_worst_group_accuracy": on_held["worst_group"],
+    }
+    replace_head(model, result)
+    dfr_settings = dataclasses.replace(settings, kind="dfr")
+    engine.save_model(out_file, model, dfr_settings, row["epoch"], row, record.get("device", ""))
+    return row, {**result.summary(), "epoch": row["epoch"], "base_model": settings.model_name}
+
+
+@jobs.on_one_gpu
+def dfr(job: DfrJob) -> dict:
+    """Refit the last layer of both checkpoints of one ERM model on group-balanced validation
+    data; write the DFR model files, the history and the summary."""
+    from . import engine
+    from .io import write_csv, write_json
+
+    dev = engine.pick_device(job.device)
+    engine.configure_device(dev, job.threads)
+    val = jobs.read_split(job.val)
+    groups, names = jobs.split_groups(val, job.metadata, job.target, job.group_by)
+    rows, summary = [], {}
+    for checkpoint, source_file, out_file in (
+        ("last", job.model, job.out_model),
+        ("best", job.best, job.out_best),
+    ):
+        row, summary[checkpoint] = _refit_checkpoint(
+            job, source_file, out_file, val, groups, names, dev
+        )
+        rows.append(row)
+        log.info("DFR %s (%s): held-out worst-group accuracy %.4f, C %g", summary[checkpoint][
+            "base_model"], checkpoint, row["val_worst_group_accuracy"], summary[checkpoint]["c"])  # fmt: skip
+    history = pd.DataFrame(rows).drop_duplicates("epoch").sort_values("epoch")
+    write_csv(job.out_history, history)
+    write_json(job.out_summary, summary)
+    return summary

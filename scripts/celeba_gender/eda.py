@@ -18,6 +18,8 @@ from celeba_gender import plots
 from celeba_gender.constants import ATTRIBUTES, CLASS_NAMES, LABEL_ATTRIBUTE
 from celeba_gender.ingest import load_rgb
 from celeba_gender.io import DataError, write_csv
+from celeba_gender.split import with_target
+from celeba_gender.targets import class_names
 
 log = logging.getLogger(__name__)
 
@@ -42,33 +44,38 @@ def _attribute_columns(meta: pd.DataFrame, what: str) -> list[str]:
     return columns
 
 
-def gender_names(labels: pd.Series) -> pd.Series:
-    """Map labels 0/1 to "female"/"male"; raise DataError on any other value."""
+def gender_names(labels: pd.Series, names: tuple[str, str] = CLASS_NAMES) -> pd.Series:
+    """Map labels 0/1 to their class names (female/male for Male); DataError on other values."""
     bad = labels[~labels.isin([0, 1])]
     if not bad.empty:
         raise DataError(
-            f"label must be 0 (female) or 1 (male); row {bad.index[0]} has {bad.iloc[0]!r}"
+            f"label must be 0 ({names[0]}) or 1 ({names[1]}); row {bad.index[0]} has "
+            f"{bad.iloc[0]!r}"
         )
-    return labels.astype(int).map(dict(enumerate(CLASS_NAMES)))
+    return labels.astype(int).map(dict(enumerate(names)))
 
 
-def sample_images(meta: pd.DataFrame, n: int = 5, seed: int = 0) -> pd.DataFrame:
+def sample_images(meta: pd.DataFrame, n: int = 5, seed: int = 0, target: str = LABEL_ATTRIBUTE):
     """Figure 1's rows: ``n`` random images (fixed by ``seed``) with ``image_id, path, label,
-    gender``."""
+    gender`` (the class name of the target's label; the study's column name is kept)."""
     _require_columns(meta, ("image_id", "path", "label"), "sample_images")
     if meta.empty:
         raise DataError("sample_images: the metadata table has no rows")
     sample = meta.sample(n=min(n, len(meta)), random_state=seed)[["image_id", "path", "label"]]
-    return sample.assign(gender=gender_names(sample["label"])).reset_index(drop=True)
+    names = gender_names(sample["label"], class_names(target))
+    return sample.assign(gender=names).reset_index(drop=True)
 
 
-def gender_counts(meta: pd.DataFrame) -> pd.DataFrame:
-    """Images per gender: columns ``label, gender, count`` (both classes, sorted by label)."""
+def gender_counts(meta: pd.DataFrame, target: str = LABEL_ATTRIBUTE) -> pd.DataFrame:
+    """Images per class of the target: columns ``label, gender, count`` (both classes, by label;
+    ``gender`` holds the class names, female/male for Male)."""
     _require_columns(meta, ("label",), "gender_counts")
-    names = gender_names(meta["label"])
-    counts = names.value_counts().reindex(list(CLASS_NAMES), fill_value=0)
+    classes = class_names(target)
+    counts = (
+        gender_names(meta["label"], classes).value_counts().reindex(list(classes), fill_value=0)
+    )
     return pd.DataFrame(
-        {"label": range(len(CLASS_NAMES)), "gender": list(CLASS_NAMES), "count": counts.to_numpy()}
+        {"label": range(len(classes)), "gender": list(classes), "count": counts.to_numpy()}
     )
 
 
@@ -86,22 +93,21 @@ def attribute_counts(meta: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(["count", "attribute"], ascending=[False, True], ignore_index=True)
 
 
-def attribute_correlations(meta: pd.DataFrame) -> pd.DataFrame:
-    """Pearson correlation of every attribute (-1/1) with Male, ascending; Male itself excluded.
+def attribute_correlations(meta: pd.DataFrame, target: str = LABEL_ATTRIBUTE) -> pd.DataFrame:
+    """Pearson correlation of every attribute (-1/1) with the target (Male), ascending; the
+    target itself excluded.
 
     Male comes from its own column when present, else from ``label`` (the correlation is the
     same for 0/1 and -1/1 codings). A constant attribute has correlation NaN (listed last).
     """
-    columns = [
-        a for a in _attribute_columns(meta, "attribute_correlations") if a != LABEL_ATTRIBUTE
-    ]
-    if LABEL_ATTRIBUTE in meta.columns:
-        male = meta[LABEL_ATTRIBUTE].astype(float)
+    columns = [a for a in _attribute_columns(meta, "attribute_correlations") if a != target]
+    if target in meta.columns:
+        male = meta[target].astype(float)
     elif "label" in meta.columns:
         male = 2.0 * meta["label"].astype(float) - 1.0
     else:
         raise DataError(
-            f"attribute_correlations: the metadata table has neither a '{LABEL_ATTRIBUTE}' "
+            f"attribute_correlations: the metadata table has neither a '{target}' "
             "nor a 'label' column"
         )
     corr = meta[columns].astype(float).corrwith(male)
@@ -119,6 +125,9 @@ TABLES: dict[str, tuple[Callable[[pd.DataFrame], pd.DataFrame], Callable | None]
 }
 
 
+TARGETED = ("gender_counts", "correlations")  # the tables that depend on the target
+
+
 @dataclass(frozen=True)
 class EdaJob:
     """The eda rule: every exploratory table and figure of the study from the metadata table
@@ -134,6 +143,7 @@ class EdaJob:
     out_attribute_counts_table: str
     out_correlations: str
     out_correlations_table: str
+    target: str = LABEL_ATTRIBUTE  # data.target: the label of every table and figure
 
     def table_file(self, name: str) -> str:
         """Where table ``name`` of TABLES goes (the figure, when it has one, is ``figure_file``)."""
@@ -145,12 +155,13 @@ class EdaJob:
 
 def eda(job: EdaJob, load: Callable[[str], Image.Image] = load_rgb) -> None:
     """Draw the sampled images (opened with ``load``), then write each table and its figure."""
-    meta = pd.read_csv(job.metadata, dtype={"image_id": str})
-    sample = sample_images(meta, seed=job.seed)
+    meta = with_target(pd.read_csv(job.metadata, dtype={"image_id": str}), job.target)
+    sample = sample_images(meta, seed=job.seed, target=job.target)
     plots.plot_sample_images(sample, [load(path) for path in sample["path"]], job.out_samples)
     for name, (compute, plot) in TABLES.items():
-        table = compute(meta)
+        targeted = {"target": job.target} if name in TARGETED else {}
+        table = compute(meta, **targeted)
         write_csv(job.table_file(name), table)
         if plot is not None:
-            plot(table, job.figure_file(name))
+            plot(table, job.figure_file(name), **targeted)
         log.info("%s:\n%s", name, table.to_string(index=False))

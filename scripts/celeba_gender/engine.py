@@ -35,6 +35,8 @@ from .store import to_normalized
 log = logging.getLogger(__name__)
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds"]
+# With train.select_by worst_group: the worst-group validation accuracy of each epoch, after the rest.
+WORST_GROUP_COLUMN = "val_worst_group_accuracy"
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -271,11 +273,11 @@ def predict_logits(runner: Runner, source, batch_size: int) -> torch.Tensor:
 def evaluate(
     runner: Runner, source, labels: torch.Tensor, criterion: nn.Module, batch_size: int
 ) -> dict[str, float]:
-    """Mean loss and accuracy of the runner's model on ``source``."""
+    """Mean loss and accuracy of the runner's model on ``source``, and its ``logits``."""
     logits = predict_logits(runner, source, batch_size)
     loss = criterion(logits, labels.float()).item()
     accuracy = (predicted_class(logits).float() == labels).float().mean().item()
-    return {"loss": loss, "accuracy": accuracy}
+    return {"loss": loss, "accuracy": accuracy, "logits": logits}
 
 
 def make_optimizer(params: list[nn.Parameter], lr: float, device: torch.device) -> torch.optim.Adam:
@@ -402,6 +404,8 @@ def save_model(
 
 
 def _score(row: dict, select_by: str) -> float:
+    if select_by == "worst_group":
+        return row[WORST_GROUP_COLUMN]
     return row["val_accuracy"] if select_by == "val_accuracy" else -row["val_loss"]
 
 
@@ -421,12 +425,20 @@ def job_eta(epoch_seconds: list[float], remaining: int) -> str:
 
 @dataclass
 class FitData:
-    """What ``fit`` trains and validates on: each split's source and labels."""
+    """What ``fit`` trains and validates on: each split's source and labels, and (for
+    ``select_by: worst_group``) the validation images' group ids and the group names."""
 
     train_source: object
     val_source: object
     train_labels: torch.Tensor
     val_labels: torch.Tensor
+    val_groups: np.ndarray | None = None
+    group_names: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> list[str]:
+        """The history's columns: the worst-group one only when groups are given."""
+        return HISTORY_COLUMNS + ([WORST_GROUP_COLUMN] if self.val_groups is not None else [])
 
 
 def fit(
@@ -485,7 +497,7 @@ def fit(
         if on_epoch is not None:
             on_epoch(row)
     return {
-        "history": pd.DataFrame(history, columns=HISTORY_COLUMNS),
+        "history": pd.DataFrame(history, columns=data.columns),
         "best_state": best["state"],
         "best_epoch": best["epoch"],
         "epochs_run": len(history),
@@ -520,7 +532,7 @@ def _run_epoch(runner, data: FitData, settings: TrainSettings, optimizer, criter
         desc=f"epoch {epoch}/{settings.epochs}",
     )
     val = evaluate(runner, data.val_source, data.val_labels.float(), criterion, settings.batch_size)
-    return {
+    row = {
         "epoch": epoch,
         "train_loss": train["loss"],
         "train_accuracy": train["accuracy"],
@@ -528,6 +540,13 @@ def _run_epoch(runner, data: FitData, settings: TrainSettings, optimizer, criter
         "val_accuracy": val["accuracy"],
         "seconds": time.perf_counter() - started,
     }
+    if data.val_groups is not None:
+        from .groups import worst_group_validation_accuracy
+
+        row[WORST_GROUP_COLUMN] = worst_group_validation_accuracy(
+            val["logits"].numpy(), data.val_labels.numpy(), data.val_groups, data.group_names
+        )
+    return row
 
 
 def _log_epoch(row: dict, epochs: int, history: list[dict], remaining: int) -> None:

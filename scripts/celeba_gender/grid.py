@@ -1,5 +1,9 @@
-"""The grid's grammar, defined once: model names <-> (strategy, learning rate, seed), the wildcard
-pattern of a model name, the input each strategy trains from, and the views of each split.
+"""The grid's grammar, defined once: model names <-> (kind, strategy, learning rate, seed), the
+wildcard pattern of a model name, the input each strategy trains from, and the views of each split.
+
+Two kinds of model: ``erm`` (trained by the train rule: ``s2_lr1e-4_seed0``) and ``dfr`` (the same
+network with its last layer refitted on group-balanced validation data by the dfr rule:
+``dfr_s2_lr1e-4_seed0``, one per ERM model when ``train.dfr`` is true).
 
 The same module holds everything else that determines a trained model: ``TrainSettings``, one
 object built once from the config. ``TrainSettings.from_config(config, model_name)`` is called
@@ -34,33 +38,44 @@ INPUT_KINDS: tuple[str, ...] = ("features", "prefix", "images")
 # The augmentations a cache can serve exactly: each cached image is stored in both orientations.
 CACHEABLE_AUGMENTATIONS = frozenset({"hflip"})
 
-MODEL_PATTERN = r"s(\d+)_lr([^_/]+)_seed(\d+)"
-MODEL_WILDCARD = r"s\d+_lr[^_/]+_seed\d+"  # the same grammar, without groups, for Snakemake
+KINDS: tuple[str, ...] = ("erm", "dfr")  # trained by the train rule; refitted by the dfr rule
+DFR_PREFIX = "dfr_"
+MODEL_PATTERN = r"(dfr_)?s(\d+)_lr([^_/]+)_seed(\d+)"
+MODEL_WILDCARD = r"(?:dfr_)?s\d+_lr[^_/]+_seed\d+"  # the same grammar, without groups
+ERM_WILDCARD = r"s\d+_lr[^_/]+_seed\d+"  # ERM models only (the base of a DFR model)
 
 
 @dataclass(frozen=True)
 class ModelId:
-    """One cell of the grid (and seed): strategy, learning rate, seed; ``name`` is its token."""
+    """One cell of the grid (and seed): strategy, learning rate, seed, and the model's ``kind``
+    (erm or dfr); ``name`` is its token."""
 
     strategy: int
     lr: float
     seed: int
+    kind: str = "erm"
 
     @property
     def name(self) -> str:
-        return f"s{self.strategy}_lr{format_lr(self.lr)}_seed{self.seed}"
+        prefix = DFR_PREFIX if self.kind == "dfr" else ""
+        return f"{prefix}s{self.strategy}_lr{format_lr(self.lr)}_seed{self.seed}"
+
+    @property
+    def base(self) -> ModelId:
+        """The ERM model a DFR model is refitted from (itself for an ERM model)."""
+        return ModelId(self.strategy, self.lr, self.seed)
 
     @classmethod
     def parse(cls, name: str) -> ModelId:
-        """``s2_lr1e-4_seed0`` -> ModelId(2, 0.0001, 0)."""
+        """``s2_lr1e-4_seed0`` -> ModelId(2, 0.0001, 0); ``dfr_s2_lr1e-4_seed0`` -> kind dfr."""
         match = re.fullmatch(MODEL_PATTERN, name)
         if match is None:
             raise ValueError(
-                f"{name!r} is not a model name; expected s<strategy>_lr<lr>_seed<seed>, "
+                f"{name!r} is not a model name; expected [dfr_]s<strategy>_lr<lr>_seed<seed>, "
                 "e.g. s2_lr1e-4_seed0"
             )
-        strategy, lr, seed = match.groups()
-        return cls(int(strategy), float(lr), int(seed))
+        dfr, strategy, lr, seed = match.groups()
+        return cls(int(strategy), float(lr), int(seed), "dfr" if dfr else "erm")
 
 
 def seeds(train: Mapping) -> list[int]:
@@ -69,13 +84,16 @@ def seeds(train: Mapping) -> list[int]:
 
 
 def models(train: Mapping) -> list[ModelId]:
-    """Every model of a ``train`` config section, strategy-major, then learning rate, then seed."""
-    return [
+    """Every model of a ``train`` config section, strategy-major, then learning rate, then seed;
+    with ``dfr`` true, the DFR model of each ERM model after all of them."""
+    erm = [
         ModelId(int(strategy), float(lr), int(seed))
         for strategy in train["strategies"]
         for lr in train["learning_rates"]
         for seed in seeds(train)
     ]
+    dfr = [ModelId(m.strategy, m.lr, m.seed, "dfr") for m in erm] if train.get("dfr") else []
+    return erm + dfr
 
 
 def cache_usable(train: Mapping) -> bool:
@@ -156,6 +174,13 @@ class TrainSettings:
     patience: int | None = None
     compile: bool = False
     extra: dict = field(default_factory=dict)
+    # Left out of ``to_dict`` at their defaults, so that an ERM model of the Male target selected
+    # by validation accuracy has the settings dict (params, model files) it always had.
+    target: str = "Male"  # data.target: the attribute the model predicts
+    group_by: tuple[str, ...] = ()  # evaluate.group_by, when select_by is worst_group
+    kind: str = "erm"  # KINDS
+
+    OPTIONAL_DEFAULTS = {"target": "Male", "group_by": [], "kind": "erm"}
 
     @classmethod
     def from_config(cls, config: Mapping, model: str) -> TrainSettings:
@@ -163,6 +188,7 @@ class TrainSettings:
         cell = ModelId.parse(model)
         train = config["train"]
         kind = input_kind(cell.strategy, train)
+        worst_group = train["select_by"] == "worst_group"
         return cls(
             strategy=cell.strategy,
             lr=cell.lr,
@@ -177,6 +203,9 @@ class TrainSettings:
             select_by=train["select_by"],
             patience=train["early_stopping_patience"],
             compile=bool(train["compile"]),
+            target=config["data"].get("target", "Male"),
+            group_by=tuple(group_by(config)) if worst_group else (),
+            kind=cell.kind,
         )
 
     @classmethod
@@ -187,20 +216,53 @@ class TrainSettings:
         if unknown:
             raise ValueError(f"unknown training settings: {', '.join(unknown)}")
         values = dict(values)
-        if "augmentations" in values:
-            values["augmentations"] = tuple(values["augmentations"])
+        for key in ("augmentations", "group_by"):
+            if key in values:
+                values[key] = tuple(values[key])
         return cls(**values)
 
     def to_dict(self) -> dict:
-        """Plain JSON-able values (lists, not tuples): Snakemake params, model files, checkpoints."""
+        """Plain JSON-able values (lists, not tuples): Snakemake params, model files, checkpoints.
+        The ``OPTIONAL_DEFAULTS`` fields are left out at their defaults."""
         out = asdict(self)
         out["augmentations"] = list(self.augmentations)
+        out["group_by"] = list(self.group_by)
+        for key, default in self.OPTIONAL_DEFAULTS.items():
+            if out[key] == default:
+                del out[key]
         return out
 
     @property
     def model_name(self) -> str:
-        return ModelId(self.strategy, self.lr, self.seed).name
+        return ModelId(self.strategy, self.lr, self.seed, self.kind).name
 
     def views(self, split: str) -> int:
         """Views per image of ``split`` in the feature cache these settings read."""
         return split_views(split, self.augmentations)
+
+
+# ----------------------------------------------------------------------------- groups
+
+
+def target(config: Mapping) -> str:
+    """data.target: the CelebA attribute the models predict (Male by default)."""
+    return config["data"].get("target") or "Male"
+
+
+def group_by(config: Mapping) -> list[str]:
+    """evaluate.group_by, or the target's default (null): Blond_Hair for Male, Male otherwise."""
+    chosen = config["evaluate"].get("group_by")
+    if chosen is not None:
+        return list(chosen)
+    return ["Blond_Hair"] if target(config) == "Male" else ["Male"]
+
+
+def ranking_column(select_by: str) -> str:
+    """The validation figure (a history and metrics.csv column) by which the best model of a grid
+    is chosen: the worst-group accuracy under ``select_by: worst_group``, else the accuracy."""
+    return "val_worst_group_accuracy" if select_by == "worst_group" else "val_accuracy"
+
+
+def kind_of(model: str) -> str:
+    """erm or dfr, from a model's name."""
+    return ModelId.parse(model).kind

@@ -367,3 +367,38 @@ def subgroups(job: SubgroupsJob) -> dict:
     )
     log.info("worst group: %s", summary["worst_group"])
     return summary
+
+
+# ----------------------------------------------------------------------------- the evaluate_groups job
+
+
+@dataclass(frozen=True)
+class EvaluateGroupsJob:
+    """The evaluate_groups rule: one evaluation's test predictions by the groups of target x
+    ``group_by`` (fixed in advance): the long table (``group_summary`` of it is the evaluation's
+    metrics.csv columns)."""
+
+    model: str
+    checkpoint: str
+    predictions: str
+    metadata: str
+    target: str
+    group_by: list[str]
+    min_group_size: int
+    out_table: str
+
+
+def evaluate_groups(job: EvaluateGroupsJob) -> dict:
+    """Write the group table (``TABLE_COLUMNS``) and the summary row; return the row."""
+    predictions = pd.read_csv(job.predictions, dtype={"image_id": str})
+    attributes = pd.read_csv(job.metadata, dtype={"image_id": str})
+    spec = GroupSpec(job.target, tuple(job.group_by))
+    table, row = group_metrics(
+        predictions, attributes, spec, job.min_group_size, job.model, job.checkpoint
+    )
+    write_csv(job.out_table, table)
+    log.info(
+        "%s (%s): worst group %r, accuracy %.4f", job.model, job.checkpoint,
+        row["worst_group"], row["worst_group_accuracy"],
+    )  # fmt: skip
+    return row

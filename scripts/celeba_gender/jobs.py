@@ -13,7 +13,7 @@ import functools
 import logging
 import os
 import platform
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,10 +165,42 @@ class TrainJob:
     checkpoint_minutes: float = 0.0
     gpus: list[int] | None = None  # the ids it may claim (config gpus; gpus.claim_gpu)
     tracking: Mapping | None = None  # {"kind": config tracking, "logdir": its folder}
+    metadata: str | None = None  # the attribute table: validation groups (select_by worst_group)
 
     def __post_init__(self):
         if not isinstance(self.settings, TrainSettings):
             self.settings = TrainSettings.from_dict(self.settings)
+
+
+def split_groups(
+    split: pd.DataFrame, metadata: str | os.PathLike, target: str, group_by: Sequence[str]
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """(group id of each image of ``split``, group names) of target x ``group_by``
+    (``groups.GroupSpec``), looked up in the metadata table."""
+    from .groups import GroupSpec, ids_for
+
+    spec = GroupSpec(target, tuple(group_by))
+    attributes = pd.read_csv(metadata, dtype={"image_id": str})
+    return ids_for(split["image_id"], attributes, spec), tuple(spec.names)
+
+
+def fit_data(job: TrainJob, settings: TrainSettings, wsha: str) -> engine.FitData:
+    """The sources and labels ``engine.fit`` reads; with ``select_by: worst_group`` the
+    validation images' groups too (from ``job.metadata``)."""
+    train_split, val_split = read_split(job.train), read_split(job.val)
+    data = engine.FitData(
+        make_source(job.train_input, job.train, len(train_split), settings, "train", wsha),
+        make_source(job.val_input, job.val, len(val_split), settings, "val", wsha),
+        labels_of(train_split),
+        labels_of(val_split),
+    )
+    if settings.select_by == "worst_group":
+        if job.metadata is None:
+            raise CelebaGenderError("train.select_by worst_group: the rule gave no metadata input")
+        data.val_groups, data.group_names = split_groups(
+            val_split, job.metadata, settings.target, settings.group_by
+        )
+    return data
 
 
 @on_one_gpu
@@ -180,11 +212,7 @@ def train(job: TrainJob) -> dict:
     identity = input_identity(wsha, job.train, job.val)
     settings = dataclasses.replace(job.settings, extra={**job.settings.extra, **identity})
     backbone = weights.load_backbone(job.weights)
-    train_split, val_split = read_split(job.train), read_split(job.val)
-    train_source = make_source(
-        job.train_input, job.train, len(train_split), settings, "train", wsha
-    )
-    val_source = make_source(job.val_input, job.val, len(val_split), settings, "val", wsha)
+    data = fit_data(job, settings, wsha)
     model = build_model(backbone, head_seed=settings.seed, assign=True)
     del backbone  # the model holds its tensors now
     log.info(
@@ -198,8 +226,8 @@ def train(job: TrainJob) -> dict:
         settings.batch_size,
         settings.input,
         dev,
-        len(train_split),
-        len(val_split),
+        len(data.train_labels),
+        len(data.val_labels),
     )
     tracking = job.tracking or {"kind": "none", "logdir": None}
     with (
@@ -208,9 +236,6 @@ def train(job: TrainJob) -> dict:
             tracking["kind"], tracking["logdir"], settings.model_name, settings.to_dict()
         ) as tracker,
     ):
-        data = engine.FitData(
-            train_source, val_source, labels_of(train_split), labels_of(val_split)
-        )
         result = engine.fit(
             model,
             data,
@@ -279,26 +304,57 @@ class EvaluateJob:
     gpus: list[int] | None = None  # the ids it may claim (config gpus; gpus.claim_gpu)
 
 
+def checkpoint_logits(
+    model_file: str,
+    split_csv: str,
+    split_input: str,
+    split: str,
+    weights_file: str,
+    kind: str,
+    device: torch.device,
+    batch_size: int,
+) -> tuple[np.ndarray, dict, TrainSettings]:
+    """(float64 logits of every image of ``split``, the model file's record, its settings) of one
+    trained model file, from the input the rule gave (``kind``: images, prefix or features)."""
+    model, record = load_model_file(model_file)
+    settings = TrainSettings.from_dict(record["settings"])
+    if settings.input != kind:
+        raise CelebaGenderError(
+            f"{model_file} was trained on {settings.input} but the rule gave it {kind} "
+            f"({split_input}): delete the model and rerun"
+        )
+    n = len(read_split(split_csv))
+    wsha = sha256_of(weights_file) if settings.input != "images" else ""
+    source = make_source(split_input, split_csv, n, settings, split, wsha)
+    with out_of_memory_advice(device, batch_size):
+        engine.model_to_device(model, device)
+        runner = engine.Runner.create(model, settings.input, device, settings.precision)
+        logits = engine.predict_logits(runner, source, batch_size)
+    return logits.numpy().astype(np.float64), record, settings
+
+
+def predictions_frame(split: pd.DataFrame, logits: np.ndarray) -> pd.DataFrame:
+    """Per-image predictions: image_id, label, logit, prob, pred (logit > 0)."""
+    return pd.DataFrame(
+        {
+            "image_id": split["image_id"],
+            "label": split["label"].to_numpy(),
+            "logit": logits,
+            "prob": sigmoid(logits),
+            "pred": predicted_class(logits).astype(int),
+        }
+    )
+
+
 @on_one_gpu
 def evaluate(job: EvaluateJob) -> dict:
     """Test-set metrics and per-image predictions of one trained model."""
     dev = engine.pick_device(job.device)
     engine.configure_device(dev, job.threads)
-    model, record = load_model_file(job.model)
-    settings = TrainSettings.from_dict(record["settings"])
-    if settings.input != job.kind:
-        raise CelebaGenderError(
-            f"{job.model} was trained on {settings.input} but the rule gave it {job.kind} "
-            f"({job.test_input}): delete the model and rerun"
-        )
+    logits, record, settings = checkpoint_logits(
+        job.model, job.test, job.test_input, "test", job.weights, job.kind, dev, job.batch_size
+    )
     test = read_split(job.test)
-    wsha = sha256_of(job.weights) if settings.input != "images" else ""
-    source = make_source(job.test_input, job.test, len(test), settings, "test", wsha)
-    with out_of_memory_advice(dev, job.batch_size):
-        engine.model_to_device(model, dev)
-        runner = engine.Runner.create(model, settings.input, dev, settings.precision)
-        logits = engine.predict_logits(runner, source, job.batch_size)
-    logits = logits.numpy().astype(np.float64)
     labels = test["label"].to_numpy()
     metrics = classification_metrics(labels, logits)
     metrics.update(
@@ -311,16 +367,7 @@ def evaluate(job: EvaluateJob) -> dict:
         epoch=record["epoch"],
         device=record.get("device", ""),
     )
-    predictions = pd.DataFrame(
-        {
-            "image_id": test["image_id"],
-            "label": labels,
-            "logit": logits,
-            "prob": sigmoid(logits),
-            "pred": predicted_class(logits).astype(int),
-        }
-    )
-    write_csv(job.out_predictions, predictions)
+    write_csv(job.out_predictions, predictions_frame(test, logits))
     write_json(job.out_metrics, metrics)
     log.info(
         "%s (%s): test loss %.4f, accuracy %.4f",
@@ -330,3 +377,94 @@ def evaluate(job: EvaluateJob) -> dict:
         metrics["test_accuracy"],
     )
     return metrics
+
+
+@dataclass
+class CalibrateJob:
+    """``calibrate``: for both checkpoints of one model (``model``: last, ``best``), the
+    validation logits, calibration on validation and test before and after temperature scaling
+    (``calibration.calibration_row``) and the test accuracy's and ROC-AUC's intervals
+    (``calibration.discrimination_row``), one row each in ``out_calibration``; the temperature
+    beside each model file (``calibration.temperature_path``, where ``predict`` looks); the
+    validation predictions; the reliability diagram of the test split (best checkpoint, before
+    and after scaling)."""
+
+    model: str
+    best: str
+    weights: str
+    val: str
+    val_input: str
+    predictions_last: str
+    predictions_best: str
+    kind: str
+    batch_size: int
+    n_boot: int
+    device: str
+    threads: int
+    out_temperature_last: str
+    out_temperature_best: str
+    out_val_predictions: str
+    out_calibration: str
+    out_reliability: str
+    gpus: list[int] | None = None
+
+
+def calibration_of(
+    val: pd.DataFrame, val_logits: np.ndarray, test: pd.DataFrame, n_boot: int
+) -> tuple[dict, object]:
+    """(the metrics.csv columns of one checkpoint's calibration, its temperature fit)."""
+    from . import calibration
+
+    fit = calibration.fit_temperature(val["label"], val_logits)
+    row = {
+        **calibration.discrimination_row(test["label"], test["logit"], n_boot),
+        **calibration.calibration_row(
+            val["label"], val_logits, test["label"], test["logit"], fit=fit, n_boot=n_boot
+        ),
+    }
+    return row, fit
+
+
+@on_one_gpu
+def calibrate(job: CalibrateJob) -> pd.DataFrame:
+    """Write each checkpoint's temperature, the calibration table, the validation predictions
+    and the reliability diagram; return the table."""
+    from . import calibration, plots
+
+    dev = engine.pick_device(job.device)
+    engine.configure_device(dev, job.threads)
+    val = read_split(job.val)
+    rows, predictions, tests = [], [], {}
+    for checkpoint, model_file, test_file, out_temperature in (
+        ("last", job.model, job.predictions_last, job.out_temperature_last),
+        ("best", job.best, job.predictions_best, job.out_temperature_best),
+    ):
+        if Path(out_temperature) != calibration.temperature_path(model_file):
+            raise ValueError(f"the temperature of {model_file} must be written beside it")
+        logits, _, settings = checkpoint_logits(
+            model_file, job.val, job.val_input, "val", job.weights, job.kind, dev, job.batch_size
+        )
+        tests[checkpoint] = pd.read_csv(test_file, dtype={"image_id": str})
+        row, fit = calibration_of(val, logits, tests[checkpoint], job.n_boot)
+        calibration.write_temperature(out_temperature, fit)
+        rows.append({"model": settings.model_name, "checkpoint": checkpoint, **row})
+        predictions.append(predictions_frame(val, logits).assign(checkpoint=checkpoint))
+        log.info("%s (%s): temperature %.4g%s, test ECE %.4f -> %.4f", settings.model_name,
+                 checkpoint, fit.temperature, " (flagged)" if fit.flagged else "",
+                 row["test_ece_width"], row["test_ece_width_calibrated"])  # fmt: skip
+    table = pd.DataFrame(rows)
+    write_csv(job.out_calibration, table)
+    write_csv(job.out_val_predictions, pd.concat(predictions, ignore_index=True))
+    best = tests["best"]
+    temperature = float(table.loc[table["checkpoint"] == "best", "temperature"].iloc[0])
+    plots.plot_reliability_overlay(
+        {
+            "before scaling": calibration.reliability_table(best["label"], best["logit"]),
+            f"after (T = {temperature:.3g})": calibration.reliability_table(
+                best["label"], calibration.apply_temperature(best["logit"], temperature)
+            ),
+        },
+        job.out_reliability,
+        title=f"{rows[0]['model']}: test reliability (best checkpoint)",
+    )
+    return table

@@ -13,9 +13,11 @@ from pathlib import Path
 import pandas as pd
 
 from celeba_gender.constants import PUBLISHED_TEST_ACCURACY, format_lr
+from celeba_gender.grid import KINDS, kind_of, ranking_column
 from celeba_gender.io import ReportError, write_csv
 from celeba_gender.plots import check_history
 
+WORST_GROUP = "val_worst_group_accuracy"  # history column under select_by worst_group (and DFR)
 METRIC_KEYS: tuple[str, ...] = (
     "model",
     "strategy",
@@ -103,6 +105,8 @@ def collect_metrics(
                 **{k: metrics[k] for k in METRIC_KEYS[5:]},
                 "numerics": str(metrics.get("numerics") or "fp32"),  # train.precision
                 "device": str(metrics.get("device") or ""),
+                "kind": kind_of(model),
+                **({WORST_GROUP: float(own[WORST_GROUP])} if WORST_GROUP in own.index else {}),
             }
         )
     if not rows:
@@ -114,11 +118,30 @@ def collect_metrics(
             f"collect_metrics: model '{duplicated['model'].iloc[0]}' checkpoint "
             f"'{duplicated['checkpoint'].iloc[0]}' appears in more than one metrics.json"
         )
+    frame["_kind"] = frame["kind"].map(KINDS.index)  # ERM before DFR
     return frame.sort_values(
-        ["lr", "strategy", "seed", "checkpoint"],
-        ascending=[False, True, True, False],
+        ["lr", "strategy", "seed", "checkpoint", "_kind"],
+        ascending=[False, True, True, False, True],
         ignore_index=True,
-    )
+    ).drop(columns="_kind")
+
+
+def with_evaluation_columns(metrics: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
+    """``metrics`` with the columns of ``extra`` (rows keyed by model and checkpoint: the group
+    summaries, the calibration) that it does not have yet, appended on the right; every row of
+    ``metrics`` must have one in ``extra``."""
+    new = [c for c in extra.columns if c not in metrics.columns]
+    keyed = extra[["model", "checkpoint", *new]]
+    if keyed.duplicated(["model", "checkpoint"]).any():
+        raise ReportError("metrics table: an evaluation has two rows of extra columns")
+    merged = metrics.merge(keyed, on=["model", "checkpoint"], how="left", validate="1:1")
+    missing = merged[merged[new].isna().all(axis=1)] if new else merged.iloc[:0]
+    if len(missing):
+        raise ReportError(
+            f"metrics table: no group/calibration row for {missing['model'].iloc[0]} "
+            f"({missing['checkpoint'].iloc[0]}); rerun the workflow"
+        )
+    return merged
 
 
 def write_metrics(metrics: pd.DataFrame, out_csv: str | os.PathLike) -> Path:
@@ -140,10 +163,11 @@ def published_accuracy(strategy: int, lr: float) -> float:
 
 def published_comparison(metrics: pd.DataFrame, checkpoint: str = "last") -> pd.DataFrame:
     """Per (strategy, lr): our test accuracy in percent (mean, sd, range over seeds) beside the
-    study's. Uses rows of ``checkpoint`` (the study tested after the last epoch) when present."""
-    rows = metrics
-    if "checkpoint" in metrics.columns and (metrics["checkpoint"] == checkpoint).any():
-        rows = metrics[metrics["checkpoint"] == checkpoint]
+    study's. Uses rows of ``checkpoint`` (the study tested after the last epoch) when present;
+    ERM models only (the study had no DFR)."""
+    rows = metrics[metrics["kind"] == "erm"] if "kind" in metrics.columns else metrics
+    if "checkpoint" in rows.columns and (rows["checkpoint"] == checkpoint).any():
+        rows = rows[rows["checkpoint"] == checkpoint]
     used = ", ".join(sorted(map(str, rows["checkpoint"].unique()))) if "checkpoint" in rows else "?"
     percent = rows.assign(acc=100.0 * rows["test_accuracy"].astype(float))
     grouped = percent.groupby(["strategy", "lr"], sort=False)["acc"]
@@ -159,13 +183,17 @@ def published_comparison(metrics: pd.DataFrame, checkpoint: str = "last") -> pd.
     return table.sort_values(["lr", "strategy"], ascending=[False, True], ignore_index=True)
 
 
-def best_model(metrics: pd.DataFrame) -> pd.Series:
-    """The row with the highest validation accuracy at its checkpoint's epoch (ties: the
-    last-epoch checkpoint)."""
+def best_model(metrics: pd.DataFrame, select_by: str = "val_accuracy") -> pd.Series:
+    """The row with the highest validation accuracy at its checkpoint's epoch (the worst-group
+    one under ``select_by: worst_group``; a DFR model's from its held-out half); ties: the
+    last-epoch checkpoint."""
     if metrics.empty:
         raise ReportError("best_model: the metrics table has no rows")
+    column = ranking_column(select_by)
+    if column not in metrics.columns:
+        raise ReportError(f"best_model: the metrics table has no {column} column")
     ranked = metrics.assign(_last=metrics["checkpoint"] == "last").sort_values(
-        ["val_accuracy", "_last"], ascending=[False, False], kind="stable"
+        [column, "_last"], ascending=[False, False], kind="stable"
     )
     return ranked.iloc[0].drop("_last")
 
@@ -196,8 +224,10 @@ def _signed(value: float) -> str:
 
 def models_display(metrics: pd.DataFrame) -> pd.DataFrame:
     """The model table as shown: accuracies in percent, the study's test accuracy beside ours."""
+    kinds = metrics["kind"] if "kind" in metrics.columns else ["erm"] * len(metrics)
     published = [
-        published_accuracy(s, lr) for s, lr in zip(metrics["strategy"], metrics["lr"], strict=True)
+        published_accuracy(s, lr) if kind == "erm" else math.nan
+        for s, lr, kind in zip(metrics["strategy"], metrics["lr"], kinds, strict=True)
     ]
     ours = 100.0 * metrics["test_accuracy"].astype(float)
     difference = ours - pd.Series(published, index=metrics.index)
@@ -245,15 +275,19 @@ def comparison_display(comparison: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def best_model_sentence(metrics: pd.DataFrame) -> str:
-    """The best model by validation accuracy, stated in words (escaped HTML)."""
-    best = best_model(metrics)
+def best_model_sentence(metrics: pd.DataFrame, select_by: str = "val_accuracy") -> str:
+    """The best model by validation accuracy (or worst-group accuracy), in words (escaped HTML)."""
+    best = best_model(metrics, select_by)
     name = html.escape(str(best["model"]))
+    column = ranking_column(select_by)
+    what = (
+        "worst-group validation accuracy" if select_by == "worst_group" else "validation accuracy"
+    )
     return (
-        f"Best model by validation accuracy: <strong>{name}</strong> "
+        f"Best model by {what}: <strong>{name}</strong> "
         f"(strategy {int(best['strategy'])}, learning rate {format_lr(best['lr'])}, seed "
-        f"{int(best['seed'])}, epoch {int(best['epoch'])}) with a validation accuracy of "
-        f"{100 * float(best['val_accuracy']):.2f}% and a test accuracy of "
+        f"{int(best['seed'])}, epoch {int(best['epoch'])}) with a {what} of "
+        f"{100 * float(best[column]):.2f}% and a test accuracy of "
         f"{100 * float(best['test_accuracy']):.2f}% ({html.escape(str(best['checkpoint']))} "
         "checkpoint)."
     )

@@ -421,3 +421,80 @@ def write_model_card(path: str | os.PathLike, card: ModelCardInput) -> Path:
     """Render ``card`` and write it to ``path`` (``model_card.md``) atomically."""
     write_text(path, render_model_card(card))
     return Path(path)
+
+
+# ----------------------------------------------------------------------------- the model_card job
+CARD_PREFIX = "model_card"  # report/model_card.md: the best model's; model_card_<model>.md
+
+
+@dataclass(frozen=True)
+class ModelCardJob:
+    """The model_card rule: ``card`` is ``model_card`` (the best model by validation, as the
+    page names it) or ``model_card_<model>`` (that model at its better checkpoint by the same
+    rule). Every number comes from the run's own files: metrics.csv (``metrics``), the split
+    sizes, the group tables and test predictions of every evaluation (the card's own are picked
+    by model and checkpoint), and the backbone file."""
+
+    card: str
+    metrics: str
+    sizes: str
+    weights: str
+    groups: list[str]
+    predictions: list[str]
+    experiment: str
+    select_by: str
+    settings: Mapping[str, Any]
+    numerics: str
+    weights_note: str
+    random_weights: bool
+    synthetic: bool
+    target: str
+    out_card: str
+
+
+def shipped_row(metrics: pd.DataFrame, card: str, select_by: str) -> pd.Series:
+    """The metrics.csv row a card describes: the best by validation (of one model, for
+    ``model_card_<model>``)."""
+    from celeba_gender.metrics_table import best_model
+
+    model = card[len(CARD_PREFIX) + 1 :] if card != CARD_PREFIX else None
+    rows = metrics if model is None else metrics[metrics["model"] == model]
+    if rows.empty:
+        raise CelebaGenderError(f"model card {card}: {model} is not in {len(metrics)} metrics rows")
+    return best_model(rows.reset_index(drop=True), select_by)
+
+
+def _evaluation_file(files: Sequence[str], model: str, checkpoint: str) -> str:
+    """The file of ``files`` under evaluation/<model>/<checkpoint>/."""
+    for path in map(Path, files):
+        if (path.parent.parent.name, path.parent.name) == (model, checkpoint):
+            return str(path)
+    raise CelebaGenderError(f"model card: no evaluation file of {model} ({checkpoint})")
+
+
+def model_card(job: ModelCardJob) -> Path:
+    """Fill a ``ModelCardInput`` from the run's files and write the card."""
+    from celeba_gender.io import sha256_of
+    from celeba_gender.stats import detect_collapse
+
+    row = shipped_row(pd.read_csv(job.metrics), job.card, job.select_by)
+    model, checkpoint = str(row["model"]), str(row["checkpoint"])
+    predictions = pd.read_csv(_evaluation_file(job.predictions, model, checkpoint))
+    sizes = pd.read_csv(job.sizes).set_index("split")["n"]
+    settings = dict(job.settings[model])
+    card = ModelCardInput(
+        model=model,
+        experiment=job.experiment,
+        metrics_row=row.to_dict(),
+        split_counts={split: int(n) for split, n in sizes.items()},
+        settings={k: v for k, v in settings.items() if k != "extra"},
+        numerics=job.numerics,
+        weights_description=job.weights_note,
+        weights_sha256=sha256_of(job.weights),
+        random_weights=job.random_weights,
+        synthetic_data=job.synthetic,
+        target=job.target,
+        group_metrics=pd.read_csv(_evaluation_file(job.groups, model, checkpoint)),
+        collapse=detect_collapse(predictions["pred"], predictions["label"]),
+    )
+    return write_model_card(job.out_card, card)

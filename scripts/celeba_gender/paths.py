@@ -45,6 +45,13 @@ MODELS_DIR = "models"  # models/<model>/{model.pt, best.pt, history.csv}
 IMAGENET_WEIGHTS = "resources/weights/vgg16-397923af.pth"
 # The config sections the data stages read (ingest, split, EDA): the data key hashes them.
 DATA_SECTIONS = ("data", "split")
+# Keys added after data keys were first written: left out of the hash at these defaults, so that
+# a config that does not change them keeps its data key (and its shared stages).
+LATER_DEFAULTS = {
+    ("data", "target"): "Male",
+    ("split", "method"): "stratified",
+    ("synthetic", "group_rates"): None,
+}
 
 
 def _digest(value) -> str:
@@ -77,11 +84,15 @@ def data_settings(data: Mapping) -> dict:
 def data_key(config: Mapping) -> str:
     """``<data folder name>-<subset size or all>-<hash>``: names what ingest, split and the EDA
     read. The hash covers ``data.*`` (:func:`data_settings`) and ``split.*``, and ``synthetic.*``
-    when the workflow generates the data; any change of them gives another key (another folder)."""
-    sections = {name: config[name] for name in DATA_SECTIONS}
+    when the workflow generates the data; any change of them gives another key (another folder),
+    except keys added later (``LATER_DEFAULTS``) while they hold their defaults."""
+    sections = {name: dict(config[name]) for name in DATA_SECTIONS}
     sections["data"] = data_settings(config["data"])
     if config.get("synthetic", {}).get("enabled"):
-        sections["synthetic"] = config["synthetic"]
+        sections["synthetic"] = dict(config["synthetic"])
+    for (section, key), default in LATER_DEFAULTS.items():
+        if section in sections and sections[section].get(key, default) == default:
+            sections[section].pop(key, None)
     n = config["data"]["subset_size"]
     return f"{_slug(Path(config['data']['root']).name)}-{n or 'all'}-{_digest(sections)}"
 

@@ -89,14 +89,17 @@ def plot_sample_images(
     return fig
 
 
-def plot_gender_counts(counts: pd.DataFrame, out_png: str | os.PathLike) -> Figure:
-    """Figure 2: a bar per gender with its count printed on the bar."""
+def plot_gender_counts(
+    counts: pd.DataFrame, out_png: str | os.PathLike, target: str = LABEL_ATTRIBUTE
+) -> Figure:
+    """Figure 2: a bar per class of the target (gender for Male) with its count on the bar."""
     fig, (ax,) = new_figure(5.5, 4.2)
     bars = ax.bar(counts["gender"], counts["count"], color=GENDER_COLOURS[: len(counts)], width=0.6)
     ax.bar_label(bars, labels=[f"{int(c):,}" for c in counts["count"]], padding=3, fontsize=10)
-    ax.set_xlabel("Gender", fontsize=LABEL_SIZE)
+    what = "Gender" if target == LABEL_ATTRIBUTE else target
+    ax.set_xlabel(what, fontsize=LABEL_SIZE)
     ax.set_ylabel("Number of images", fontsize=LABEL_SIZE)
-    ax.set_title(f"Gender distribution (n = {int(counts['count'].sum()):,})", fontsize=TITLE_SIZE)
+    ax.set_title(f"{what} distribution (n = {int(counts['count'].sum()):,})", fontsize=TITLE_SIZE)
     ax.margins(y=0.12)
     style_axes(ax, "y")
     save_figure(out_png, fig)
@@ -122,22 +125,24 @@ def correlation_colours(corr: pd.Series) -> list[str]:
     return [NEGATIVE_COLOUR if value < 0 else POSITIVE_COLOUR for value in corr]
 
 
-def plot_correlations(corr: pd.DataFrame, out_png: str | os.PathLike) -> Figure:
-    """Figure 4: correlation with Male per attribute, negative blue, positive red.
+def plot_correlations(
+    corr: pd.DataFrame, out_png: str | os.PathLike, target: str = LABEL_ATTRIBUTE
+) -> Figure:
+    """Figure 4: correlation with the target (Male) per attribute, negative blue, positive red.
 
-    Male itself and attributes with an undefined (NaN) correlation are left out.
+    The target itself and attributes with an undefined (NaN) correlation are left out.
     """
-    shown = corr[(corr["attribute"] != LABEL_ATTRIBUTE) & corr["corr"].notna()]
+    shown = corr[(corr["attribute"] != target) & corr["corr"].notna()]
     shown = shown.sort_values("corr", ascending=True, kind="stable")
     fig, (ax,) = new_figure(8, 0.24 * len(shown) + 1.6)
     ax.barh(shown["attribute"], shown["corr"], color=correlation_colours(shown["corr"]), height=0.7)
     ax.axvline(0, color="#333333", linewidth=0.8)
     ax.set_xlim(-1.0, 1.0)
     ax.set_ylim(-0.6, len(shown) - 0.4)
-    ax.set_xlabel(f"Pearson correlation with {LABEL_ATTRIBUTE} (-1/1 coding)", fontsize=LABEL_SIZE)
+    ax.set_xlabel(f"Pearson correlation with {target} (-1/1 coding)", fontsize=LABEL_SIZE)
     ax.set_ylabel("Attribute", fontsize=LABEL_SIZE)
     ax.set_title(
-        f"Correlation between {LABEL_ATTRIBUTE} and each attribute\n"
+        f"Correlation between {target} and each attribute\n"
         "(blue: more frequent in women, red: more frequent in men)",
         fontsize=TITLE_SIZE,
     )

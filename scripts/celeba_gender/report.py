@@ -21,6 +21,7 @@ import pandas as pd
 from celeba_gender import reportitems
 from celeba_gender.costs import COST_NOTE, cost_display, cost_table
 from celeba_gender.grid import numerics_note
+from celeba_gender.groups import SUMMARY_KEYS, group_summary
 from celeba_gender.io import ReportError, write_text
 from celeba_gender.metrics_table import (
     best_model_sentence,
@@ -29,6 +30,7 @@ from celeba_gender.metrics_table import (
     lr_text,
     models_display,
     published_comparison,
+    with_evaluation_columns,
     write_metrics,
 )
 from celeba_gender.plots import load_histories
@@ -168,9 +170,20 @@ def summary_html(dataset_summary: Mapping[str, object]) -> str:
     return table_html(pd.DataFrame(items))
 
 
-def models_html(metrics: pd.DataFrame) -> str:
+def cards_html(cards: Sequence[str]) -> str:
+    """Links to the model cards (written beside the page, in its report/ folder)."""
+    links = ", ".join(
+        f'<a href="{html.escape(name, quote=True)}.md">{html.escape(name)}.md</a>' for name in cards
+    )
+    return (
+        f'<p id="model-cards">Model cards (Markdown, beside this page): {links}. model_card.md is '
+        "the best model's by validation.</p>"
+    )
+
+
+def models_html(metrics: pd.DataFrame, select_by: str = "val_accuracy", cards=()) -> str:
     """The Models section: every model's numbers beside the study's, the best model in words,
-    and the per-cell comparison with the study."""
+    the links to the model cards and the per-cell comparison with the study."""
     models = models_display(metrics)
     return "\n".join(
         [
@@ -179,7 +192,8 @@ def models_html(metrics: pd.DataFrame) -> str:
             "published test accuracy is shown beside ours (— where the study had no such "
             "cell).</p>",
             _tag_rows(table_html(models, table_id="models"), list(models["Model"])),
-            f'<p class="best">{best_model_sentence(metrics)}</p>',
+            f'<p class="best">{best_model_sentence(metrics, select_by)}</p>',
+            cards_html(cards) if cards else "",
             "<h3>Test accuracy per grid cell, beside the study's</h3>",
             table_html(comparison_display(published_comparison(metrics))),
         ]
@@ -275,6 +289,7 @@ class ReportJob:
     pretrained: bool
     benchmark_roots: Sequence[str]
     benchmark_files: Sequence[str]
+    cards: Sequence[str] = ()  # the model cards' names (report/<name>.md), linked from the page
 
     def file(self, key: str) -> str:
         """The one file of a per-run item."""
@@ -349,6 +364,35 @@ def worst_groups(models: Sequence[str], subgroup_summaries: Sequence[str]) -> pd
     return pd.DataFrame(rows)
 
 
+def groups_html(metrics: pd.DataFrame, groups: pd.DataFrame, config: Mapping) -> str:
+    """Worst-group and mean-group accuracy per evaluation, then every group's accuracy with its
+    Wilson interval; small groups marked (docs/groups.md)."""
+    evaluate = config["evaluate"]
+    note = (
+        f"Groups fixed in advance: the target {config.get('data', {}).get('target', 'Male')} "
+        "crossed with "
+        f"{', '.join(evaluate.get('group_by') or []) or 'the default attribute'}; test split. "
+        f"Groups under {evaluate['min_group_size']} images are marked small and left out of the "
+        "worst group. Intervals: 95% Wilson score."
+    )
+    return (
+        noted_table_html(metrics[list(GROUP_SHOWN)], note)
+        + "<h3>Accuracy per group</h3>"
+        + table_html(groups)
+    )
+
+
+def calibration_html(metrics: pd.DataFrame) -> str:
+    """Test calibration per evaluation before and after temperature scaling (fitted on
+    validation); intervals in metrics.csv."""
+    note = (
+        "Top-label ECE (15 equal-width / equal-mass bins), NLL and Brier score on the test split, "
+        "before and after one temperature per model and checkpoint fitted on validation "
+        "(accuracy and ROC-AUC unchanged). 95% bootstrap intervals are in metrics.csv."
+    )
+    return noted_table_html(metrics[list(CALIBRATION_SHOWN)], note)
+
+
 def run_notes(comparison_json: str, collapse: pd.DataFrame) -> list[str]:
     """The Notes: the comparison of the best configurations (with each paired test) and every
     model that collapsed to one class."""
@@ -362,12 +406,38 @@ def run_notes(comparison_json: str, collapse: pd.DataFrame) -> list[str]:
     return notes
 
 
-def report(job: ReportJob) -> pd.DataFrame:
-    """Write ``metrics.csv`` and the self-contained ``report.html``; return the metrics table."""
+GROUP_SHOWN = ("model", "checkpoint", *SUMMARY_KEYS)
+CALIBRATION_SHOWN = (
+    "model", "checkpoint", "temperature", "temperature_flag", "test_ece_width",
+    "test_ece_width_calibrated", "test_ece_mass", "test_ece_mass_calibrated", "test_nll",
+    "test_nll_calibrated", "test_brier", "test_brier_calibrated",
+)  # fmt: skip
+
+
+def metrics_table(job: ReportJob) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """metrics.csv's table (the evaluations, then their group summaries and calibration) and
+    the long group table of every evaluation."""
     metrics = collect_metrics(
         job.files("evaluate_metrics"), load_histories(job.files("train_history"))
     )
+    size = int(job.config["evaluate"]["min_group_size"])
+    tables = [pd.read_csv(path) for path in job.files("evaluate_groups_table")]
+    summaries = pd.DataFrame(
+        [{"model": t["model"].iloc[0], "checkpoint": t["checkpoint"].iloc[0],
+          **group_summary(t, size)} for t in tables]
+    )  # fmt: skip
+    calibration = pd.concat(
+        [pd.read_csv(path) for path in job.files("calibrate_calibration")], ignore_index=True
+    )
+    metrics = with_evaluation_columns(with_evaluation_columns(metrics, summaries), calibration)
+    return metrics, pd.concat(tables, ignore_index=True)
+
+
+def report(job: ReportJob) -> pd.DataFrame:
+    """Write ``metrics.csv`` and the self-contained ``report.html``; return the metrics table."""
+    metrics, groups = metrics_table(job)
     write_metrics(metrics, job.out_metrics)
+    select_by = job.config.get("train", {}).get("select_by", "val_accuracy")
     collapse = pd.read_csv(job.file("model_statistics_collapse"))
     costs = cost_display(cost_table(job.benchmark_files, job.benchmark_roots))
     prov = provenance(job.config, WORKFLOW_DIR, metrics["device"])
@@ -375,8 +445,10 @@ def report(job: ReportJob) -> pd.DataFrame:
         ("Accuracy with 95% CI", table_html(pd.read_csv(job.file("model_statistics_per_model")))),
         ("Mean over seeds", table_html(pd.read_csv(job.file("model_statistics_per_config")))),
         ("Collapse check", table_html(collapse)),
+        ("Groups by design", groups_html(metrics, groups, job.config)),
+        ("Calibration before and after temperature scaling", calibration_html(metrics)),
         (
-            "Worst-group accuracy",
+            "Worst-group accuracy (exploratory screen of every attribute)",
             table_html(worst_groups(job.models, job.files("subgroups_summary"))),
         ),
         ("Cost of this run", noted_table_html(costs, COST_NOTE)),
@@ -387,7 +459,7 @@ def report(job: ReportJob) -> pd.DataFrame:
     sections = [
         ("Dataset", summary_html(_read_json(job.file("ingest_summary")))),
         ("Splits", table_html(pd.read_csv(job.file("split_sizes")))),
-        ("Models", models_html(metrics)),
+        ("Models", models_html(metrics, select_by, job.cards)),
         *item_sections(job),
         *tables,
         ("Notes", notes_html(run_notes(job.file("model_statistics_comparison"), collapse))),

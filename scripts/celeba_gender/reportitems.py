@@ -61,11 +61,11 @@ ITEMS: tuple[ReportItem, ...] = (
         "eda",
         "gender_counts",
         "Data",
-        "Images per gender (Figure 2)",
+        "Images per class of the target (Figure 2)",
         "eda_gender_counts",
         page="figure",
     ),
-    ReportItem("eda", "gender_counts_table", "Data", "gender counts", "eda_gender_counts_table"),
+    ReportItem("eda", "gender_counts_table", "Data", "class counts", "eda_gender_counts_table"),
     ReportItem("eda", "null_counts", "Data", "Null values per column", "eda_nulls", page="table"),
     ReportItem(
         "eda",
@@ -82,7 +82,7 @@ ITEMS: tuple[ReportItem, ...] = (
         "eda",
         "correlations",
         "Data",
-        "Correlation with Male (Figure 4)",
+        "Correlation with the target (Figure 4)",
         "eda_correlations",
         page="figure",
     ),
@@ -90,7 +90,7 @@ ITEMS: tuple[ReportItem, ...] = (
         "eda",
         "correlations_table",
         "Data",
-        "correlations with Male",
+        "correlations with the target",
         "eda_correlations_table",
     ),
     # Training
@@ -173,6 +173,31 @@ ITEMS: tuple[ReportItem, ...] = (
         "Accuracy by group",
         "subgroup_heatmap",
         per="model",
+        page="figure",
+    ),
+    # Groups by design (docs/groups.md): the page reads the tables for its own section.
+    ReportItem(
+        "evaluate_groups", "table", "Groups", "group table", "group_table", per="checkpoint"
+    ),
+    # Calibration (docs/report.md)
+    ReportItem(
+        "calibrate", "calibration", "Calibration", "calibration", "calibration_table", per="model"
+    ),
+    ReportItem(
+        "calibrate",
+        "reliability",
+        "Calibration",
+        "Reliability diagram",
+        "reliability",
+        per="model",
+        page="figure",
+    ),
+    ReportItem(
+        "compare_reliability",
+        "figure",
+        "Calibration",
+        "Reliability of the compared pair",
+        "reliability_pair",
         page="figure",
     ),
     # Explanations

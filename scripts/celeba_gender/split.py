@@ -1,4 +1,8 @@
-"""Stratified train/validation/test split of the metadata table (sklearn, seeded)."""
+"""Train/validation/test split of the metadata table: stratified by the target (sklearn, seeded),
+or CelebA's official partition (``split.method: official``).
+
+The label of a split file is the target attribute (``data.target``; 1 = present): for the study's
+``Male`` it is the metadata's ``label`` column, as before."""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ from dataclasses import dataclass
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from celeba_gender.constants import CLASS_NAMES
+from celeba_gender.constants import CLASS_NAMES, LABEL_ATTRIBUTE
 from celeba_gender.io import DataError, write_csv
+from celeba_gender.targets import class_names
 
 SPLIT_NAMES: tuple[str, str, str] = ("train", "val", "test")
 SPLIT_COLUMNS = ["image_id", "path", "label"]
@@ -133,15 +138,48 @@ def stratified_split(
     return parts
 
 
-def summary(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """One row per split: split, n, n_female, n_male."""
+def summary(splits: dict[str, pd.DataFrame], target: str = LABEL_ATTRIBUTE) -> pd.DataFrame:
+    """One row per split: split, n, and n_<class> per class of the target (n_female, n_male for
+    Male; n_not_Smiling, n_Smiling for Smiling)."""
+    negative, positive = (f"n_{name.replace(' ', '_')}" for name in class_names(target))
     rows = []
     for name, part in splits.items():
-        n_male = int(part["label"].sum())
-        rows.append(
-            {"split": name, "n": len(part), "n_female": len(part) - n_male, "n_male": n_male}
+        n_pos = int(part["label"].sum())
+        rows.append({"split": name, "n": len(part), negative: len(part) - n_pos, positive: n_pos})
+    return pd.DataFrame(rows, columns=["split", "n", negative, positive])
+
+
+def with_target(meta: pd.DataFrame, target: str) -> pd.DataFrame:
+    """The metadata with ``label`` = the target attribute (1 = present); Male's is ``label``."""
+    if target == LABEL_ATTRIBUTE:
+        return meta
+    if target not in meta.columns:
+        raise DataError(f"split: data.target {target!r} is not a column of the metadata table")
+    return meta.assign(label=meta[target].eq(1).astype(int))
+
+
+# CelebA's list_eval_partition codes
+PARTITION_CODES: dict[int, str] = {0: "train", 1: "val", 2: "test"}
+
+
+def official_split(meta: pd.DataFrame, partition: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """``meta``'s images by CelebA's own partition (``ingest.read_partition``: image_id,
+    partition 0/1/2), in the metadata's order; DataError naming an image without one."""
+    _check_columns(meta)
+    codes = partition.drop_duplicates("image_id").set_index("image_id")["partition"]
+    found = meta["image_id"].map(codes)
+    if found.isna().any():
+        missing = meta.loc[found.isna(), "image_id"]
+        raise DataError(
+            f"split: {len(missing)} image(s) have no official partition, e.g. {missing.iloc[0]}; "
+            "use split.method: stratified, or the partition file of this dataset"
         )
-    return pd.DataFrame(rows, columns=["split", "n", "n_female", "n_male"])
+    parts = {
+        name: meta.loc[found == code, SPLIT_COLUMNS].reset_index(drop=True)
+        for code, name in PARTITION_CODES.items()
+    }
+    _check_parts(parts, len(meta))
+    return parts
 
 
 def write_splits(splits: dict[str, pd.DataFrame], out_paths: dict[str, str | os.PathLike]) -> None:
@@ -166,14 +204,26 @@ class SplitJob:
     out_val: str
     out_test: str
     out_sizes: str
+    target: str = LABEL_ATTRIBUTE
+    method: str = "stratified"
+    root: str = ""  # data.root and data.format: where the official partition is
+    format: str = "auto"
+    partition: list[str] | None = None  # the partition file (an input, for Snakemake)
 
 
 def split(job: SplitJob) -> pd.DataFrame:
     """Write the three split files and their sizes table; return the sizes."""
-    meta = pd.read_csv(job.metadata, dtype={"image_id": str})
-    splits = stratified_split(meta, train=job.train, val=job.val, test=job.test, seed=job.seed)
+    meta = with_target(pd.read_csv(job.metadata, dtype={"image_id": str}), job.target)
+    if job.method == "official":
+        from celeba_gender.ingest import read_partition
+        from celeba_gender.layouts import detect_layout
+
+        layout = detect_layout(job.root) if job.format == "auto" else job.format
+        splits = official_split(meta, read_partition(job.root, layout))
+    else:
+        splits = stratified_split(meta, job.train, job.val, job.test, seed=job.seed)
     write_splits(splits, {"train": job.out_train, "val": job.out_val, "test": job.out_test})
-    sizes = summary(splits)
+    sizes = summary(splits, job.target)
     write_csv(job.out_sizes, sizes)
     log.info("split sizes:\n%s", sizes.to_string(index=False))
     return sizes

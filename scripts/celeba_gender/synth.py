@@ -1251,11 +1251,15 @@ class SynthesizeJob:
     layout: str
     threads: int
     out_attributes: str
+    group_rates: GroupRates | None = None  # synthetic.group_rates (docs/groups.md)
 
 
 def synthesize(job: SynthesizeJob) -> Path:
     """Generate the dataset; its attribute file must be the rule's output."""
-    attributes = generate(job.root, job.n_images, job.seed, job.layout, workers=job.threads)
+    attributes = generate(
+        job.root, job.n_images, job.seed, job.layout, workers=job.threads,
+        group_rates=job.group_rates,
+    )  # fmt: skip
     if attributes.resolve() != Path(job.out_attributes).resolve():
         raise SynthError(f"synthesize wrote {attributes}, the rule expects {job.out_attributes}")
     log.info("synthetic dataset written: %s", attributes)
