@@ -57,6 +57,8 @@ from scipy.optimize import minimize_scalar
 
 from celeba_gender.io import CelebaGenderError, DataError, write_json
 from celeba_gender.metrics import bce_with_logits, binary_array, predicted_class, sigmoid
+from celeba_gender.plots import plot_reliability_overlay
+from celeba_gender.stats import bootstrap_accuracy_ci
 
 ECE_BINS = 15
 CONFIDENCE_RANGE: tuple[float, float] = (0.5, 1.0)  # the top-label confidence of two classes
@@ -332,8 +334,6 @@ def discrimination_row(
 ) -> dict[str, float]:
     """Test accuracy (decision rule logit > 0) and ROC-AUC, each with its percentile bootstrap
     interval over images, keyed by ``DISCRIMINATION_COLUMNS`` (the model card's numbers)."""
-    from celeba_gender.stats import bootstrap_accuracy_ci
-
     y, z = labels_and_logits(labels, logits, "test")
     accuracy = bootstrap_accuracy_ci(y, predicted_class(z).astype(int), n_boot, seed, level)
     auc = bootstrap_roc_auc(y, z, n_boot, seed, level)
@@ -508,8 +508,6 @@ class CompareReliabilityJob:
 
 def compare_reliability(job: CompareReliabilityJob) -> None:
     """Draw the overlay of the compared pair."""
-    from celeba_gender.plots import plot_reliability_overlay
-
     by_model = dict(zip(job.models, job.predictions, strict=True))
     pairs = [p for p in json.loads(Path(job.comparison).read_text()).get("pairs", [])
              if p.get("model_b")]  # fmt: skip

@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from celeba_gender import layouts
+from celeba_gender import download, grid, layouts
+from celeba_gender.constants import ATTRIBUTES
 from celeba_gender.io import write_text
 from celeba_gender.paths import data_settings
 from celeba_gender.tracking import tracking_available
@@ -193,8 +194,6 @@ def check_data(config: Mapping) -> None:
 def check_download(config: Mapping) -> None:
     """``data.source`` kaggle or huggingface: the download rule will fill ``data.root`` (a missing
     folder is fine); its settings, the layout it gives and the client packages are checked."""
-    from celeba_gender import download
-
     data, source = config["data"], config["data"]["source"]
     if config["synthetic"]["enabled"]:
         raise layouts.DataError(
@@ -270,9 +269,6 @@ def check_config(config: Mapping) -> None:
 def check_groups(config: Mapping) -> None:
     """evaluate.group_by names CelebA attributes other than data.target; the models of
     evaluate.model_cards are in the grid; select_by worst_group and train.dfr need groups."""
-    from celeba_gender import grid
-    from celeba_gender.constants import ATTRIBUTES
-
     target, groups = grid.target(config), grid.group_by(config)
     unknown = [name for name in groups if name not in ATTRIBUTES]
     if unknown or target in groups:

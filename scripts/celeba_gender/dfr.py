@@ -45,8 +45,10 @@ in the functions that fit, as ``metrics.py`` explains (~1.4 s per import).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -55,10 +57,10 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import jobs
+from . import engine, jobs
 from .groups import group_accuracy
-from .io import CelebaGenderError
-from .metrics import binary_array, predicted_class, sigmoid
+from .io import CelebaGenderError, sha256_of, write_csv, write_json
+from .metrics import bce_with_logits, binary_array, predicted_class, sigmoid
 from .model import PREFIX_END
 
 log = logging.getLogger(__name__)
@@ -405,8 +407,6 @@ class DfrJob:
 
 def half_scores(result: DfrResult, x: np.ndarray, y: np.ndarray, g: np.ndarray) -> dict:
     """BCE loss, accuracy and worst-group accuracy of the DFR layer on rows of one half."""
-    from .metrics import bce_with_logits
-
     logits = result.logits(x)
     accuracy = float((predicted_class(logits).astype(np.int64) == y).mean())
     worst = heldout_worst_group(logits, y, g, len(result.group_names))
@@ -416,12 +416,6 @@ def half_scores(result: DfrResult, x: np.ndarray, y: np.ndarray, g: np.ndarray) 
 def _refit_checkpoint(job: DfrJob, source_file: str, out_file: str, val, groups, names, dev):
     """Fit DFR on one checkpoint's validation embeddings and write its model file; return its
     history row and summary."""
-    import dataclasses
-    import time
-
-    from . import engine
-    from .io import sha256_of
-
     started = time.perf_counter()
     model, record = jobs.load_model_file(source_file)
     settings = jobs.TrainSettings.from_dict(record["settings"])
@@ -454,9 +448,6 @@ def _refit_checkpoint(job: DfrJob, source_file: str, out_file: str, val, groups,
 def dfr(job: DfrJob) -> dict:
     """Refit the last layer of both checkpoints of one ERM model on group-balanced validation
     data; write the DFR model files, the history and the summary."""
-    from . import engine
-    from .io import write_csv, write_json
-
     dev = engine.pick_device(job.device)
     engine.configure_device(dev, job.threads)
     val = jobs.read_split(job.val)

@@ -302,10 +302,7 @@ def fetch(
             log.info("download: %s already downloaded and verified (%s)", spec.source, marker)
             return marker
     require_client(spec.source)
-    if spec.source == "huggingface":
-        from celeba_gender import download_hub as backend
-    else:
-        from celeba_gender import download_kaggle as backend
+    backend = download_hub if spec.source == "huggingface" else download_kaggle
     data, files, counts = backend.fetch_source(spec, root, log, free_space)
     _write_marker(record, spec, data, files, counts)
     _write_marker(marker, spec, data, files, counts)
@@ -383,3 +380,7 @@ def download(job: DownloadJob, log: logging.Logger | None = None) -> Path:
     if probe is None:
         return fetch(spec, job.root, log)
     return fetch(spec, job.root, log, free_space=probe)
+
+
+# The backends import this module's helpers: imported last, once every name above exists.
+from celeba_gender import download_hub, download_kaggle  # noqa: E402

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from celeba_gender import ingest
 from celeba_gender.download import (
     KAGGLE_FILES,
     KAGGLE_IMAGES,
@@ -108,8 +109,6 @@ def _dataset_download(spec: DownloadSpec) -> Path:
 
 def _check_tree(spec: DownloadSpec, data: Path) -> tuple[list[dict], dict]:
     """The Kaggle layout's files, their columns and the split counts; returns (files, counts)."""
-    from celeba_gender import ingest
-
     missing = [n for n in (*KAGGLE_FILES, KAGGLE_IMAGES) if not (data / n).exists()]
     if missing:
         raise DataError(

@@ -22,8 +22,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import engine, features, gpus, store, weights
+from . import calibration, engine, features, gpus, plots, store, weights
 from .grid import TrainSettings
+from .groups import GroupSpec, ids_for
 from .io import CelebaGenderError, sha256_of, write_csv, write_json
 from .metrics import classification_metrics, predicted_class, sigmoid
 from .model import build_model, load_trained
@@ -177,8 +178,6 @@ def split_groups(
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """(group id of each image of ``split``, group names) of target x ``group_by``
     (``groups.GroupSpec``), looked up in the metadata table."""
-    from .groups import GroupSpec, ids_for
-
     spec = GroupSpec(target, tuple(group_by))
     attributes = pd.read_csv(metadata, dtype={"image_id": str})
     return ids_for(split["image_id"], attributes, spec), tuple(spec.names)
@@ -413,8 +412,6 @@ def calibration_of(
     val: pd.DataFrame, val_logits: np.ndarray, test: pd.DataFrame, n_boot: int
 ) -> tuple[dict, object]:
     """(the metrics.csv columns of one checkpoint's calibration, its temperature fit)."""
-    from . import calibration
-
     fit = calibration.fit_temperature(val["label"], val_logits)
     row = {
         **calibration.discrimination_row(test["label"], test["logit"], n_boot),
@@ -429,8 +426,6 @@ def calibration_of(
 def calibrate(job: CalibrateJob) -> pd.DataFrame:
     """Write each checkpoint's temperature, the calibration table, the validation predictions
     and the reliability diagram; return the table."""
-    from . import calibration, plots
-
     dev = engine.pick_device(job.device)
     engine.configure_device(dev, job.threads)
     val = read_split(job.val)

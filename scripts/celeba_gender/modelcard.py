@@ -35,7 +35,9 @@ from celeba_gender.calibration import (
     calibration_column,
 )
 from celeba_gender.constants import LABEL_ATTRIBUTE
-from celeba_gender.io import CelebaGenderError, write_text
+from celeba_gender.io import CelebaGenderError, sha256_of, write_text
+from celeba_gender.metrics_table import best_model
+from celeba_gender.stats import detect_collapse
 from celeba_gender.targets import class_names as target_class_names
 
 SECTIONS: tuple[str, ...] = (
@@ -455,8 +457,6 @@ class ModelCardJob:
 def shipped_row(metrics: pd.DataFrame, card: str, select_by: str) -> pd.Series:
     """The metrics.csv row a card describes: the best by validation (of one model, for
     ``model_card_<model>``)."""
-    from celeba_gender.metrics_table import best_model
-
     model = card[len(CARD_PREFIX) + 1 :] if card != CARD_PREFIX else None
     rows = metrics if model is None else metrics[metrics["model"] == model]
     if rows.empty:
@@ -474,9 +474,6 @@ def _evaluation_file(files: Sequence[str], model: str, checkpoint: str) -> str:
 
 def model_card(job: ModelCardJob) -> Path:
     """Fill a ``ModelCardInput`` from the run's files and write the card."""
-    from celeba_gender.io import sha256_of
-    from celeba_gender.stats import detect_collapse
-
     row = shipped_row(pd.read_csv(job.metrics), job.card, job.select_by)
     model, checkpoint = str(row["model"]), str(row["checkpoint"])
     predictions = pd.read_csv(_evaluation_file(job.predictions, model, checkpoint))

@@ -14,7 +14,9 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from celeba_gender.constants import CLASS_NAMES, LABEL_ATTRIBUTE
+from celeba_gender.ingest import read_partition
 from celeba_gender.io import DataError, write_csv
+from celeba_gender.layouts import detect_layout
 from celeba_gender.targets import class_names
 
 SPLIT_NAMES: tuple[str, str, str] = ("train", "val", "test")
@@ -215,9 +217,6 @@ def split(job: SplitJob) -> pd.DataFrame:
     """Write the three split files and their sizes table; return the sizes."""
     meta = with_target(pd.read_csv(job.metadata, dtype={"image_id": str}), job.target)
     if job.method == "official":
-        from celeba_gender.ingest import read_partition
-        from celeba_gender.layouts import detect_layout
-
         layout = detect_layout(job.root) if job.format == "auto" else job.format
         splits = official_split(meta, read_partition(job.root, layout))
     else:
