@@ -128,7 +128,7 @@ def calibrated_model(trained, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def raw_logit(trained, faces) -> float:
     """The model's logit for 000002.jpg, computed here without the command."""
-    model, _ = load_for_prediction(trained)
+    model, _, _ = load_for_prediction(trained)
     pixels = to_normalized(decode_resized(faces / "000002.jpg", 32)[None])
     logit = float(model.eval()(pixels).item())
     # the tests below tell calibrated from raw only if the two differ at the printed precision
@@ -199,3 +199,19 @@ def test_predict_refuses_an_unreadable_temperature_file(trained, faces, tmp_path
     assert main(["predict", "--model", str(model), str(faces)]) == 2
     err = capsys.readouterr().err
     assert "best.temperature.json" in err and "not a temperature file" in err
+
+
+def test_predict_words_the_probability_after_the_target_its_model_file_records(
+    tmp_path, faces, capsys
+):
+    """A model of a run with data.target: Blond_Hair says so without --target."""
+    path = tmp_path / "blond.pt"
+    settings = TrainSettings(
+        strategy=1, lr=1e-4, epochs=1, batch_size=4, seed=0, image_size=32, target="Blond_Hair"
+    )
+    save_model(path, build_model(None, head_seed=0), settings, epoch=1, metrics={})
+    assert main(["predict", "--model", str(path), str(faces)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert "P(Blond_Hair)" in lines[0]
+    assert lines[1] == "image\tp_blond_hair\tprediction"
+    assert {line.split("\t")[2] for line in lines[2:]} <= {"Blond_Hair", "not Blond_Hair"}

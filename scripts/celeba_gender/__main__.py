@@ -52,8 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     predict.add_argument(
         "--target",
-        default="Male",
-        help="the CelebA attribute the model predicts, for the wording (default: Male)",
+        default=None,
+        help="the CelebA attribute the model predicts, for the wording (default: the one its "
+        "model file records, data.target of its run)",
     )
     experiments = sub.add_parser(
         "experiments", help="compare the finished experiments under RESULTS/experiments"
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         return show_experiments(args)
     if not 0.0 < args.threshold < 1.0:
         parser.error(f"--threshold must lie strictly between 0 and 1, got {args.threshold}")
-    if not args.target.strip():
+    if args.command == "predict" and args.target is not None and not args.target.strip():
         parser.error("--target must name a CelebA attribute, e.g. Male")
     return run_predict(args)
 
@@ -98,16 +99,17 @@ def run_predict(args: argparse.Namespace) -> int:
     from .targets import class_names, probability_column
 
     try:
-        names = class_names(args.target)
-        model, size = load_for_prediction(args.model)
+        model, size, recorded = load_for_prediction(args.model)
+        target = args.target or recorded
+        names = class_names(target)
         size = args.image_size or size
         if not size:
             raise CelebaGenderError(
                 f"{args.model} does not record its image size: pass --image-size"
             )
         fit = load_temperature(args.model, args.uncalibrated)
-        print(f"# {probability_note(args.model, fit, args.uncalibrated, args.target)}")
-        print(f"image\t{probability_column(args.target)}\tprediction")
+        print(f"# {probability_note(args.model, fit, args.uncalibrated, target)}")
+        print(f"image\t{probability_column(target)}\tprediction")
         for path, logit in predict_images(model, expand_inputs(args.images), size):
             scaled = calibrated_logit(logit, fit)
             positive = bool(predicted_class(scaled, args.threshold))

@@ -39,8 +39,10 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     return files
 
 
-def load_for_prediction(model_path: str | os.PathLike) -> tuple[torch.nn.Module, int]:
-    """The trained model (eval mode) and the image size it was trained at."""
+def load_for_prediction(model_path: str | os.PathLike) -> tuple[torch.nn.Module, int, str]:
+    """The trained model (eval mode), the image size it was trained at, and the attribute it
+    predicts (``data.target`` of its run, recorded in its settings; Male in model files written
+    before targets were recorded)."""
     path = Path(model_path)
     if not path.is_file():
         raise CelebaGenderError(
@@ -56,7 +58,7 @@ def load_for_prediction(model_path: str | os.PathLike) -> tuple[torch.nn.Module,
     settings = record.get("settings", {})
     # image_size is a training setting; model files of earlier versions kept it in "extra"
     size = settings.get("image_size") or settings.get("extra", {}).get("image_size") or 0
-    return model.eval(), int(size)
+    return model.eval(), int(size), str(settings.get("target") or LABEL_ATTRIBUTE)
 
 
 def predict_images(
