@@ -1,5 +1,5 @@
 # The aggregated metrics table and the self-contained results page: its inputs are the items of
-# celeba_gender/reportitems.py, the one declaration of what the reports show.
+# report/items.yaml (celeba_gender/reportitems.py), the one declaration of what the reports show.
 
 
 localrules:
@@ -10,6 +10,7 @@ localrules:
 rule report:
     input:
         unpack(report_inputs),
+        items_table=str(reportitems.ITEMS_FILE),
     output:
         html=f"{EXP}/report/report.html",
         metrics=f"{EXP}/report/metrics.csv",

@@ -538,6 +538,7 @@ def report_job(tmp_path, eval_dirs, figures, benchmarks) -> ReportJob:
         out_metrics=str(tmp_path / "report" / "metrics.csv"),
         models=models,
         inputs=files,
+        items_table=str(reportitems.ITEMS_FILE),
         captions={
             item.key: (REPO / "report" / f"{item.caption}.rst").read_text()
             for item in reportitems.page_items()
@@ -857,3 +858,29 @@ def test_the_banner_says_which_numerics_ran(tmp_path, metrics, figures, train, e
 
     page = _render(tmp_path, metrics, figures, numerics_note=numerics_note(train))
     assert re.search(r'<div class="banner info" id="numerics">[^<]*' + re.escape(expected), page)
+
+
+# ----------------------------------------------------------------------------- the report table
+
+
+def test_the_report_table_names_each_rule_output_once_and_each_caption_file_exists():
+    keys = [item.key for item in reportitems.ITEMS]
+    assert len(keys) == len(set(keys))
+    for item in reportitems.native_items():
+        assert (REPO / "report" / f"{item.caption}.rst").is_file(), item.key
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ("- {rule: a, output: b, section: S, title: t}\n" * 2, "declared twice"),
+        ("- {rule: a, output: b, section: S, title: t, page: figure}\n", "needs a caption"),
+        ("- {rule: a, output: b, section: S, title: t, per: split}\n", "per 'split'"),
+        ("- {rule: a, output: b, section: S, title: t, colour: red}\n", "unknown key"),
+    ],
+)
+def test_a_wrong_report_table_is_refused_naming_the_item(tmp_path, lines, message):
+    table = tmp_path / "items.yaml"
+    table.write_text(lines)
+    with pytest.raises(ValueError, match=message):
+        reportitems.load_items(table)

@@ -272,7 +272,8 @@ def render_html(
 class ReportJob:
     """Everything the report rule gives ``report`` (``snakejob.from_snakemake`` fills it).
 
-    ``inputs``: every input file, keyed by report item (``reportitems``: ``<rule>_<output>``), a
+    ``items_table``: the table of report items (``report/items.yaml``). ``inputs``: every other
+    input file, keyed by report item (``reportitems``: ``<rule>_<output>``), a
     list in the order of ``models`` for per-model items (model-major, then checkpoint, for
     per-checkpoint ones). ``captions``: each item's caption template (``report/*.rst``).
     ``benchmark_files`` are the benchmark files of this config's jobs (under one of
@@ -283,6 +284,7 @@ class ReportJob:
     out_metrics: str
     models: Sequence[str]
     inputs: Mapping[str, str | Sequence[str]]
+    items_table: str  # report/items.yaml: an input, so that editing the table redraws the page
     captions: Mapping[str, str]
     config: Mapping
     weights_note: str
