@@ -198,8 +198,3 @@ class WorkflowPaths:
     @property
     def tracking(self) -> str:
         return f"{self.experiment}/tensorboard"
-
-
-def experiment_config_path(name: str, results: str | Path = RESULTS) -> Path:
-    """The resolved config an experiment wrote (``results/experiments/<name>/config.yaml``)."""
-    return Path(results) / "experiments" / name / CONFIG_FILE
