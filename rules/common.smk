@@ -12,7 +12,7 @@ from snakemake.utils import validate
 COMMON_DIR = workflow.current_basedir  # rules/, as Snakemake's source file
 WORKFLOW_DIR = Path(COMMON_DIR.get_path_or_uri(secret_free=True)).parent
 sys.path.insert(0, str(WORKFLOW_DIR / "scripts"))
-from celeba_gender import download, grid, parquet, reportitems
+from celeba_gender import grid, parquet, reportitems, sources
 from celeba_gender.codedeps import code_dependencies
 from celeba_gender.config import (
     check_config,
@@ -466,11 +466,11 @@ def generated_attribute_file(layout):
 
 
 def download_marker():
-    """The download's verified marker (download.marker_path), relative like data.root; with a
+    """The download's verified marker (sources.marker_path), relative like data.root; with a
     folder source the rule is never asked for (the name stays valid)."""
     root = config["data"]["root"]
     source = config["data"]["source"] if downloads() else "folder"
-    return str(Path(root) / download.marker_name(source))
+    return str(Path(root) / sources.marker_name(source))
 
 
 def download_root(wildcards, output):

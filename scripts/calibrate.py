@@ -1,6 +1,6 @@
 """Snakemake wrapper of rule calibrate."""
 
-from celeba_gender.jobs import CalibrateJob, calibrate
+from celeba_gender.calibrate import CalibrateJob, calibrate
 from celeba_gender.runlog import job_logging
 from celeba_gender.snakejob import from_snakemake
 

@@ -23,7 +23,7 @@ pytest.importorskip("pyarrow")
 from servers import KAGGLE_PORT, HubServer, KaggleServer  # noqa: E402
 
 from celeba_gender import constants as C  # noqa: E402
-from celeba_gender import download, ingest, parquet, synth  # noqa: E402
+from celeba_gender import download, ingest, parquet, sources, synth  # noqa: E402
 from celeba_gender.io import CelebaGenderError  # noqa: E402
 from conftest import N_SYNTH_IMAGES, REPO, SYNTH_SEED  # noqa: E402
 
@@ -48,9 +48,9 @@ def hub(hub_files):
         yield server
 
 
-def hub_spec(server, **overrides) -> download.DownloadSpec:
+def hub_spec(server, **overrides) -> sources.DownloadSpec:
     settings = dict(repo=REPO_ID, revision=REVISION, shards=SHARDS, splits=SPLITS)
-    return download.DownloadSpec.create(
+    return sources.DownloadSpec.create(
         "huggingface", endpoint=server.url, **{**settings, **overrides}
     )
 
@@ -82,9 +82,9 @@ def kaggle(kaggle_archive, monkeypatch):
         yield server
 
 
-def kaggle_spec(**overrides) -> download.DownloadSpec:
+def kaggle_spec(**overrides) -> sources.DownloadSpec:
     settings = dict(repo=f"{KAGGLE[0]}/{KAGGLE[1]}", version=KAGGLE[2], splits=SPLITS)
-    return download.DownloadSpec.create("kaggle", **{**settings, **overrides})
+    return sources.DownloadSpec.create("kaggle", **{**settings, **overrides})
 
 
 def one_line(err: pytest.ExceptionInfo) -> str:
@@ -97,21 +97,21 @@ def one_line(err: pytest.ExceptionInfo) -> str:
 
 
 def test_defaults_are_the_pinned_identities_and_the_official_counts():
-    spec = download.DownloadSpec.create("huggingface")
+    spec = sources.DownloadSpec.create("huggingface")
     files = spec.hub_files()
     assert spec.repo == "flwrlabs/celeba" and spec.revision.startswith("2d738f56")
     assert len(files) == 25 and files[0] == "img_align+identity+attr/train-00000-of-00019.parquet"
     assert files[-1] == "img_align+identity+attr/test-00002-of-00003.parquet"
     assert spec.total_images() == 202_599
-    kaggle = download.DownloadSpec.create("kaggle")
+    kaggle = sources.DownloadSpec.create("kaggle")
     assert (kaggle.repo, kaggle.version) == ("jessicali9530/celeba-dataset", 2)
 
 
 def test_unknown_setting_or_source_is_refused():
     with pytest.raises(CelebaGenderError, match="unknown setting"):
-        download.DownloadSpec.create("kaggle", revison="x")
+        sources.DownloadSpec.create("kaggle", revison="x")
     with pytest.raises(CelebaGenderError, match="unknown source"):
-        download.DownloadSpec.create("gdrive")
+        sources.DownloadSpec.create("gdrive")
 
 
 @pytest.mark.parametrize(("source", "module", "extra"), [("kaggle", "kagglehub", "kaggle"),
@@ -119,7 +119,7 @@ def test_unknown_setting_or_source_is_refused():
 def test_missing_client_names_the_install_command(monkeypatch, source, module, extra):
     monkeypatch.setitem(sys.modules, module, None)  # import raises ImportError
     with pytest.raises(CelebaGenderError) as err:
-        download.require_client(source)
+        sources.require_client(source)
     assert f'pip install -e ".[{extra}]"' in one_line(err)
 
 
@@ -132,7 +132,7 @@ def test_hub_fresh_download_is_verified_and_ingestable(hub, tmp_path, synthetic_
     assert record["source"] == "huggingface" and record["identity"]["revision"] == REVISION
     assert record["counts"] == {"splits": SPLITS, "images": N_SYNTH_IMAGES}
     assert len(record["files"]) == 6 and all(len(f["sha256"]) == 64 for f in record["files"])
-    root = download.data_root(marker)
+    root = sources.data_root(marker)
     assert ingest.detect_layout(root) == "huggingface"
     meta, _ = ingest.build_metadata(root)
     expected, _ = ingest.build_metadata(synthetic_roots["kaggle"])
@@ -164,7 +164,7 @@ def test_corrupt_shard_is_a_clear_error_without_marker(hub, tmp_path):
     with pytest.raises(CelebaGenderError, match="is corrupt") as err:
         download.fetch(spec, tmp_path)
     assert name in one_line(err) and "rerun" in str(err.value)
-    assert not download.marker_path(tmp_path, spec).exists()
+    assert not sources.marker_path(tmp_path, spec).exists()
     assert not (tmp_path / "huggingface" / name).exists()
     hub.corrupt.clear()
     assert download.fetch(spec, tmp_path).exists()  # the rerun fetches it again
@@ -175,7 +175,7 @@ def test_wrong_split_counts_name_the_split(hub, tmp_path):
     with pytest.raises(CelebaGenderError, match="valid: 4 rows, expected 5") as err:
         download.fetch(spec, tmp_path)
     assert "train" not in str(err.value).split("differ from the spec:")[1]
-    assert not download.marker_path(tmp_path, spec).exists()
+    assert not sources.marker_path(tmp_path, spec).exists()
 
 
 @pytest.mark.parametrize(("status", "needed"), [(401, "set HF_TOKEN"), (403, "accept the dataset's terms")])  # fmt: skip
@@ -207,7 +207,7 @@ def test_unreachable_service_stops_before_any_byte(tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed once the block ends: nothing listens there
-    spec = download.DownloadSpec.create(
+    spec = sources.DownloadSpec.create(
         "huggingface", repo=REPO_ID, revision=REVISION, endpoint=f"http://127.0.0.1:{port}"
     )
     with pytest.raises(CelebaGenderError, match="cannot reach the Hub") as err:
@@ -229,8 +229,8 @@ def test_connection_cut_mid_body_is_retried_and_completes(hub, tmp_path):
 
 KILLED_CHILD = """
 import sys
-from celeba_gender import download
-spec = download.DownloadSpec.create("huggingface", endpoint=sys.argv[2], repo={repo!r},
+from celeba_gender import download, sources
+spec = sources.DownloadSpec.create("huggingface", endpoint=sys.argv[2], repo={repo!r},
     revision={revision!r}, shards={shards!r}, splits={splits!r})
 download.fetch(spec, sys.argv[1])
 """
@@ -249,7 +249,7 @@ def test_a_killed_download_leaves_no_marker_and_a_rerun_completes(hub, tmp_path)
         child.kill()
         child.wait(timeout=10)
     spec = hub_spec(hub)
-    assert not download.marker_path(tmp_path, spec).exists()
+    assert not sources.marker_path(tmp_path, spec).exists()
     assert not (tmp_path / "huggingface" / name).exists()  # only under a temporary name
     hub.release.set()
     marker = download.fetch(spec, tmp_path)
@@ -263,7 +263,7 @@ def test_a_killed_download_leaves_no_marker_and_a_rerun_completes(hub, tmp_path)
 def test_kaggle_fresh_download_is_verified_then_never_fetched_again(kaggle, tmp_path):
     marker = download.fetch(kaggle_spec(), tmp_path)
     record = json.loads(marker.read_text())
-    root = download.data_root(marker)
+    root = sources.data_root(marker)
     assert root.is_relative_to(tmp_path / "kaggle")
     assert ingest.detect_layout(root) == "kaggle"
     assert record["counts"]["image_tree"]["files"] == N_SYNTH_IMAGES
@@ -294,18 +294,18 @@ def test_kaggle_corrupt_archive_fails_the_md5_check(kaggle, tmp_path):
     kaggle.corrupt.add(KaggleServer.ARCHIVE)
     with pytest.raises(CelebaGenderError, match="md5"):
         download.fetch(kaggle_spec(), tmp_path)
-    assert not download.marker_path(tmp_path, kaggle_spec()).exists()
+    assert not sources.marker_path(tmp_path, kaggle_spec()).exists()
 
 
 def test_kaggle_wrong_split_counts_name_the_split(kaggle, tmp_path):
     spec = kaggle_spec(splits={"train": 30, "valid": 4, "test": 4})
     with pytest.raises(CelebaGenderError, match="train: 32 rows, expected 30"):
         download.fetch(spec, tmp_path)
-    assert not download.marker_path(tmp_path, spec).exists()
+    assert not sources.marker_path(tmp_path, spec).exists()
 
 
 def test_kaggle_not_enough_disk_counts_the_archive_twice(kaggle, kaggle_archive, tmp_path):
     with pytest.raises(CelebaGenderError, match="archive and extracted tree") as err:
         download.fetch(kaggle_spec(decode_size=0), tmp_path / "dl", free_space=lambda _p: 10)
-    assert download._gb(2 * len(kaggle_archive)) in str(err.value)
+    assert sources._gb(2 * len(kaggle_archive)) in str(err.value)
     assert not (tmp_path / "dl").exists() and kaggle.count("GET") <= 1

@@ -1,7 +1,7 @@
 """data.source (issue 19) through the workflow: the config keys, the parse-time checks, and the
 download rule against the loopback servers (tests/servers.py).
 
-README tier: the schema's defaults are download.DEFAULTS, today's configs keep their data key, the
+README tier: the schema's defaults are sources.DEFAULTS, today's configs keep their data key, the
 parse-time checks of a download source, and a dry run that plans the download before ingest.
 Heavy tier (``heavy_slow``): the tiny study end to end from a loopback Hub, then nothing planned
 (offline); Kaggle through ``--until split``; a refused request, a corrupt shard and a full disk
@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from celeba_gender import config as configcheck
-from celeba_gender import download
+from celeba_gender import sources
 from celeba_gender.io import CelebaGenderError
 from celeba_gender.paths import data_key
 from conftest import (
@@ -79,7 +79,7 @@ def download_workdir(path: Path, source: str, **settings) -> Path:
 
 
 def test_schema_defaults_are_the_pinned_identities():
-    assert resolved()["data"]["download"] == download.DEFAULTS
+    assert resolved()["data"]["download"] == sources.DEFAULTS
     assert resolved()["data"]["source"] == "folder"
 
 
@@ -185,8 +185,8 @@ def failed_download(proc) -> str:
 def test_hub_source_runs_the_tiny_study_then_plans_nothing_offline(hub, tmp_path, monkeypatch):
     workdir = download_workdir(tmp_path, "huggingface", **hub_settings(hub.url))
     snakemake(workdir)
-    marker = workdir / "dl" / download.marker_name("huggingface")
-    assert download.data_root(marker) == workdir / "dl" / "huggingface" / "img_align+identity+attr"
+    marker = workdir / "dl" / sources.marker_name("huggingface")
+    assert sources.data_root(marker) == workdir / "dl" / "huggingface" / "img_align+identity+attr"
     log = next((workdir / "results" / "logs").glob("*/download.log")).read_text()
     assert "6 files" in log and "[6/6]" in log  # size and progress
     requests = hub.count()
@@ -215,16 +215,16 @@ def test_corrupt_shard_stops_with_one_line_and_a_rerun_completes(hub, tmp_path):
     workdir = download_workdir(tmp_path, "huggingface", **hub_settings(hub.url))
     line = failed_download(snakemake(workdir, "--until", "ingest", check=False))
     assert "is corrupt" in line and name in line and "rerun" in line
-    assert not (workdir / "dl" / download.marker_name("huggingface")).exists()
+    assert not (workdir / "dl" / sources.marker_name("huggingface")).exists()
     assert not (workdir / "dl" / "huggingface" / name).exists()
     hub.corrupt.clear()
     snakemake(workdir, "--until", "ingest")
-    assert (workdir / "dl" / download.marker_name("huggingface")).is_file()
+    assert (workdir / "dl" / sources.marker_name("huggingface")).is_file()
 
 
 @heavy_slow
 def test_not_enough_disk_stops_before_any_byte(hub, tmp_path, monkeypatch):
-    monkeypatch.setenv(download.FREE_BYTES_VARIABLE, "1000")  # tests only: the job's free space
+    monkeypatch.setenv(sources.FREE_BYTES_VARIABLE, "1000")  # tests only: the job's free space
     workdir = download_workdir(tmp_path, "huggingface", **hub_settings(hub.url))
     line = failed_download(snakemake(workdir, "--until", "ingest", check=False))
     assert "not enough free disk" in line and "nothing was written" in line
@@ -252,8 +252,8 @@ def test_kaggle_source_fetches_verifies_and_splits(synthetic_roots, tmp_path, mo
     with KaggleServer(*KAGGLE, zip_layout(synthetic_roots["kaggle"])) as server:
         snakemake(workdir, "--until", "split")
         assert server.bodies[0]["datasetVersionNumber"] == KAGGLE[2]
-    marker = workdir / "dl" / download.marker_name("kaggle")
-    assert download.data_root(marker).is_relative_to(workdir / "dl" / "kaggle")
+    marker = workdir / "dl" / sources.marker_name("kaggle")
+    assert sources.data_root(marker).is_relative_to(workdir / "dl" / "kaggle")
     splits = list((workdir / "results" / "data").glob("*/splits/sizes.csv"))
     assert len(splits) == 1
 
@@ -274,10 +274,10 @@ def test_a_killed_download_job_leaves_no_marker_and_the_rerun_resumes(hub, tmp_p
     finally:
         os.killpg(run.pid, signal.SIGTERM)
         run.wait(timeout=60)
-    assert not (workdir / "dl" / download.marker_name("huggingface")).exists()
+    assert not (workdir / "dl" / sources.marker_name("huggingface")).exists()
     assert not (workdir / "dl" / "huggingface" / stalled).exists()
     hub.release.set()
     gets = hub.count("GET")
     snakemake(workdir, "--until", "ingest")
-    assert (workdir / "dl" / download.marker_name("huggingface")).is_file()
+    assert (workdir / "dl" / sources.marker_name("huggingface")).is_file()
     assert hub.count("GET") - gets < len(SHARDS) * 2  # the finished shards were kept

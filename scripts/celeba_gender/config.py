@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from celeba_gender import download, grid, layouts
+from celeba_gender import grid, layouts, sources
 from celeba_gender.constants import ATTRIBUTES
 from celeba_gender.io import write_text
 from celeba_gender.paths import data_settings
@@ -211,11 +211,11 @@ def check_download(config: Mapping) -> None:
             f"config data.root: {root} is a file; with data.source {source} it is the folder "
             "the download goes to (created when missing)."
         )
-    download.spec_from_config(data)  # unknown or inconsistent settings
+    sources.spec_from_config(data)  # unknown or inconsistent settings
     try:
-        download.require_client(source)
-    except download.DownloadError as err:
-        raise download.DownloadError(f"config data.source: {err}") from None
+        sources.require_client(source)
+    except sources.DownloadError as err:
+        raise sources.DownloadError(f"config data.source: {err}") from None
 
 
 def write_resolved_config(config: Mapping, path: str) -> None:

@@ -1,8 +1,8 @@
 """CelebA in one command: download it from Kaggle or the Hugging Face Hub, verified, resumable.
 
-    spec = DownloadSpec.create("huggingface")           # or "kaggle"; any pinned value overridable
+    spec = sources.DownloadSpec.create("huggingface")   # or "kaggle"; any pinned value overridable
     marker = fetch(spec, "data/celeba")                  # -> data/celeba/celeba-huggingface.verified.json
-    data_root(marker)                                    # the folder to set data.root to
+    sources.data_root(marker)                            # the folder to set data.root to
 
 What :func:`fetch` guarantees, in order:
 
@@ -11,7 +11,7 @@ What :func:`fetch` guarantees, in order:
    unreachable service, a refused request (401/403: the message names the credentials or terms
    needed) or a missing file stops with one line and an untouched disk. Then it checks the free
    space: the files' sizes (Kaggle: twice the archive, for the zip and the extracted tree) plus
-   :func:`decode_bytes`, the image store that decoding will write (see there).
+   :func:`sources.decode_bytes`, the image store that decoding will write (see there).
 2. It prints sizes and progress (the clients' progress bars, and one log line per file).
 3. It verifies: Hub, the sha256 of every shard against its ETag and its size; Kaggle, the client's
    md5 of the archive, then the extracted file list. Then the split counts and the columns must
@@ -27,217 +27,34 @@ What :func:`fetch` guarantees, in order:
 The clients' caches and every byte written live under the download root: Kaggle in
 ``<root>/kaggle`` (``KAGGLEHUB_CACHE``), the Hub in ``<root>/huggingface`` (``local_dir``) and
 ``<root>/.cache/huggingface`` (``cache_dir``). The optional clients come with the extras
-``kaggle`` (kagglehub) and ``hub`` (huggingface_hub, pyarrow); :func:`require_client` names
+``kaggle`` (kagglehub) and ``hub`` (huggingface_hub, pyarrow); :func:`sources.require_client` names
 the install command when one is missing.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import hashlib
 import json
 import logging
 import os
-import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from celeba_gender import constants as C
-from celeba_gender.io import CelebaGenderError, DataError, write_json, write_text
-from celeba_gender.layouts import absolute, downloaded_root
-
-SOURCES: tuple[str, ...] = ("kaggle", "huggingface")
-OFFICIAL_SPLITS: dict[str, int] = {"train": 162_770, "valid": 19_867, "test": 19_962}  # 202,599
-# The pinned identities, ONE table: every value can be overridden (DownloadSpec.create).
-# Sources: public dataset pages and the clients' code; never checked against the live services.
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "kaggle": {
-        "repo": "jessicali9530/celeba-dataset",
-        "version": 2,
-        "splits": OFFICIAL_SPLITS,
-    },
-    "huggingface": {
-        "repo": "flwrlabs/celeba",
-        "revision": "2d738f56e0e7f925ea36ae7c808ea925264aacec",
-        "config": C.HUB_CONFIG,
-        "shards": {"train": 19, "valid": 3, "test": 3},
-        "endpoint": None,  # None: HF_ENDPOINT, else https://huggingface.co
-        "splits": OFFICIAL_SPLITS,
-    },
-}
-# The workflow's config keys (config/schema.yaml: data.source, data.download): "folder" reads
-# data.root as it is; a download source fetches into it (the download rule, :func:`download`).
-FOLDER = "folder"
-# For tests only: the free bytes the download job's free-space check sees (an integer), so that
-# "not enough disk" can be tested through the workflow. Never set it for a real run.
-FREE_BYTES_VARIABLE = "CELEBA_GENDER_TEST_FREE_BYTES"
-EXTRAS = {
-    "kaggle": ("kaggle", ("kagglehub",)),
-    "huggingface": ("hub", ("huggingface_hub", "pyarrow")),
-}
-DECODE_IMAGE_SIZE = 224  # data.image_size of the study
-KAGGLE_IMAGES = "img_align_celeba/img_align_celeba"
-KAGGLE_FILES = ("list_attr_celeba.csv", "list_eval_partition.csv")
-HUB_TERMS = "https://huggingface.co/datasets/{repo}"
-KAGGLE_PAGE = "https://www.kaggle.com/datasets/{repo}"
+from celeba_gender import download_hub, download_kaggle
+from celeba_gender.io import write_json, write_text
+from celeba_gender.layouts import absolute
+from celeba_gender.sources import (
+    FREE_BYTES_VARIABLE,
+    DownloadError,
+    DownloadSpec,
+    free_bytes,
+    marker_path,
+    require_client,
+    spec_from_config,
+)
 
 log_ = logging.getLogger(__name__)
-
-
-class DownloadError(CelebaGenderError):
-    """The download cannot start or did not complete; the message says what to do."""
-
-
-# ---------------------------------------------------------------------------- the spec
-
-
-@dataclasses.dataclass(frozen=True)
-class DownloadSpec:
-    """What to download. Build it with :meth:`create`, which fills in :data:`DEFAULTS`.
-
-    repo: Kaggle ``owner/slug`` or Hub ``owner/name``. version: Kaggle dataset version.
-    revision: Hub commit (a full sha, so that a cached file is never re-checked). config: the
-    Hub folder of the shards. shards: Hub shards per split (``train``/``valid``/``test``).
-    splits: expected rows per split. endpoint: Hub URL (None: ``HF_ENDPOINT`` or huggingface.co).
-    decode_size: image size (px) the free-space check reserves the image store for (0: none).
-    """
-
-    source: str
-    repo: str
-    splits: Mapping[str, int]
-    version: int | None = None
-    revision: str | None = None
-    config: str | None = None
-    shards: Mapping[str, int] = dataclasses.field(default_factory=dict)
-    endpoint: str | None = None
-    decode_size: int = DECODE_IMAGE_SIZE
-
-    @classmethod
-    def create(cls, source: str, **overrides: Any) -> DownloadSpec:
-        """The pinned defaults of ``source`` with ``overrides`` (any field but ``source``)."""
-        if source not in SOURCES:
-            raise DownloadError(
-                f"download: unknown source {source!r}; expected kaggle or huggingface."
-            )
-        names = {f.name for f in dataclasses.fields(cls)} - {"source"}
-        unknown = sorted(set(overrides) - names)
-        if unknown:
-            raise DownloadError(
-                f"download: unknown setting(s) {', '.join(unknown)}; expected {', '.join(sorted(names))}."
-            )
-        values = {**DEFAULTS[source], **{k: v for k, v in overrides.items() if v is not None}}
-        return cls(source=source, **values)
-
-    def identity(self) -> dict[str, Any]:
-        """What makes two downloads the same (recorded in the marker)."""
-        if self.source == "kaggle":
-            return {"repo": self.repo, "version": self.version}
-        return {
-            "repo": self.repo,
-            "revision": self.revision,
-            "config": self.config,
-            "shards": dict(self.shards),
-        }
-
-    def hub_files(self) -> list[str]:
-        """The Hub files, relative to the repository: ``<config>/train-00000-of-00019.parquet`` …"""
-        return [
-            f"{self.config}/{split}-{i:05d}-of-{count:05d}.parquet"
-            for split, count in self.shards.items()
-            for i in range(count)
-        ]
-
-    def total_images(self) -> int:
-        return sum(self.splits.values())
-
-
-def marker_name(source: str) -> str:
-    """The file name of a verified download's marker: ``celeba-<source>.verified.json``."""
-    return f"celeba-{source}.verified.json"
-
-
-def marker_path(root: str | os.PathLike, spec: DownloadSpec) -> Path:
-    """Where :func:`fetch` records a verified download: ``<root>/celeba-<source>.verified.json``."""
-    return absolute(root) / marker_name(spec.source)
-
-
-def data_root(marker: str | os.PathLike) -> Path:
-    """The folder a verified download's data lie in (set ``data.root`` to it)."""
-    return downloaded_root(marker)
-
-
-def decode_bytes(n_images: int, size: int) -> int:
-    """Disk the image store needs: one uint8 (size, size, 3) array per image, all splits
-    (store.build_store). 202,599 images at 224 px: 30.5 GB; ``size`` 0 reserves nothing."""
-    return n_images * size * size * 3
-
-
-# ---------------------------------------------------------------------------- clients
-
-
-def require_client(source: str) -> None:
-    """Raise one line naming the pip command when ``source``'s client packages are missing."""
-    if source not in EXTRAS:
-        raise DownloadError(f"download: unknown source {source!r}; expected kaggle or huggingface.")
-    extra, modules = EXTRAS[source]
-    missing = []
-    for module in modules:
-        try:
-            __import__(module)
-        except ImportError:
-            missing.append(module)
-    if missing:
-        raise DownloadError(
-            f"download: the {source} source needs {' and '.join(missing)}: run "
-            f'pip install -e ".[{extra}]" (in the celeba-gender checkout).'
-        )
-
-
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set environment variables for the duration of the block, then restore them."""
-    before = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in before.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def free_bytes(path: str | os.PathLike) -> int:
-    """Free bytes on the file system that holds ``path`` (or its nearest existing parent)."""
-    path = absolute(path)
-    while not path.exists():
-        path = path.parent
-    return shutil.disk_usage(path).free
-
-
-def _gb(n: int) -> str:
-    return f"{n / 1e9:.2f} GB" if n >= 1e7 else f"{n / 1e6:.3f} MB"
-
-
-def _check_space(root: Path, parts: Mapping[str, int], free: Callable[[Path], int]) -> None:
-    need, have = sum(parts.values()), free(root)
-    if have < need:
-        detail = " + ".join(f"{what} {_gb(n)}" for what, n in parts.items())
-        raise DownloadError(
-            f"download: not enough free disk under {root}: {_gb(have)} free, {_gb(need)} needed "
-            f"({detail}); nothing was written. Free space or choose another download root."
-        )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------------------- the marker
@@ -310,36 +127,6 @@ def fetch(
     return marker
 
 
-def check_splits(found: Mapping[str, int], spec: DownloadSpec, where: Path) -> None:
-    """The rows per split must equal ``spec.splits``; the error names each split that differs."""
-    wrong = [
-        f"{split}: {found.get(split, 0)} rows, expected {n}"
-        for split, n in spec.splits.items()
-        if found.get(split, 0) != n
-    ]
-    if wrong:
-        raise DataError(
-            f"download: split counts in {where} differ from the spec: {'; '.join(wrong)}. "
-            "The download does not match the pinned dataset (or the spec's splits are wrong)."
-        )
-
-
-# ---------------------------------------------------------------------------- the workflow
-
-
-def spec_from_config(data: Mapping[str, Any], decode_size: int = DECODE_IMAGE_SIZE) -> DownloadSpec:
-    """The spec of the config's ``data`` section (``data.source`` a download source):
-    ``data.download.<source>`` overrides the pinned defaults."""
-    source = data["source"]
-    if source not in SOURCES:
-        raise DownloadError(
-            f"config data.source: {source!r} is not a download source; expected kaggle or "
-            "huggingface."
-        )
-    settings = dict((data.get("download") or {}).get(source) or {})
-    return DownloadSpec.create(source, decode_size=decode_size, **settings)
-
-
 def _test_free_space() -> Callable[[Path], int] | None:
     """The free-space probe :data:`FREE_BYTES_VARIABLE` sets (tests only), else None."""
     value = os.environ.get(FREE_BYTES_VARIABLE)
@@ -380,7 +167,3 @@ def download(job: DownloadJob, log: logging.Logger | None = None) -> Path:
     if probe is None:
         return fetch(spec, job.root, log)
     return fetch(spec, job.root, log, free_space=probe)
-
-
-# The backends import this module's helpers: imported last, once every name above exists.
-from celeba_gender import download_hub, download_kaggle  # noqa: E402

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from celeba_gender import parquet
-from celeba_gender.download import (
+from celeba_gender.io import DataError
+from celeba_gender.sources import (
     HUB_TERMS,
     DownloadError,
     DownloadSpec,
@@ -30,7 +31,6 @@ from celeba_gender.download import (
     check_splits,
     decode_bytes,
 )
-from celeba_gender.io import DataError
 
 HUB_DIR = "huggingface"
 HUB_CACHE = ".cache/huggingface"

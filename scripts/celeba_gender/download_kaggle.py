@@ -17,7 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from celeba_gender import ingest
-from celeba_gender.download import (
+from celeba_gender.io import DataError
+from celeba_gender.sources import (
     KAGGLE_FILES,
     KAGGLE_IMAGES,
     KAGGLE_PAGE,
@@ -30,7 +31,6 @@ from celeba_gender.download import (
     check_splits,
     decode_bytes,
 )
-from celeba_gender.io import DataError
 
 KAGGLE_DIR = "kaggle"
 SPLIT_NAMES = ("train", "valid", "test")  # partition codes 0, 1, 2

@@ -45,11 +45,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from . import stats
 from .constants import CLASS_NAMES, LABEL_ATTRIBUTE
-from .io import DataError, write_csv, write_json
+from .io import DataError, write_csv
 from .metrics import binary_array, predicted_class, presence
-from .plots import plot_subgroup_heatmap
 
 log = logging.getLogger(__name__)
 
@@ -331,42 +329,6 @@ def group_metrics(
     """``group_table`` and its ``group_summary`` row in one call: (long table, flat dict)."""
     table = group_table(predictions, attributes, spec, min_group_size, model, checkpoint)
     return table, group_summary(table, min_group_size)
-
-
-# ----------------------------------------------------------------------------- the subgroups job
-
-
-@dataclass(frozen=True)
-class SubgroupsJob:
-    """The subgroups rule: one model's last-epoch test predictions against the attributes."""
-
-    model: str
-    predictions: str
-    metadata: str
-    min_group_size: int
-    out_attributes: str
-    out_groups: str
-    out_summary: str
-    out_heatmap: str
-
-
-def subgroups(job: SubgroupsJob) -> dict:
-    """Write the attribute and group tables, the summary and the heat map; return the summary."""
-    predictions = pd.read_csv(job.predictions, dtype={"image_id": str})
-    metadata = pd.read_csv(job.metadata, dtype={"image_id": str}).drop(columns=["path"])
-    attributes, groups, summary = stats.subgroup_metrics(
-        predictions, metadata, min_group_size=job.min_group_size
-    )
-    write_csv(job.out_attributes, attributes)
-    write_csv(job.out_groups, groups)
-    write_json(job.out_summary, summary)
-    plot_subgroup_heatmap(
-        *stats.subgroup_accuracy_matrix(groups),
-        job.out_heatmap,
-        title=f"{job.model}: test accuracy by group",
-    )
-    log.info("worst group: %s", summary["worst_group"])
-    return summary
 
 
 # ----------------------------------------------------------------------------- the evaluate_groups job
