@@ -1,4 +1,4 @@
-"""Smoke test of benchmarks/grid_speed.py: the whole comparison runs at the smallest settings."""
+"""Smoke tests of the benchmarks (grid_speed, gpu_check, precision, data_scale, group_robustness)."""
 
 from __future__ import annotations
 
@@ -217,3 +217,65 @@ def test_data_scale_benchmark_measures_every_data_stage_at_each_size(
     assert "target no stage worse than linear" in proc.stdout
     assert (tmp_path / "summary.json").is_file() and f"layout: {layout}" in proc.stdout
     assert not list(tmp_path.glob("n*/results/cache/*/images-48px/*.npy"))  # stores removed
+
+
+GROUP_ROBUSTNESS = REPO / "benchmarks" / "group_robustness.py"
+
+
+def load_group_robustness():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("group_robustness", GROUP_ROBUSTNESS)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_group_robustness_config_is_valid_and_its_default_size_measures_blond_men(tmp_path):
+    """The benchmark's run config passes the schema with no group_rates, DFR on, groups by
+    Blond_Hair; at the default size the generator's rate of blond men (measured on 60,000 drawn
+    faces) puts at least min_group_size of them in the test split, in expectation."""
+    import shutil
+
+    from celeba_gender import synth
+
+    bench = load_group_robustness()
+    args = bench.parse_args(["--out", str(tmp_path)])
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    import yaml
+
+    (tmp_path / "group_robustness.yaml").write_text(yaml.safe_dump(bench.run_config(args)))
+    paths = bench.paths_of(tmp_path)
+    assert paths.experiment.endswith("group_robustness")
+    config = bench.run_config(args)
+    assert "group_rates" not in config["synthetic"] and config["train"]["dfr"] is True
+    attributes = synth.sample_attributes(60_000, 0)
+    rate = ((attributes["Male"] == 1) & (attributes["Blond_Hair"] == 1)).mean()
+    assert 1 / 200 < rate < 1 / 100  # CelebA: about 1 in 120
+    assert args.images * args.split[2] * rate >= args.min_group_size
+
+
+@pytest.mark.heavy
+def test_group_robustness_smoke_prints_erm_and_dfr_worst_group_last(tmp_path: Path) -> None:
+    """benchmarks/group_robustness.py at 300 images, 32 px, 1 epoch: every group of both kinds
+    and checkpoints, the too-small note (no blond man in the test split at this size) and the
+    ERM and DFR worst-group lines last."""
+    import os
+
+    cmd = [sys.executable, str(GROUP_ROBUSTNESS), "--images", "300", "--split", "0.5", "0.25",
+           "0.25", "--image-size", "32", "--epochs", "1", "--batch-size", "32",
+           "--min-group-size", "5", "--out", str(tmp_path / "bench")]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(REPO / "scripts")}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    lines = proc.stdout.strip().splitlines()
+    for kind in ("erm", "dfr"):
+        for checkpoint in ("last", "best"):
+            assert f"{kind} {checkpoint}:" in lines
+    assert sum("male · blond hair" in line for line in lines) >= 4
+    assert "too few to measure" in proc.stdout
+    number = r"\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]"
+    assert re.fullmatch(rf"erm worst-group accuracy \(best checkpoint\): {number} .+ n \d+", lines[-2])  # fmt: skip
+    assert re.fullmatch(rf"dfr worst-group accuracy \(best checkpoint\): {number} .+ n \d+", lines[-1])  # fmt: skip
+    assert (tmp_path / "bench" / "summary.json").is_file()

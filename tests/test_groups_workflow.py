@@ -22,6 +22,7 @@ from conftest import (
     make_workdir,
     planned_jobs,
     resolved_config,
+    snakemake,
     snakemake_env,
     tiny_paths,
     tree_of,
