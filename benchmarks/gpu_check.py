@@ -120,6 +120,7 @@ STUDY_TRAIN = {
     "select_by": "val_accuracy",
     "checkpoint_minutes": 10,
     "early_stopping_patience": None,
+    "dfr": False,
 }
 
 

@@ -110,12 +110,11 @@ def test_no_training_code_runs_twice_on_a_finished_run(workflow_run):
 def test_editing_a_plot_module_redraws_only_plots_and_report(workflow_run):
     jobs = touched_plan(workflow_run, tree_of(workflow_run) / "scripts/celeba_gender/plots.py")
     figures = {"plot_model", "plot_loss_curves", "roc_curves", "subgroups", "gradcam", "eda"}
-    # the group tables (groups.py draws the subgroup heat map), the calibration and its pair's
-    # reliability figures, and the model card (it reads metrics.csv through metrics_table)
-    figures |= {"evaluate_groups", "calibrate", "compare_reliability", "model_card"}
+    # the calibration and its pair's reliability figures, and the model card (it reads
+    # metrics.csv through metrics_table); not the group tables (groups.py draws nothing)
+    figures |= {"calibrate", "compare_reliability", "model_card"}
     # every rule that draws a figure (the EDA's share plots.py's styling), the report, and the
-    # comparison that reads its metrics; model_statistics only reads (stats imports plots for
-    # the subgroup heat map, not analysis), nothing trains or evaluates
+    # comparison that reads its metrics; model_statistics only reads, nothing trains or evaluates
     figures |= {"report", "compare_experiments", "all"}
     assert set(jobs) == figures
     assert jobs["plot_model"] == len(MODELS)

@@ -38,7 +38,7 @@ RUN_ONLY_KEYS = ("gpus", "tracking")
 # (tests/test_experiment_plans.py; docs/experiments.md lists these keys, and a test checks it).
 EXPERIMENT_ONLY_SETTINGS: dict[str, object] = {
     "train.epochs": 3,
-    "train.learning_rates": [3.0e-4],
+    "train.learning_rates": [1.0e-4, 3.0e-4],
     "train.strategies": [2],
     "train.seed": 1,
     "train.seeds": [0, 1],
@@ -48,9 +48,12 @@ EXPERIMENT_ONLY_SETTINGS: dict[str, object] = {
     "train.early_stopping_patience": 2,
     "train.checkpoint_minutes": 5,
     "train.compile": True,
+    "train.dfr": True,
     "evaluate.bootstrap": 100,
     "evaluate.min_group_size": 3,
     "evaluate.gradcam_images": 2,
+    "evaluate.group_by": ["Eyeglasses"],
+    "evaluate.model_cards": ["s2_lr1e-4_seed0"],  # in tiny.yaml's grid alone and in all at once
     "gpus": [0, 1],
     "tracking": "tensorboard",
 }
