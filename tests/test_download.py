@@ -307,5 +307,5 @@ def test_kaggle_wrong_split_counts_name_the_split(kaggle, tmp_path):
 def test_kaggle_not_enough_disk_counts_the_archive_twice(kaggle, kaggle_archive, tmp_path):
     with pytest.raises(CelebaGenderError, match="archive and extracted tree") as err:
         download.fetch(kaggle_spec(decode_size=0), tmp_path / "dl", free_space=lambda _p: 10)
-    assert sources._gb(2 * len(kaggle_archive)) in str(err.value)
+    assert sources.gb(2 * len(kaggle_archive)) in str(err.value)
     assert not (tmp_path / "dl").exists() and kaggle.count("GET") <= 1

@@ -18,19 +18,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from celeba_gender import parquet
+from celeba_gender import parquet, sources
 from celeba_gender.io import DataError
-from celeba_gender.sources import (
-    HUB_TERMS,
-    DownloadError,
-    DownloadSpec,
-    _check_space,
-    _environment,
-    _gb,
-    _sha256,
-    check_splits,
-    decode_bytes,
-)
 
 HUB_DIR = "huggingface"
 HUB_CACHE = ".cache/huggingface"
@@ -40,7 +29,7 @@ GIT_SHA1_RE = re.compile(r"^[0-9a-f]{40}$")
 
 def _hub_environment(root: Path) -> contextlib.AbstractContextManager:
     """Plain HTTP, no telemetry, caches under ``root``; set before huggingface_hub is imported."""
-    return _environment(
+    return sources.environment(
         {
             "HF_HUB_DISABLE_XET": "1",
             "HF_HUB_DISABLE_TELEMETRY": "1",
@@ -57,30 +46,32 @@ def _import_hub():
     return huggingface_hub
 
 
-def _endpoint(spec: DownloadSpec) -> str:
+def _endpoint(spec: sources.DownloadSpec) -> str:
     return (spec.endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
 
 
-def _refused(spec: DownloadSpec, name: str, status: int | None, exc: Exception) -> DownloadError:
+def _refused(
+    spec: sources.DownloadSpec, name: str, status: int | None, exc: Exception
+) -> sources.DownloadError:
     """The one-line message for a request the Hub answered with an error."""
-    page = HUB_TERMS.format(repo=spec.repo)
+    page = sources.HUB_TERMS.format(repo=spec.repo)
     if status == 401:
-        return DownloadError(
+        return sources.DownloadError(
             f"download: the Hub asks for credentials for {spec.repo} (401): set HF_TOKEN to a "
             f"token of your account (https://huggingface.co/settings/tokens) and accept the "
             f"dataset's terms on {page}."
         )
     if status == 403:
-        return DownloadError(
+        return sources.DownloadError(
             f"download: the Hub refused {spec.repo} (403): accept the dataset's terms on {page} "
             "with the account of HF_TOKEN, or use a token with read access."
         )
     if status == 404:
-        return DownloadError(
+        return sources.DownloadError(
             f"download: {name} not found in {spec.repo} at revision {spec.revision} (404): "
             "check the repo, revision, config and shard counts."
         )
-    return DownloadError(
+    return sources.DownloadError(
         f"download: cannot reach the Hub at {_endpoint(spec)} for {name} "
         f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
         "nothing was written. Check the network, proxy or HF_ENDPOINT."
@@ -92,7 +83,7 @@ def _status(exc: Exception) -> int | None:
     return getattr(response, "status_code", None)
 
 
-def _head_all(hub, spec: DownloadSpec, log: logging.Logger) -> dict[str, dict]:
+def _head_all(hub, spec: sources.DownloadSpec, log: logging.Logger) -> dict[str, dict]:
     """HEAD every shard: {file: {size, etag, commit}}; any failure raises before a byte is written."""
     infos = {}
     for name in spec.hub_files():
@@ -104,12 +95,14 @@ def _head_all(hub, spec: DownloadSpec, log: logging.Logger) -> dict[str, dict]:
         except Exception as exc:  # HTTP errors, connection errors, offline mode
             raise _refused(spec, name, _status(exc), exc) from exc
         if meta.size is None or meta.etag is None:
-            raise DownloadError(
+            raise sources.DownloadError(
                 f"download: the Hub's answer for {name} lacks its size or ETag; cannot verify it."
             )
         infos[name] = {"size": meta.size, "etag": meta.etag, "commit": meta.commit_hash}
     total = sum(i["size"] for i in infos.values())
-    log.info("download: %s@%s: %d files, %s", spec.repo, spec.revision, len(infos), _gb(total))
+    log.info(
+        "download: %s@%s: %d files, %s", spec.repo, spec.revision, len(infos), sources.gb(total)
+    )
     return infos
 
 
@@ -135,7 +128,7 @@ def _verify(path: Path, name: str, info: dict, local: Path) -> dict:
     size = path.stat().st_size
     etag = info["etag"].lower()
     if SHA256_RE.match(etag):
-        actual, kind = _sha256(path), "sha256"
+        actual, kind = sources.sha256(path), "sha256"
     elif GIT_SHA1_RE.match(etag):  # a file not stored in LFS: its ETag is the git blob id
         actual, kind = _git_blob_sha1(path), "git-sha1"
     else:
@@ -169,7 +162,7 @@ def _download_all(hub, spec, root: Path, infos: dict, log: logging.Logger) -> li
     _clean_partials(local)
     files = []
     for i, (name, info) in enumerate(infos.items(), 1):
-        log.info("download: [%d/%d] %s (%s)", i, len(infos), name, _gb(info["size"]))
+        log.info("download: [%d/%d] %s (%s)", i, len(infos), name, sources.gb(info["size"]))
         try:
             path = hub.hf_hub_download(
                 spec.repo,
@@ -183,7 +176,7 @@ def _download_all(hub, spec, root: Path, infos: dict, log: logging.Logger) -> li
         except Exception as exc:
             if _status(exc) in (401, 403, 404):
                 raise _refused(spec, name, _status(exc), exc) from exc
-            raise DownloadError(
+            raise sources.DownloadError(
                 f"download: {name} did not complete ({type(exc).__name__}); nothing is marked "
                 "complete: rerun the same command to resume."
             ) from exc
@@ -191,7 +184,7 @@ def _download_all(hub, spec, root: Path, infos: dict, log: logging.Logger) -> li
     return files
 
 
-def _check_data(spec: DownloadSpec, local: Path) -> dict:
+def _check_data(spec: sources.DownloadSpec, local: Path) -> dict:
     """Schema of every shard and rows per split (parquet metadata only); returns the counts."""
     pq = parquet.require_pyarrow()
     found: dict[str, int] = {}
@@ -200,22 +193,22 @@ def _check_data(spec: DownloadSpec, local: Path) -> dict:
         parquet._check_schema(handle.schema_arrow, shard)
         split = {"validation": "valid"}.get(parquet.split_of(shard), parquet.split_of(shard))
         found[split] = found.get(split, 0) + handle.metadata.num_rows
-    check_splits(found, spec, local / spec.config)
+    sources.check_splits(found, spec, local / spec.config)
     return {"splits": dict(spec.splits), "images": sum(found.values())}
 
 
 def fetch_source(
-    spec: DownloadSpec, root: Path, log: logging.Logger, free_space: Callable[[Path], int]
+    spec: sources.DownloadSpec, root: Path, log: logging.Logger, free_space: Callable[[Path], int]
 ) -> tuple[Path, list[dict], dict]:
     """Check, download and verify the Hub shards: (data root, file records, counts)."""
     with _hub_environment(root):
         hub = _import_hub()
         infos = _head_all(hub, spec, log)
-        _check_space(
+        sources.check_space(
             root,
             {
                 "shards": _missing_bytes(root / HUB_DIR, infos),
-                "image store": decode_bytes(spec.total_images(), spec.decode_size),
+                "image store": sources.decode_bytes(spec.total_images(), spec.decode_size),
             },
             free_space,
         )

@@ -16,40 +16,29 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from celeba_gender import ingest
+from celeba_gender import ingest, sources
 from celeba_gender.io import DataError
-from celeba_gender.sources import (
-    KAGGLE_FILES,
-    KAGGLE_IMAGES,
-    KAGGLE_PAGE,
-    DownloadError,
-    DownloadSpec,
-    _check_space,
-    _environment,
-    _gb,
-    _sha256,
-    check_splits,
-    decode_bytes,
-)
 
 KAGGLE_DIR = "kaggle"
 SPLIT_NAMES = ("train", "valid", "test")  # partition codes 0, 1, 2
 
 
-def _refused(spec: DownloadSpec, status: int | None, exc: Exception) -> DownloadError:
-    page = KAGGLE_PAGE.format(repo=spec.repo)
+def _refused(
+    spec: sources.DownloadSpec, status: int | None, exc: Exception
+) -> sources.DownloadError:
+    page = sources.KAGGLE_PAGE.format(repo=spec.repo)
     if status in (401, 403):
-        return DownloadError(
+        return sources.DownloadError(
             f"download: Kaggle refused {spec.repo} ({status}): set KAGGLE_USERNAME and KAGGLE_KEY, "
             "or put kaggle.json in ~/.kaggle (or $KAGGLE_CONFIG_DIR), or set KAGGLE_API_TOKEN; "
             f"and accept the dataset's terms on {page}."
         )
     if status == 404:
-        return DownloadError(
+        return sources.DownloadError(
             f"download: {spec.repo} version {spec.version} not found on Kaggle (404): check the "
             "handle and version."
         )
-    return DownloadError(
+    return sources.DownloadError(
         f"download: cannot reach Kaggle for {spec.repo} ({type(exc).__name__}); nothing was "
         "written. Check the network or proxy."
     )
@@ -59,7 +48,7 @@ def _status(exc: Exception) -> int | None:
     return getattr(getattr(exc, "response", None), "status_code", None)
 
 
-def _probe(spec: DownloadSpec) -> dict:
+def _probe(spec: sources.DownloadSpec) -> dict:
     """Ask for the archive, read the answer's headers only: {size (or None), md5 (or None)}."""
     from kagglehub.clients import build_kaggle_client
     from kagglesdk.datasets.types.dataset_api_service import ApiDownloadDatasetRequest
@@ -87,7 +76,7 @@ def _md5_header(headers: dict) -> str | None:
     return None
 
 
-def _dataset_download(spec: DownloadSpec) -> Path:
+def _dataset_download(spec: sources.DownloadSpec) -> Path:
     import kagglehub
     from kagglehub.exceptions import DataCorruptionError
 
@@ -101,15 +90,15 @@ def _dataset_download(spec: DownloadSpec) -> Path:
     except Exception as exc:
         if _status(exc) in (401, 403, 404):
             raise _refused(spec, _status(exc), exc) from exc
-        raise DownloadError(
+        raise sources.DownloadError(
             f"download: the Kaggle download of {spec.repo} did not complete "
             f"({type(exc).__name__}); nothing is marked complete: rerun to resume."
         ) from exc
 
 
-def _check_tree(spec: DownloadSpec, data: Path) -> tuple[list[dict], dict]:
+def _check_tree(spec: sources.DownloadSpec, data: Path) -> tuple[list[dict], dict]:
     """The Kaggle layout's files, their columns and the split counts; returns (files, counts)."""
-    missing = [n for n in (*KAGGLE_FILES, KAGGLE_IMAGES) if not (data / n).exists()]
+    missing = [n for n in (*sources.KAGGLE_FILES, sources.KAGGLE_IMAGES) if not (data / n).exists()]
     if missing:
         raise DataError(
             f"download: the extracted Kaggle archive in {data} lacks {', '.join(missing)}; "
@@ -118,21 +107,21 @@ def _check_tree(spec: DownloadSpec, data: Path) -> tuple[list[dict], dict]:
     attrs = ingest.read_attributes(data, "kaggle")  # columns and -1/1 values checked
     parts = ingest.read_partition(data, "kaggle")
     counts = parts["partition"].value_counts()
-    check_splits(
+    sources.check_splits(
         {name: int(counts.get(code, 0)) for code, name in enumerate(SPLIT_NAMES)},
         spec,
-        data / KAGGLE_FILES[1],
+        data / sources.KAGGLE_FILES[1],
     )
-    images = sorted(p for p in (data / KAGGLE_IMAGES).iterdir() if p.suffix == ".jpg")
+    images = sorted(p for p in (data / sources.KAGGLE_IMAGES).iterdir() if p.suffix == ".jpg")
     absent = sorted(set(attrs["image_id"]) - {p.name for p in images})
     if absent or len(images) != len(attrs):
         raise DataError(
-            f"download: {data / KAGGLE_IMAGES} holds {len(images)} images, "
-            f"{KAGGLE_FILES[0]} lists {len(attrs)} ({len(absent)} listed ones missing: "
+            f"download: {data / sources.KAGGLE_IMAGES} holds {len(images)} images, "
+            f"{sources.KAGGLE_FILES[0]} lists {len(attrs)} ({len(absent)} listed ones missing: "
             f"{', '.join(absent[:5])}); delete that folder and rerun."
         )
-    files = [{"path": n, "size": (data / n).stat().st_size, "sha256": _sha256(data / n)}
-             for n in KAGGLE_FILES]  # fmt: skip
+    files = [{"path": n, "size": (data / n).stat().st_size, "sha256": sources.sha256(data / n)}
+             for n in sources.KAGGLE_FILES]  # fmt: skip
     counts_out = {"splits": dict(spec.splits), "images": len(images)}
     counts_out["image_tree"] = _tree_digest(images)
     return files, counts_out
@@ -145,25 +134,27 @@ def _tree_digest(images: list[Path]) -> dict:
         size = path.stat().st_size
         total += size
         digest.update(f"{path.name}\t{size}\n".encode())
-    return {"folder": KAGGLE_IMAGES, "files": len(images), "bytes": total,
+    return {"folder": sources.KAGGLE_IMAGES, "files": len(images), "bytes": total,
             "sha256_of_names_and_sizes": digest.hexdigest()}  # fmt: skip
 
 
 def fetch_source(
-    spec: DownloadSpec, root: Path, log: logging.Logger, free_space: Callable[[Path], int]
+    spec: sources.DownloadSpec, root: Path, log: logging.Logger, free_space: Callable[[Path], int]
 ) -> tuple[Path, list[dict], dict]:
     """Check, download and verify the Kaggle archive: (data root, file records, counts)."""
-    with _environment({"KAGGLEHUB_CACHE": str(root / KAGGLE_DIR)}):
+    with sources.environment({"KAGGLEHUB_CACHE": str(root / KAGGLE_DIR)}):
         probe = _probe(spec)
         if probe["size"] is None:
             log.warning("download: Kaggle gave no archive size; the free-space check omits it")
         else:
-            log.info("download: %s v%s: archive %s", spec.repo, spec.version, _gb(probe["size"]))
-        _check_space(
+            log.info(
+                "download: %s v%s: archive %s", spec.repo, spec.version, sources.gb(probe["size"])
+            )
+        sources.check_space(
             root,
             {
                 "archive and extracted tree": 2 * (probe["size"] or 0),
-                "image store": decode_bytes(spec.total_images(), spec.decode_size),
+                "image store": sources.decode_bytes(spec.total_images(), spec.decode_size),
             },
             free_space,
         )

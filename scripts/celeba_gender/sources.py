@@ -168,7 +168,7 @@ def require_client(source: str) -> None:
 
 
 @contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
+def environment(values: Mapping[str, str]) -> Iterator[None]:
     """Set environment variables for the duration of the block, then restore them."""
     before = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
@@ -190,21 +190,21 @@ def free_bytes(path: str | os.PathLike) -> int:
     return shutil.disk_usage(path).free
 
 
-def _gb(n: int) -> str:
+def gb(n: int) -> str:
     return f"{n / 1e9:.2f} GB" if n >= 1e7 else f"{n / 1e6:.3f} MB"
 
 
-def _check_space(root: Path, parts: Mapping[str, int], free: Callable[[Path], int]) -> None:
+def check_space(root: Path, parts: Mapping[str, int], free: Callable[[Path], int]) -> None:
     need, have = sum(parts.values()), free(root)
     if have < need:
-        detail = " + ".join(f"{what} {_gb(n)}" for what, n in parts.items())
+        detail = " + ".join(f"{what} {gb(n)}" for what, n in parts.items())
         raise DownloadError(
-            f"download: not enough free disk under {root}: {_gb(have)} free, {_gb(need)} needed "
+            f"download: not enough free disk under {root}: {gb(have)} free, {gb(need)} needed "
             f"({detail}); nothing was written. Free space or choose another download root."
         )
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while block := handle.read(1 << 20):
