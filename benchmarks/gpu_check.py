@@ -358,7 +358,7 @@ def run_cache(ctx: Context, split: str) -> Record:
 def settings_for(ctx: Context, name: str):
     from celeba_gender.grid import TrainSettings
 
-    return TrainSettings.from_config({"train": ctx.train}, name)
+    return TrainSettings.from_config({"data": {}, "train": ctx.train}, name)
 
 
 def run_train(ctx: Context, name: str) -> Record:

@@ -409,7 +409,7 @@ def settings_for(args: argparse.Namespace, name: str):
     """The training settings the workflow would build for model ``name``."""
     from celeba_gender.grid import TrainSettings
 
-    return TrainSettings.from_config({"train": workflow_train_config(args)}, name)
+    return TrainSettings.from_config({"data": {}, "train": workflow_train_config(args)}, name)
 
 
 def run_store(args: argparse.Namespace, layout: Layout, split: str) -> dict:
