@@ -44,7 +44,7 @@ EXPERIMENT = "results/experiments/dfr_margin"
 def test_dfr_beats_its_erm_base_model_on_the_worst_group(tmp_path):
     shutil.copytree(REPO / "config", tmp_path / "config")
     shutil.copy(CONFIG, tmp_path / "tiny.yaml")  # conftest.snakemake's config file name
-    snakemake(tmp_path, f"{EXPERIMENT}/report/metrics.csv")
+    snakemake(tmp_path, "--", f"{EXPERIMENT}/report/metrics.csv")
     metrics = pd.read_csv(tmp_path / EXPERIMENT / "report" / "metrics.csv")
     spec = groups.GroupSpec("Male", ("Blond_Hair",))
     assert set(metrics["model"]) == {BASE, f"dfr_{BASE}"}
