@@ -43,7 +43,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from .constants import CLASS_NAMES, LABEL_ATTRIBUTE
 from .io import DataError, write_csv
@@ -173,6 +172,10 @@ def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float,
         raise ValueError(f"level must be in (0, 1), got {level}")
     if n == 0:
         return math.nan, math.nan
+    # scipy here, not at the top: training imports this module, and the training path runs
+    # where only torch and numpy are (benchmarks/gpu_check.py; its smoke test blocks scipy)
+    from scipy import stats as sps
+
     z = float(sps.norm.ppf((1 + level) / 2))
     p = successes / n
     denominator = 1 + z**2 / n
