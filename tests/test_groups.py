@@ -18,8 +18,9 @@ from celeba_gender.groups import (
     TABLE_COLUMNS,
     GroupSpec,
     group_column,
-    group_metrics,
     group_name,
+    group_summary,
+    group_table,
     ids_for,
     parse_group_column,
     wilson_interval,
@@ -28,6 +29,14 @@ from celeba_gender.groups import (
 from celeba_gender.io import CelebaGenderError, DataError
 
 SPEC = GroupSpec("Male", ("Blond_Hair",))
+
+
+def table_and_row(predictions, attrs, spec, *names):
+    """``group_table`` at ``MIN_GROUP_SIZE`` and its ``group_summary`` row, as the job makes them."""
+    table = group_table(predictions, attrs, spec, MIN_GROUP_SIZE, *names)
+    return table, group_summary(table, MIN_GROUP_SIZE)
+
+
 NAMES = ["female · not blond hair", "female · blond hair", "male · not blond hair",
          "male · blond hair"]  # fmt: skip
 
@@ -86,7 +95,7 @@ def test_wilson_interval_matches_a_hand_computation() -> None:
 @pytest.mark.parametrize("zero_one", [False, True])
 def test_group_table_on_a_hand_made_example(zero_one: bool) -> None:
     predictions, attrs = example_frames(zero_one=zero_one)
-    table, row = group_metrics(predictions, attrs, SPEC, MIN_GROUP_SIZE, "s1_lr1e-4", "best")
+    table, row = table_and_row(predictions, attrs, SPEC, "s1_lr1e-4", "best")
     assert list(table.columns) == list(TABLE_COLUMNS)
     assert table["group"].tolist() == NAMES
     assert table["n"].tolist() == [20, 12, 30, 5]
@@ -109,7 +118,7 @@ def test_group_table_on_a_hand_made_example(zero_one: bool) -> None:
 def test_an_empty_group_appears_with_n_zero_and_nan_accuracy() -> None:
     example = [(0, 0, 20, 15), (1, 0, 30, 27), (1, 1, 12, 3)]  # no blond woman
     predictions, attrs = example_frames(example)
-    table, row = group_metrics(predictions, attrs, SPEC, MIN_GROUP_SIZE)
+    table, row = table_and_row(predictions, attrs, SPEC)
     empty = table.set_index("group").loc["female · blond hair"]
     assert empty["n"] == 0 and empty["small"]
     assert math.isnan(empty["accuracy"]) and math.isnan(empty["low"])
@@ -118,14 +127,14 @@ def test_an_empty_group_appears_with_n_zero_and_nan_accuracy() -> None:
 
 def test_no_eligible_group_gives_nan_and_no_name() -> None:
     predictions, attrs = example_frames([(0, 0, 3, 3), (1, 1, 2, 1)])
-    _, row = group_metrics(predictions, attrs, SPEC, MIN_GROUP_SIZE)
+    _, row = table_and_row(predictions, attrs, SPEC)
     assert math.isnan(row["worst_group_accuracy"]) and row["worst_group"] == ""
     assert math.isnan(row["mean_group_accuracy"]) and row["n_small_groups"] == 4
 
 
 def test_the_column_grammar_round_trips() -> None:
     predictions, attrs = example_frames()
-    _, row = group_metrics(predictions, attrs, SPEC, MIN_GROUP_SIZE)
+    _, row = table_and_row(predictions, attrs, SPEC)
     grouped = [parse_group_column(key) for key in row if parse_group_column(key)]
     assert sorted(grouped) == sorted((name, stat) for name in NAMES for stat in GROUP_STATS)
     assert [key for key in row if parse_group_column(key) is None] == list(SUMMARY_KEYS)
@@ -138,11 +147,11 @@ def test_the_column_grammar_round_trips() -> None:
 def test_a_label_that_disagrees_with_the_target_is_refused() -> None:
     predictions, attrs = example_frames()
     with pytest.raises(DataError, match="target"):
-        group_metrics(predictions, attrs, GroupSpec("Blond_Hair", ("Male",)), MIN_GROUP_SIZE)
+        table_and_row(predictions, attrs, GroupSpec("Blond_Hair", ("Male",)))
     with pytest.raises(DataError, match="no column"):
-        group_metrics(predictions, attrs, GroupSpec("Male", ("Eyeglasses",)), MIN_GROUP_SIZE)
+        table_and_row(predictions, attrs, GroupSpec("Male", ("Eyeglasses",)))
     with pytest.raises(CelebaGenderError, match="no attributes"):
-        group_metrics(predictions, attrs.iloc[1:], SPEC, MIN_GROUP_SIZE)
+        table_and_row(predictions, attrs.iloc[1:], SPEC)
 
 
 def test_ids_for_follows_the_order_of_the_images_asked() -> None:

@@ -321,19 +321,6 @@ def group_summary(table: pd.DataFrame, min_group_size: int) -> dict:
     return row
 
 
-def group_metrics(
-    predictions: pd.DataFrame,
-    attributes: pd.DataFrame,
-    spec: GroupSpec,
-    min_group_size: int = 20,
-    model: str = "",
-    checkpoint: str = "",
-) -> tuple[pd.DataFrame, dict]:
-    """``group_table`` and its ``group_summary`` row in one call: (long table, flat dict)."""
-    table = group_table(predictions, attributes, spec, min_group_size, model, checkpoint)
-    return table, group_summary(table, min_group_size)
-
-
 # ----------------------------------------------------------------------------- the evaluate_groups job
 
 
@@ -358,9 +345,10 @@ def evaluate_groups(job: EvaluateGroupsJob) -> dict:
     predictions = pd.read_csv(job.predictions, dtype={"image_id": str})
     attributes = pd.read_csv(job.metadata, dtype={"image_id": str})
     spec = GroupSpec(job.target, tuple(job.group_by))
-    table, row = group_metrics(
+    table = group_table(
         predictions, attributes, spec, job.min_group_size, job.model, job.checkpoint
     )
+    row = group_summary(table, job.min_group_size)
     write_csv(job.out_table, table)
     log.info(
         "%s (%s): worst group %r, accuracy %.4f", job.model, job.checkpoint,
