@@ -8,6 +8,7 @@ import json
 import math
 import re
 import subprocess
+import warnings
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -294,6 +295,23 @@ def test_published_comparison_averages_the_seeds_of_a_cell():
 def test_best_model_is_the_highest_validation_accuracy_at_the_checkpoint_s_epoch(metrics):
     best = best_model(metrics)
     assert (best["model"], best["checkpoint"]) == ("s2_lr1e-4_seed0", "best")  # 0.94 > 0.93
+
+
+def test_best_model_breaks_ties_by_the_last_checkpoint_and_leaves_a_wide_table_whole(tmp_path):
+    # a metrics.csv as wide as the workflow's (over 100 columns): read back, pandas holds it in
+    # many blocks, where adding a ranking column used to raise a PerformanceWarning
+    wide = {f"extra_{i}": [0.5, 0.5, 0.5] for i in range(150)}
+    frame = pd.DataFrame(
+        {"model": ["a", "b", "b"], "checkpoint": ["best", "best", "last"],
+         "val_accuracy": [0.90, 0.93, 0.93], **wide}
+    )  # fmt: skip
+    frame.to_csv(tmp_path / "metrics.csv", index=False)
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        best = best_model(metrics)
+    assert (best["model"], best["checkpoint"], best.name) == ("b", "last", 2)
+    assert list(best.index) == list(metrics.columns)
 
 
 # ----------------------------------------------------------------------------- HTML page

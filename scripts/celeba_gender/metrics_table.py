@@ -192,10 +192,12 @@ def best_model(metrics: pd.DataFrame, select_by: str = "val_accuracy") -> pd.Ser
     column = ranking_column(select_by)
     if column not in metrics.columns:
         raise ReportError(f"best_model: the metrics table has no {column} column")
-    ranked = metrics.assign(_last=metrics["checkpoint"] == "last").sort_values(
-        [column, "_last"], ascending=[False, False], kind="stable"
+    # rank on a two-column frame: adding a column to a wide metrics table fragments it
+    keys = pd.DataFrame(
+        {"value": metrics[column].to_numpy(), "last": (metrics["checkpoint"] == "last").to_numpy()}
     )
-    return ranked.iloc[0].drop("_last")
+    first = keys.sort_values(["value", "last"], ascending=[False, False], kind="stable").index[0]
+    return metrics.iloc[first]
 
 
 # ----------------------------------------------------------------------------- as shown
