@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from PIL import Image
 from torchvision import transforms
 from torchvision.transforms import functional as TF
 
-from celeba_gender import engine, features, store
+from celeba_gender import engine, features, parquet, store
 from celeba_gender.constants import IMAGENET_MEAN, IMAGENET_STD
 from celeba_gender.io import DataError
 from celeba_gender.model import build_model
@@ -166,6 +167,26 @@ def test_decode_resized_gives_a_grey_image_three_equal_channels(tmp_path) -> Non
     pixels = store.decode_resized(image_in_mode(tmp_path / "000001.jpg", "L", "JPEG"), SIZE)
     assert (pixels[..., 0] == pixels[..., 1]).all() and (pixels[..., 1] == pixels[..., 2]).all()
     assert pixels.std() > 10  # not a constant image
+
+
+def test_an_undecodable_image_file_is_a_data_error_naming_the_file(tmp_path) -> None:
+    path = tmp_path / "000001.jpg"
+    path.write_bytes(b"not a JPEG")
+    with pytest.raises(DataError, match=f"^{re.escape(str(path))}: cannot decode image"):
+        store.decode_resized(path, SIZE)
+
+
+@pytest.mark.parametrize("data", [b"not a JPEG", b"", None])
+def test_undecodable_parquet_image_bytes_are_a_data_error_naming_shard_and_row(data) -> None:
+    where = parquet.row_ref("/data/train-00000-of-00019.parquet", 7)
+    with pytest.raises(DataError, match=r"^train-00000-of-00019\.parquet row 7: cannot decode"):
+        store.decode_resized_bytes(data, SIZE, where)
+
+
+def test_image_bytes_decode_like_the_same_file(tmp_path) -> None:
+    path = image_in_mode(tmp_path / "000001.jpg", "RGB", "JPEG")
+    from_bytes = store.decode_resized_bytes(path.read_bytes(), SIZE, "shard#0")
+    np.testing.assert_array_equal(from_bytes, store.decode_resized(path, SIZE))
 
 
 @pytest.mark.parametrize(("mode", "fmt"), NON_RGB)

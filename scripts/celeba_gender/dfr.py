@@ -58,7 +58,7 @@ import torch
 from torch import nn
 
 from . import engine, jobs
-from .groups import group_accuracy
+from .groups import empty_groups, group_accuracy
 from .io import CelebaGenderError, sha256_of, write_csv, write_json
 from .metrics import bce_with_logits, binary_array, predicted_class, sigmoid
 from .model import PREFIX_END
@@ -292,12 +292,11 @@ def replace_head(model: nn.Module, result: DfrResult) -> nn.Module:
 
 # ----------------------------------------------------------------------------- DFR
 def _warn_missing(sizes: np.ndarray, names: Sequence[str], half: str) -> None:
-    missing = [name for name, n in zip(names, sizes, strict=True) if n == 0]
-    if missing:
+    if missing := empty_groups(names, sizes):
         log.warning(
             "DFR: group(s) %s have no image in the %s half of the validation split and are "
             "left out of it",
-            ", ".join(repr(name) for name in missing),
+            ", ".join(map(repr, missing)),
             half,
         )
 

@@ -216,17 +216,22 @@ def worst_group_validation_accuracy(
     its accuracy is unknown, not zero. DataError when every group is empty.
     """
     counts, accuracy = group_accuracy(logits, labels, group_ids, len(group_names))
-    empty = [name for name, n in zip(group_names, counts, strict=True) if n == 0]
+    empty = empty_groups(group_names, counts)
     if empty:
         log.warning(
             "worst-group validation accuracy: group(s) %s have no validation images and are "
             "left out; the worst group is taken over the other %d",
-            ", ".join(repr(name) for name in empty),
+            ", ".join(map(repr, empty)),
             len(group_names) - len(empty),
         )
     if len(empty) == len(group_names):
         raise DataError("worst-group validation accuracy: the validation split is empty")
     return float(np.nanmin(accuracy))
+
+
+def empty_groups(names: Sequence[str], counts: Sequence[int] | np.ndarray) -> list[str]:
+    """The names of the groups counted zero images, in order."""
+    return [name for name, n in zip(names, counts, strict=True) if n == 0]
 
 
 def _joined(predictions: pd.DataFrame, attributes: pd.DataFrame, spec: GroupSpec) -> pd.DataFrame:

@@ -33,6 +33,8 @@ from .constants import IMAGENET_MEAN, IMAGENET_STD
 from .io import DataError, atomic_path, write_json
 
 if TYPE_CHECKING:  # torch is imported where tensors are made: decoding needs only PIL and numpy
+    from collections.abc import Callable
+
     import torch
 
 log = logging.getLogger(__name__)
@@ -41,21 +43,26 @@ DECODE_CHUNK = 512  # images decoded per batch of tasks handed to the thread poo
 
 def decode_resized(path: str | os.PathLike, size: int) -> np.ndarray:
     """One image as (S, S, 3) uint8: decoded, converted to RGB, bilinear-resized."""
-    try:
-        with Image.open(path) as image:
-            rgb = image.convert("RGB")
-    except (OSError, SyntaxError, ValueError) as err:
-        raise DataError(f"{path}: cannot decode image ({err})") from err
-    return np.asarray(rgb.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
+    return _decode(lambda: Image.open(path), size, lambda: str(path))
 
 
 def decode_resized_bytes(data: bytes | None, size: int, where: str) -> np.ndarray:
     """``decode_resized`` of encoded image bytes (a parquet row; ``where`` names it)."""
+    return _decode(
+        lambda: parquet.open_image_bytes(data), size, lambda: parquet.describe_ref(where)
+    )
+
+
+def _decode(
+    open_image: Callable[[], Image.Image], size: int, name: Callable[[], str]
+) -> np.ndarray:
+    """The image ``open_image()`` opens, as ``decode_resized`` returns it; a DataError naming
+    ``name()`` when it cannot be decoded."""
     try:
-        with parquet.open_image_bytes(data) as image:
+        with open_image() as image:
             rgb = image.convert("RGB")
     except (OSError, SyntaxError, ValueError) as err:
-        raise DataError(f"{parquet.describe_ref(where)}: cannot decode image ({err})") from err
+        raise DataError(f"{name()}: cannot decode image ({err})") from err
     return np.asarray(rgb.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
 
 
