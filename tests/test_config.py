@@ -132,6 +132,21 @@ def test_every_config_key_has_a_description_a_default_and_a_docs_row() -> None:
     assert undocumented == [] and missing_rows == []
 
 
+def test_the_schemas_target_is_the_codes_label_attribute_among_the_40_attributes() -> None:
+    # the schema is YAML and cannot import the constants: tie its copy of them to the code
+    import yaml
+
+    from celeba_gender.constants import ATTRIBUTES, LABEL_ATTRIBUTE
+    from celeba_gender.grid import TrainSettings, target
+    from celeba_gender.paths import LATER_DEFAULTS
+
+    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
+    entry = schema["properties"]["data"]["properties"]["target"]
+    assert entry["enum"] == list(ATTRIBUTES)
+    assert entry["default"] == LABEL_ATTRIBUTE == TrainSettings.target
+    assert LATER_DEFAULTS[("data", "target")] == LABEL_ATTRIBUTE == target({"data": {}})
+
+
 # ---------------------------------------------------------------- numbers as users write them
 
 

@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 
-from .constants import format_lr
+from .constants import LABEL_ATTRIBUTE, format_lr
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 CHECKPOINTS: tuple[str, ...] = ("last", "best")  # the last epoch, the best validation epoch
@@ -176,11 +176,11 @@ class TrainSettings:
     extra: dict = field(default_factory=dict)
     # Left out of ``to_dict`` at their defaults, so that an ERM model of the Male target selected
     # by validation accuracy has the settings dict (params, model files) it always had.
-    target: str = "Male"  # data.target: the attribute the model predicts
+    target: str = LABEL_ATTRIBUTE  # data.target: the attribute the model predicts
     group_by: tuple[str, ...] = ()  # evaluate.group_by, when select_by is worst_group
     kind: str = "erm"  # KINDS
 
-    OPTIONAL_DEFAULTS = {"target": "Male", "group_by": [], "kind": "erm"}
+    OPTIONAL_DEFAULTS = {"target": LABEL_ATTRIBUTE, "group_by": [], "kind": "erm"}
 
     @classmethod
     def from_config(cls, config: Mapping, model: str) -> TrainSettings:
@@ -203,7 +203,7 @@ class TrainSettings:
             select_by=train["select_by"],
             patience=train["early_stopping_patience"],
             compile=bool(train["compile"]),
-            target=config["data"].get("target", "Male"),
+            target=target(config),
             group_by=tuple(group_by(config)) if worst_group else (),
             kind=cell.kind,
         )
@@ -246,7 +246,7 @@ class TrainSettings:
 
 def target(config: Mapping) -> str:
     """data.target: the CelebA attribute the models predict (Male by default)."""
-    return config["data"].get("target") or "Male"
+    return config["data"].get("target") or LABEL_ATTRIBUTE
 
 
 def group_by(config: Mapping) -> list[str]:
@@ -254,7 +254,7 @@ def group_by(config: Mapping) -> list[str]:
     chosen = config["evaluate"].get("group_by")
     if chosen is not None:
         return list(chosen)
-    return ["Blond_Hair"] if target(config) == "Male" else ["Male"]
+    return ["Blond_Hair"] if target(config) == LABEL_ATTRIBUTE else [LABEL_ATTRIBUTE]
 
 
 def ranking_column(select_by: str) -> str:

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .constants import LABEL_ATTRIBUTE
 from .grid import cache_dtype
 
 RESULTS = "results"
@@ -48,7 +49,7 @@ DATA_SECTIONS = ("data", "split")
 # Keys added after data keys were first written: left out of the hash at these defaults, so that
 # a config that does not change them keeps its data key (and its shared stages).
 LATER_DEFAULTS = {
-    ("data", "target"): "Male",
+    ("data", "target"): LABEL_ATTRIBUTE,
     ("split", "method"): "stratified",
     ("synthetic", "group_rates"): None,
 }
