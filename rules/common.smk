@@ -60,9 +60,8 @@ PATHS = WorkflowPaths.from_config(config)
 EXP = PATHS.experiment  # results/experiments/<experiment>
 DATA = PATHS.data  # results/data/<data key>: metadata, splits, EDA
 IMAGES = PATHS.images  # results/cache/<data key>/images-<S>px
-FEATURES = (
-    PATHS.features
-)  # results/cache/<data key>/features-<backbone>-<S>px-<dtype>-<precision>
+# results/cache/<data key>/features-<backbone>-<S>px-<dtype>-<precision>
+FEATURES = PATHS.features
 SHARED_LOGS = PATHS.shared_logs
 SHARED_BENCHMARKS = PATHS.shared_benchmarks
 IMAGE_SIZE = config["train"]["image_size"]
@@ -254,15 +253,17 @@ def split_input(split, kind):
     return expand(pattern, split=split, views=views)[0]
 
 
+def split_inputs(kind, *splits):
+    """The backbone file, and each split's file and training input (``kind``)."""
+    inputs = {"weights": weights_file()}
+    for split in splits:
+        inputs[split] = split_file(split)
+        inputs[f"{split}_input"] = split_input(split, kind)
+    return inputs
+
+
 def train_inputs(wildcards):
-    kind = train_kind(wildcards)
-    inputs = {
-        "weights": weights_file(),
-        "train": split_file("train"),
-        "val": split_file("val"),
-        "train_input": split_input("train", kind),
-        "val_input": split_input("val", kind),
-    }
+    inputs = split_inputs(train_kind(wildcards), "train", "val")
     if config["train"]["select_by"] == "worst_group":  # the validation images' groups
         inputs["metadata"] = rules.ingest.output.metadata
     return inputs
@@ -282,9 +283,7 @@ def dfr_inputs(wildcards):
     kind = grid.input_kind(grid.ModelId.parse(wildcards.base).strategy, config["train"])
     return {
         **trained_models(wildcards.base),
-        "weights": weights_file(),
-        "val": split_file("val"),
-        "val_input": split_input("val", kind),
+        **split_inputs(kind, "val"),
         "metadata": rules.ingest.output.metadata,
     }
 
@@ -298,9 +297,7 @@ def calibrate_inputs(wildcards):
     """A model's files, the validation split it is calibrated on, its test predictions."""
     return {
         **trained_models(wildcards.model),
-        "weights": weights_file(),
-        "val": split_file("val"),
-        "val_input": split_input("val", train_kind(wildcards)),
+        **split_inputs(train_kind(wildcards), "val"),
         **{
             f"predictions_{point}": evaluation_file(wildcards.model, point)
             for point in CHECKPOINTS
@@ -316,9 +313,7 @@ def evaluate_inputs(wildcards):
     )
     return {
         "model": expand(trained, model=wildcards.model)[0],
-        "weights": weights_file(),
-        "test": split_file("test"),
-        "test_input": split_input("test", train_kind(wildcards)),
+        **split_inputs(train_kind(wildcards), "test"),
     }
 
 

@@ -75,13 +75,15 @@ def main(argv: list[str] | None = None) -> int:
         "--csv", action="store_true", help="write the whole table as CSV to stdout"
     )
     args = parser.parse_args(argv)
-    if args.command == "experiments":
-        return show_experiments(args)
-    if not 0.0 < args.threshold < 1.0:
+    if args.command == "predict" and not 0.0 < args.threshold < 1.0:
         parser.error(f"--threshold must lie strictly between 0 and 1, got {args.threshold}")
     if args.command == "predict" and args.target is not None and not args.target.strip():
         parser.error("--target must name a CelebA attribute, e.g. Male")
-    return run_predict(args)
+    try:
+        return (run_predict if args.command == "predict" else show_experiments)(args)
+    except CelebaGenderError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -98,25 +100,19 @@ def run_predict(args: argparse.Namespace) -> int:
     )
     from .targets import class_names, probability_column
 
-    try:
-        model, size, recorded = load_for_prediction(args.model)
-        target = args.target or recorded
-        names = class_names(target)
-        size = args.image_size or size
-        if not size:
-            raise CelebaGenderError(
-                f"{args.model} does not record its image size: pass --image-size"
-            )
-        fit = load_temperature(args.model, args.uncalibrated)
-        print(f"# {probability_note(args.model, fit, args.uncalibrated, target)}")
-        print(f"image\t{probability_column(target)}\tprediction")
-        for path, logit in predict_images(model, expand_inputs(args.images), size):
-            scaled = calibrated_logit(logit, fit)
-            positive = bool(predicted_class(scaled, args.threshold))
-            print(f"{path}\t{float(sigmoid(scaled)):.4f}\t{names[int(positive)]}")
-    except CelebaGenderError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    model, size, recorded = load_for_prediction(args.model)
+    target = args.target or recorded
+    names = class_names(target)
+    size = args.image_size or size
+    if not size:
+        raise CelebaGenderError(f"{args.model} does not record its image size: pass --image-size")
+    fit = load_temperature(args.model, args.uncalibrated)
+    print(f"# {probability_note(args.model, fit, args.uncalibrated, target)}")
+    print(f"image\t{probability_column(target)}\tprediction")
+    for path, logit in predict_images(model, expand_inputs(args.images), size):
+        scaled = calibrated_logit(logit, fit)
+        positive = bool(predicted_class(scaled, args.threshold))
+        print(f"{path}\t{float(sigmoid(scaled)):.4f}\t{names[int(positive)]}")
     return 0
 
 
@@ -124,11 +120,7 @@ def show_experiments(args: argparse.Namespace) -> int:
     """The ``experiments`` command: the comparison table as text (or CSV) on stdout."""
     from .experiments import collect
 
-    try:
-        comparison = collect(args.results)
-    except CelebaGenderError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    comparison = collect(args.results)
     table, settings = comparison_view(comparison, all_settings=args.all, checkpoint=args.checkpoint)
     unfinished = (
         f"unfinished (not compared): {', '.join(comparison.unfinished)}"
@@ -160,10 +152,8 @@ def interval_text(value: float, low: float, high: float) -> str:
     """``0.683 [0.600, 0.775]``; the value alone when the interval is missing."""
     import pandas as pd
 
-    if pd.isna(value):
-        return "-"
-    if pd.isna(low) or pd.isna(high):
-        return f"{value:.3f}"
+    if pd.isna(value) or pd.isna(low) or pd.isna(high):
+        return _number(value)
     return f"{value:.3f} [{low:.3f}, {high:.3f}]"
 
 
@@ -190,9 +180,8 @@ def display_table(table: pd.DataFrame, setting_columns: Sequence[str]) -> pd.Dat
     shown = pd.DataFrame({"experiment": table["experiment"].astype(str)})
     for key in setting_columns:
         shown[key] = [v if isinstance(v, str) else "-" for v in table[key]]
-    shown["model"] = table["model"].astype(str)
-    shown["checkpoint"] = table["checkpoint"].astype(str)
-    shown["epoch"] = table["epoch"].astype(str)
+    for column in ("model", "checkpoint", "epoch"):
+        shown[column] = table[column].astype(str)
     shown["test_accuracy [95% CI]"] = [
         interval_text(*values)
         for values in zip(table["test_accuracy"], table["ci_low"], table["ci_high"], strict=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +17,6 @@ from .grid import kind_of, ranking_column
 from .io import DataError, write_csv, write_json
 
 log = logging.getLogger(__name__)
-
-
-def read_predictions(path: str | os.PathLike) -> pd.DataFrame:
-    return pd.read_csv(path, dtype={"image_id": str})
 
 
 def model_table(
@@ -128,16 +123,12 @@ def compare_top_configs(
         sentence = "Only one configuration in the grid: nothing to compare."
         return {**base, "sentence": sentence, "pairs": []}
     (a, b) = cells.index[:2]
+    model_of = last.groupby(["kind", "strategy", "lr", "seed"])["model"].first()
     pairs = []
     for seed in sorted(set(last["seed"])):
-        names = [
-            last[(last.kind == c[0]) & (last.strategy == c[1]) & (last.lr == c[2])
-                 & (last.seed == seed)]["model"]
-            for c in (a, b)
-        ]  # fmt: skip
-        if names[0].empty or names[1].empty:
+        if (*a, seed) not in model_of.index or (*b, seed) not in model_of.index:
             continue
-        na, nb = names[0].iloc[0], names[1].iloc[0]
+        na, nb = model_of[(*a, seed)], model_of[(*b, seed)]
         result = stats.compare_best_two(
             {na: predictions[(na, "last")], nb: predictions[(nb, "last")]}, [na, nb], n_boot=n_boot
         )
@@ -190,7 +181,9 @@ def read_evaluations(job: StatisticsJob) -> tuple[list[dict], dict]:
             raise DataError(f"{metrics_file} and {predictions_file}: not the same evaluation")
         m = json.loads(Path(metrics_file).read_text())
         metrics.append(m)
-        predictions[(m["model"], m["checkpoint"])] = read_predictions(predictions_file)
+        predictions[(m["model"], m["checkpoint"])] = pd.read_csv(
+            predictions_file, dtype={"image_id": str}
+        )
     return metrics, predictions
 
 

@@ -94,15 +94,9 @@ def calibrate(job: CalibrateJob) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     write_csv(job.out_calibration, table)
     write_csv(job.out_val_predictions, pd.concat(predictions, ignore_index=True))
-    best = tests["best"]
     temperature = float(table.loc[table["checkpoint"] == "best", "temperature"].iloc[0])
     plots.plot_reliability_overlay(
-        {
-            "before scaling": calibration.reliability_table(best["label"], best["logit"]),
-            f"after (T = {temperature:.3g})": calibration.reliability_table(
-                best["label"], calibration.apply_temperature(best["logit"], temperature)
-            ),
-        },
+        calibration.scaling_tables(tests["best"], temperature),
         job.out_reliability,
         title=f"{rows[0]['model']}: test reliability (best checkpoint)",
     )

@@ -134,18 +134,15 @@ def labels_and_logits(labels: Any, logits: Any, name: str = "") -> tuple[np.ndar
     return y, z
 
 
-def _check_interval_args(n_boot: int, level: float, n_bins: int) -> None:
+def _check_interval_args(n_boot: int, level: float, n_bins: int, scheme: str = "width") -> None:
+    if scheme not in BIN_SCHEMES:
+        raise ValueError(f"scheme must be one of {BIN_SCHEMES}, got {scheme!r}")
     if n_boot < 1:
         raise ValueError(f"n_boot must be >= 1, got {n_boot}")
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
     if n_bins < 1:
         raise ValueError(f"n_bins must be >= 1, got {n_bins}")
-
-
-def top_label_confidence(logits: Any) -> np.ndarray:
-    """max(p, 1 - p) = sigmoid(|logit|): the probability the model gives its own prediction."""
-    return sigmoid(np.abs(np.asarray(logits, dtype=np.float64)))
 
 
 # ----------------------------------------------------------------------------- binning
@@ -172,7 +169,7 @@ class _Scored:
 
 def _score(labels: Any, logits: Any, n_bins: int, name: str = "") -> _Scored:
     y, z = labels_and_logits(labels, logits, name)
-    confidence = top_label_confidence(z)
+    confidence = sigmoid(np.abs(z))  # top-label confidence max(p, 1 - p): p of the prediction
     order = np.argsort(confidence, kind="stable")
     sorted_confidence = confidence[order]
     return _Scored(
@@ -221,17 +218,14 @@ def expected_calibration_error(
 ) -> float:
     """ECE of the top-label confidence in ``n_bins`` equal-width (``scheme="width"``) or
     equal-mass (``"mass"``) bins; see the module docstring."""
-    if scheme not in BIN_SCHEMES:
-        raise ValueError(f"scheme must be one of {BIN_SCHEMES}, got {scheme!r}")
-    _check_interval_args(1, 0.5, n_bins)
+    _check_interval_args(1, 0.5, n_bins, scheme)
     scored = _score(labels, logits, n_bins)
     return _weighted_metrics(scored, np.ones(len(scored.labels)), n_bins)[f"ece_{scheme}"]
 
 
 def negative_log_likelihood(labels: Any, logits: Any) -> float:
     """Mean negative log-likelihood of the labels under sigmoid(logit) (BCE with logits)."""
-    y, z = labels_and_logits(labels, logits)
-    return bce_with_logits(y, z)
+    return bce_with_logits(*labels_and_logits(labels, logits))
 
 
 def brier_score(labels: Any, logits: Any) -> float:
@@ -275,9 +269,7 @@ def reliability_table(
     (an empty one with count 0 and NaN confidence and accuracy); equal-mass ones only when they
     hold images (ties can leave some empty). sum(count * |accuracy - confidence|) / n is the
     ECE."""
-    if scheme not in BIN_SCHEMES:
-        raise ValueError(f"scheme must be one of {BIN_SCHEMES}, got {scheme!r}")
-    _check_interval_args(1, 0.5, n_bins)
+    _check_interval_args(1, 0.5, n_bins, scheme)
     scored = _score(labels, logits, n_bins)
     ones = np.ones(len(scored.labels))
     bins = scored.width_bin if scheme == "width" else _mass_bins(scored, ones, n_bins)
@@ -294,6 +286,19 @@ def reliability_table(
     table = table.rename_axis("bin").reset_index()
     table["count"] = table["count"].astype(np.int64)
     return table[list(RELIABILITY_COLUMNS)]
+
+
+def scaling_tables(
+    predictions: pd.DataFrame, temperature: float, prefix: str = ""
+) -> dict[str, pd.DataFrame]:
+    """The reliability tables of ``predictions`` (label, logit) before and after scaling by
+    ``temperature``, named "<prefix>before scaling" and "<prefix>after (T = <temperature>)"."""
+    labels, logits = predictions["label"], predictions["logit"]
+    scaled = apply_temperature(logits, temperature)
+    return {
+        f"{prefix}before scaling": reliability_table(labels, logits),
+        f"{prefix}after (T = {temperature:.3g})": reliability_table(labels, scaled),
+    }
 
 
 # ----------------------------------------------------------------------------- ROC-AUC interval
@@ -508,10 +513,9 @@ class CompareReliabilityJob:
 
 def compare_reliability(job: CompareReliabilityJob) -> None:
     """Draw the overlay of the compared pair."""
-    by_model = dict(zip(job.models, job.predictions, strict=True))
     pairs = [p for p in json.loads(Path(job.comparison).read_text()).get("pairs", [])
              if p.get("model_b")]  # fmt: skip
-    frames = {m: pd.read_csv(by_model[m]) for m in job.models}
+    frames = {m: pd.read_csv(p) for m, p in zip(job.models, job.predictions, strict=True)}
     if pairs:
         names = (pairs[0]["model_a"], pairs[0]["model_b"])
         tables = {m: reliability_table(frames[m]["label"], frames[m]["logit"]) for m in names}
@@ -519,14 +523,6 @@ def compare_reliability(job: CompareReliabilityJob) -> None:
     else:
         model = job.models[0]
         row = pd.read_csv(job.calibrations[0]).set_index("checkpoint").loc["last"]
-        scaled = apply_temperature(frames[model]["logit"], row["temperature"])
-        tables = {
-            f"{model} before scaling": reliability_table(
-                frames[model]["label"], frames[model]["logit"]
-            ),
-            f"{model} after (T = {row['temperature']:.3g})": reliability_table(
-                frames[model]["label"], scaled
-            ),
-        }
+        tables = scaling_tables(frames[model], row["temperature"], f"{model} ")
         title = "Test reliability (one configuration: before and after scaling)"
     plot_reliability_overlay(tables, job.out_figure, title=title)

@@ -28,15 +28,15 @@ def _module_file(name: str, package_dir: Path) -> Path | None:
     return None
 
 
-def _package_module(node: ast.ImportFrom, in_package: bool) -> str | None:
-    """The module (relative to the package, "" for the package) that a ``from`` import names,
-    or None when it names no module of the package."""
-    if node.level:  # relative: only meaningful inside the (flat) package
-        return (node.module or "") if in_package else None
-    if node.module == PACKAGE:
+def _package_module(module: str | None, level: int, in_package: bool) -> str | None:
+    """The module (relative to the package, "" for the package) that an import names (``level``:
+    the dots of a relative import), or None when it names no module of the package."""
+    if level:  # relative: only meaningful inside the (flat) package
+        return (module or "") if in_package else None
+    if module == PACKAGE:
         return ""
-    if node.module and node.module.startswith(PACKAGE + "."):
-        return node.module[len(PACKAGE) + 1 :]
+    if module and module.startswith(PACKAGE + "."):
+        return module[len(PACKAGE) + 1 :]
     return None
 
 
@@ -52,13 +52,10 @@ def imported_modules(path: str | os.PathLike, package_dir: Path = PACKAGE_DIR) -
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         names: list[str] = []
         if isinstance(node, ast.Import):
-            names = [
-                alias.name[len(PACKAGE) + 1 :] if alias.name != PACKAGE else ""
-                for alias in node.names
-                if alias.name == PACKAGE or alias.name.startswith(PACKAGE + ".")
-            ]
+            modules = (_package_module(alias.name, 0, in_package) for alias in node.names)
+            names = [module for module in modules if module is not None]
         elif isinstance(node, ast.ImportFrom):
-            module = _package_module(node, in_package)
+            module = _package_module(node.module, node.level, in_package)
             if module is None:
                 continue
             names = [module]

@@ -221,17 +221,6 @@ def check_download(config: Mapping) -> None:
         raise sources.DownloadError(f"config data.source: {err}") from None
 
 
-def write_resolved_config(config: Mapping, path: str) -> None:
-    """An experiment's config as the workflow ran it (schema defaults filled in), as YAML."""
-    import yaml
-
-    header = (
-        "# The resolved config of this experiment: every key that can change an output (all but\n"
-        "# gpus and tracking), defaults filled in (celeba-gender experiments compares these).\n"
-    )
-    write_text(path, header + yaml.safe_dump(dict(config), sort_keys=False))
-
-
 def reused_experiment_warning(config: Mapping, resolved_file: str) -> str | None:
     """A warning when ``config`` runs an experiment that was run before with other settings
     (its resolved config, ``resolved_file``, says which): the jobs those settings change will
@@ -254,17 +243,12 @@ def reused_experiment_warning(config: Mapping, resolved_file: str) -> str | None
     )
 
 
-def check_tracking(config: Mapping) -> None:
-    """config tracking: the tracker's package is installed (it is an optional extra)."""
-    problem = tracking_available(config.get("tracking", "none"))
-    if problem:
-        raise ValueError(f"config tracking: {problem}")
-
-
 def check_config(config: Mapping) -> None:
     """What the schema cannot express; each error names the key."""
     check_split(config["split"])
-    check_tracking(config)
+    # tracking: the tracker's package is installed (it is an optional extra)
+    if problem := tracking_available(config.get("tracking", "none")):
+        raise ValueError(f"config tracking: {problem}")
     check_groups(config)
     check_data(config)
 
@@ -297,5 +281,12 @@ class ExperimentConfigJob:
 
 
 def experiment_config(job: ExperimentConfigJob) -> None:
-    write_resolved_config(job.config, job.out_config)
+    """An experiment's config as the workflow ran it (schema defaults filled in), as YAML."""
+    import yaml
+
+    header = (
+        "# The resolved config of this experiment: every key that can change an output (all but\n"
+        "# gpus and tracking), defaults filled in (celeba-gender experiments compares these).\n"
+    )
+    write_text(job.out_config, header + yaml.safe_dump(dict(job.config), sort_keys=False))
     log.info("resolved config written to %s", job.out_config)

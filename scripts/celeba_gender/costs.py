@@ -14,6 +14,8 @@ from celeba_gender.metrics_table import number_text
 
 BENCHMARK_HEADER = "s h:m:s max_rss max_vms max_uss max_pss io_in io_out mean_load cpu_time"
 COST_COLUMNS = ("job", "wall (s)", "CPU (s)", "peak RSS (MB)")
+# The cost table's columns and the benchmark file's columns they are read from.
+BENCHMARK_COLUMNS = {"wall (s)": "s", "CPU (s)": "cpu_time", "peak RSS (MB)": "max_rss"}
 COST_TOTAL = "TOTAL (sum of job times)"
 COST_NOTE = (
     "Wall time, CPU time and peak memory (RSS) of each job, from its Snakemake benchmark: file. "
@@ -30,7 +32,7 @@ def read_benchmark(path: str | os.PathLike) -> dict[str, float]:
         frame = pd.read_csv(path, sep="\t")
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise ReportError(f"{path}: not a Snakemake benchmark file ({err})") from err
-    missing = [c for c in ("s", "cpu_time", "max_rss") if c not in frame.columns]
+    missing = [c for c in BENCHMARK_COLUMNS.values() if c not in frame.columns]
     if frame.empty or missing:
         what = f"no column(s) {', '.join(missing)}" if missing else "no data row"
         raise ReportError(
@@ -39,15 +41,9 @@ def read_benchmark(path: str | os.PathLike) -> dict[str, float]:
         )
     last = frame.iloc[-1]
     return {
-        "wall (s)": _number(last["s"]),
-        "CPU (s)": _number(last["cpu_time"]),
-        "peak RSS (MB)": _number(last["max_rss"]),
+        name: float(pd.to_numeric(last[column], errors="coerce"))
+        for name, column in BENCHMARK_COLUMNS.items()
     }
-
-
-def _number(value: object) -> float:
-    """A benchmark value as a float; NaN for what Snakemake writes when it measured nothing."""
-    return float(pd.to_numeric(value, errors="coerce"))
 
 
 def cost_table(
@@ -65,13 +61,8 @@ def cost_table(
     ]
     table = pd.DataFrame(rows, columns=list(COST_COLUMNS))
     if not table.empty:
-        total = {
-            "job": COST_TOTAL,
-            "wall (s)": table["wall (s)"].sum(),
-            "CPU (s)": table["CPU (s)"].sum(),
-            "peak RSS (MB)": table["peak RSS (MB)"].max(),
-        }
-        table = pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+        total = table.agg({"wall (s)": "sum", "CPU (s)": "sum", "peak RSS (MB)": "max"})
+        table = pd.concat([table, pd.DataFrame([{"job": COST_TOTAL, **total}])], ignore_index=True)
     return table.round(1)
 
 

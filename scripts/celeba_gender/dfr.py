@@ -60,7 +60,7 @@ from torch import nn
 from . import engine, jobs
 from .groups import empty_groups, group_accuracy
 from .io import CelebaGenderError, sha256_of, write_csv, write_json
-from .metrics import bce_with_logits, binary_array, predicted_class, sigmoid
+from .metrics import bce_with_logits, binary_array, predicted_class
 from .model import PREFIX_END
 
 log = logging.getLogger(__name__)
@@ -229,8 +229,7 @@ def heldout_worst_group(
     logits: np.ndarray, labels: np.ndarray, groups: np.ndarray, n_groups: int
 ) -> float:
     """Worst-group accuracy over the groups present in the held-out half."""
-    _, accuracy = group_accuracy(logits, labels, groups, n_groups)
-    return float(np.nanmin(accuracy))
+    return float(np.nanmin(group_accuracy(logits, labels, groups, n_groups)[1]))
 
 
 # ----------------------------------------------------------------------------- result
@@ -320,8 +319,7 @@ def dfr_fit(
     n_groups = len(group_names)
     x, y, g = check_inputs(val_embeddings, val_labels, val_groups, n_groups)
     fit, held = split_validation(g, seed)
-    fit_sizes = np.bincount(g[fit], minlength=n_groups)
-    held_sizes = np.bincount(g[held], minlength=n_groups)
+    fit_sizes, held_sizes = (np.bincount(g[rows], minlength=n_groups) for rows in (fit, held))
     _warn_missing(fit_sizes, group_names, "fit")
     _warn_missing(held_sizes, group_names, "held-out")
     if len(np.unique(y[fit])) < 2 or not len(held):
@@ -333,12 +331,10 @@ def dfr_fit(
     x_fit, x_held = scaler.transform(x[fit]), scaler.transform(x[held])
     draws = balanced_draws(g[fit], n_draws, seed)
     scores, models = {}, {}
-    for c in c_grid:
-        coef, intercept = fit_averaged(x_fit, y[fit], draws, float(c), seed)
-        logits = x_held @ coef + intercept
-        scores[float(c)] = heldout_worst_group(logits, y[held], g[held], n_groups)
-        models[float(c)] = (coef, intercept)
-        log.info("DFR: C %g, held-out worst-group accuracy %.4f", c, scores[float(c)])
+    for c in map(float, c_grid):
+        coef, intercept = models[c] = fit_averaged(x_fit, y[fit], draws, c, seed)
+        scores[c] = heldout_worst_group(x_held @ coef + intercept, y[held], g[held], n_groups)
+        log.info("DFR: C %g, held-out worst-group accuracy %.4f", c, scores[c])
     best = max(scores, key=lambda c: (scores[c], -list(scores).index(c)))
     weight, bias = to_original_space(*models[best], scaler)
     return DfrResult(
@@ -365,15 +361,8 @@ def dfr_predictions(
     labels = binary_array(np.asarray(labels).astype(np.int64), "labels")
     if not len(image_ids) == len(logits) == len(labels):
         raise DfrError("image ids, embeddings and labels differ in length")
-    return pd.DataFrame(
-        {
-            "image_id": list(image_ids),
-            "label": labels,
-            "logit": logits,
-            "prob": sigmoid(logits),
-            "pred": predicted_class(logits).astype(int),
-        }
-    )
+    split = pd.DataFrame({"image_id": list(image_ids), "label": labels})
+    return jobs.predictions_frame(split, logits)
 
 
 # ----------------------------------------------------------------------------- the dfr job
@@ -425,17 +414,14 @@ def _refit_checkpoint(job: DfrJob, source_file: str, out_file: str, val, groups,
     embeddings = penultimate_embeddings(model, source, job.batch_size, dev)
     labels = val["label"].to_numpy()
     result = dfr_fit(embeddings, labels, groups, names, seed=settings.seed)
-    fit, held = split_validation(groups, settings.seed)
-    on_fit = half_scores(result, embeddings[fit], labels[fit], groups[fit])
-    on_held = half_scores(result, embeddings[held], labels[held], groups[held])
-    row = {
-        "epoch": int(record["epoch"]),
-        "train_loss": on_fit["loss"],
-        "train_accuracy": on_fit["accuracy"],
-        "val_loss": on_held["loss"],
-        "val_accuracy": on_held["accuracy"],
+    row = {"epoch": int(record["epoch"])}
+    # train columns: the fit half; val columns: the held-out half, scored last (its worst group)
+    for prefix, rows in zip(("train", "val"), split_validation(groups, settings.seed), strict=True):
+        scores = half_scores(result, embeddings[rows], labels[rows], groups[rows])
+        row |= {f"{prefix}_loss": scores["loss"], f"{prefix}_accuracy": scores["accuracy"]}
+    row |= {
         "seconds": time.perf_counter() - started,
-        "val_worst_group_accuracy": on_held["worst_group"],
+        "val_worst_group_accuracy": scores["worst_group"],
     }
     replace_head(model, result)
     dfr_settings = dataclasses.replace(settings, kind="dfr")

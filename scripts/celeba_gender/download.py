@@ -85,20 +85,6 @@ def _record_path(marker: Path) -> Path:
     return marker.with_name(f".{marker.name}")
 
 
-def _write_marker(marker: Path, spec: DownloadSpec, root: Path, files: list, counts: dict) -> Path:
-    write_json(
-        marker,
-        {
-            "source": spec.source,
-            "identity": spec.identity(),
-            "data_root": str(root),
-            "files": files,
-            "counts": counts,
-        },
-    )
-    return marker
-
-
 def fetch(
     spec: DownloadSpec,
     root: str | os.PathLike,
@@ -121,8 +107,15 @@ def fetch(
     require_client(spec.source)
     backend = download_hub if spec.source == "huggingface" else download_kaggle
     data, files, counts = backend.fetch_source(spec, root, log, free_space)
-    _write_marker(record, spec, data, files, counts)
-    _write_marker(marker, spec, data, files, counts)
+    content = {
+        "source": spec.source,
+        "identity": spec.identity(),
+        "data_root": str(data),
+        "files": files,
+        "counts": counts,
+    }
+    for path in (record, marker):  # the hidden copy first: only the marker means "complete"
+        write_json(path, content)
     log.info("download: verified; marker %s; set data.root to %s", marker, data)
     return marker
 
@@ -163,7 +156,4 @@ def download(job: DownloadJob, log: logging.Logger | None = None) -> Path:
     expected = marker_path(job.root, spec)
     if absolute(job.out_marker) != expected:
         raise DownloadError(f"download: the rule expects {job.out_marker}, fetch writes {expected}")
-    probe = _test_free_space()
-    if probe is None:
-        return fetch(spec, job.root, log)
-    return fetch(spec, job.root, log, free_space=probe)
+    return fetch(spec, job.root, log, free_space=_test_free_space() or free_bytes)

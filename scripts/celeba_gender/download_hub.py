@@ -23,6 +23,7 @@ from celeba_gender.io import DataError
 
 HUB_DIR = "huggingface"
 HUB_CACHE = ".cache/huggingface"
+CLIENT_RECORDS = ".cache/huggingface/download"  # the client's records of its local_dir's files
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 GIT_SHA1_RE = re.compile(r"^[0-9a-f]{40}$")
 
@@ -78,11 +79,6 @@ def _refused(
     )
 
 
-def _status(exc: Exception) -> int | None:
-    response = getattr(exc, "response", None)
-    return getattr(response, "status_code", None)
-
-
 def _head_all(hub, spec: sources.DownloadSpec, log: logging.Logger) -> dict[str, dict]:
     """HEAD every shard: {file: {size, etag, commit}}; any failure raises before a byte is written."""
     infos = {}
@@ -93,7 +89,7 @@ def _head_all(hub, spec: sources.DownloadSpec, log: logging.Logger) -> dict[str,
         try:
             meta = hub.get_hf_file_metadata(url, endpoint=_endpoint(spec))
         except Exception as exc:  # HTTP errors, connection errors, offline mode
-            raise _refused(spec, name, _status(exc), exc) from exc
+            raise _refused(spec, name, sources.http_status(exc), exc) from exc
         if meta.size is None or meta.etag is None:
             raise sources.DownloadError(
                 f"download: the Hub's answer for {name} lacks its size or ETag; cannot verify it."
@@ -116,11 +112,9 @@ def _missing_bytes(local: Path, infos: dict[str, dict]) -> int:
 
 
 def _git_blob_sha1(path: Path) -> str:
-    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
+    header = f"blob {path.stat().st_size}\0".encode()
     with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, lambda: hashlib.sha1(header)).hexdigest()
 
 
 def _verify(path: Path, name: str, info: dict, local: Path) -> dict:
@@ -145,16 +139,13 @@ def _verify(path: Path, name: str, info: dict, local: Path) -> dict:
 def _discard(path: Path, name: str, local: Path) -> None:
     """Delete a bad file and the client's record of it (so that a rerun fetches it again)."""
     path.unlink(missing_ok=True)
-    record = local / ".cache" / "huggingface" / "download" / f"{name}.metadata"
-    record.unlink(missing_ok=True)
+    (local / CLIENT_RECORDS / f"{name}.metadata").unlink(missing_ok=True)
 
 
 def _clean_partials(local: Path) -> None:
     """Remove what a killed run left: the client's temporary ``*.incomplete`` files."""
-    download = local / ".cache" / "huggingface" / "download"
-    if download.is_dir():
-        for partial in download.rglob("*.incomplete"):
-            partial.unlink(missing_ok=True)
+    for partial in (local / CLIENT_RECORDS).rglob("*.incomplete"):
+        partial.unlink(missing_ok=True)
 
 
 def _download_all(hub, spec, root: Path, infos: dict, log: logging.Logger) -> list[dict]:
@@ -174,8 +165,8 @@ def _download_all(hub, spec, root: Path, infos: dict, log: logging.Logger) -> li
                 endpoint=_endpoint(spec),
             )
         except Exception as exc:
-            if _status(exc) in (401, 403, 404):
-                raise _refused(spec, name, _status(exc), exc) from exc
+            if sources.http_status(exc) in (401, 403, 404):
+                raise _refused(spec, name, sources.http_status(exc), exc) from exc
             raise sources.DownloadError(
                 f"download: {name} did not complete ({type(exc).__name__}); nothing is marked "
                 "complete: rerun the same command to resume."
@@ -204,14 +195,8 @@ def fetch_source(
     with _hub_environment(root):
         hub = _import_hub()
         infos = _head_all(hub, spec, log)
-        sources.check_space(
-            root,
-            {
-                "shards": _missing_bytes(root / HUB_DIR, infos),
-                "image store": sources.decode_bytes(spec.total_images(), spec.decode_size),
-            },
-            free_space,
-        )
+        shards = _missing_bytes(root / HUB_DIR, infos)
+        sources.check_space(root, spec, {"shards": shards}, free_space)
         files = _download_all(hub, spec, root, infos, log)
     counts = _check_data(spec, root / HUB_DIR)
     return root / HUB_DIR / spec.config, files, counts

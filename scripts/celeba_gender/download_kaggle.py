@@ -44,10 +44,6 @@ def _refused(
     )
 
 
-def _status(exc: Exception) -> int | None:
-    return getattr(getattr(exc, "response", None), "status_code", None)
-
-
 def _probe(spec: sources.DownloadSpec) -> dict:
     """Ask for the archive, read the answer's headers only: {size (or None), md5 (or None)}."""
     from kagglehub.clients import build_kaggle_client
@@ -63,7 +59,7 @@ def _probe(spec: sources.DownloadSpec) -> dict:
             headers = dict(response.headers)
             response.close()  # the body is left unread: nothing is written
     except Exception as exc:  # HTTP errors, connection errors
-        raise _refused(spec, _status(exc), exc) from exc
+        raise _refused(spec, sources.http_status(exc), exc) from exc
     size = headers.get("Content-Length")
     return {"size": int(size) if size else None, "md5": _md5_header(headers)}
 
@@ -88,8 +84,8 @@ def _dataset_download(spec: sources.DownloadSpec) -> Path:
             "client deleted it: rerun to fetch it again."
         ) from exc
     except Exception as exc:
-        if _status(exc) in (401, 403, 404):
-            raise _refused(spec, _status(exc), exc) from exc
+        if sources.http_status(exc) in (401, 403, 404):
+            raise _refused(spec, sources.http_status(exc), exc) from exc
         raise sources.DownloadError(
             f"download: the Kaggle download of {spec.repo} did not complete "
             f"({type(exc).__name__}); nothing is marked complete: rerun to resume."
@@ -150,14 +146,8 @@ def fetch_source(
             log.info(
                 "download: %s v%s: archive %s", spec.repo, spec.version, sources.gb(probe["size"])
             )
-        sources.check_space(
-            root,
-            {
-                "archive and extracted tree": 2 * (probe["size"] or 0),
-                "image store": sources.decode_bytes(spec.total_images(), spec.decode_size),
-            },
-            free_space,
-        )
+        archive = {"archive and extracted tree": 2 * (probe["size"] or 0)}
+        sources.check_space(root, spec, archive, free_space)
         data = _dataset_download(spec)
     files, counts = _check_tree(spec, data)
     counts["archive"] = {"size": probe["size"], "md5_base64": probe["md5"]}

@@ -146,11 +146,8 @@ class EdaJob:
     target: str = LABEL_ATTRIBUTE  # data.target: the label of every table and figure
 
     def table_file(self, name: str) -> str:
-        """Where table ``name`` of TABLES goes (the figure, when it has one, is ``figure_file``)."""
+        """Where table ``name`` of TABLES goes (the figure, when it has one, is ``out_<name>``)."""
         return getattr(self, f"out_{name}" if name == "null_counts" else f"out_{name}_table")
-
-    def figure_file(self, name: str) -> str:
-        return getattr(self, f"out_{name}")
 
 
 def eda(job: EdaJob, load: Callable[[str], Image.Image] = load_rgb) -> None:
@@ -163,5 +160,5 @@ def eda(job: EdaJob, load: Callable[[str], Image.Image] = load_rgb) -> None:
         table = compute(meta, **targeted)
         write_csv(job.table_file(name), table)
         if plot is not None:
-            plot(table, job.figure_file(name), **targeted)
+            plot(table, getattr(job, f"out_{name}"), **targeted)
         log.info("%s:\n%s", name, table.to_string(index=False))

@@ -221,6 +221,8 @@ class Runner:
         return cls(model, torch.compile(forward) if compile else forward, device, precision)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The float32 logits of a batch (``source.batch``), which goes to the device first."""
+        x = _to_device(x, self.device)
         with autocast(self.device, self.precision):
             return self.forward(x).float()
 
@@ -243,9 +245,8 @@ def train_one_epoch(
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         jitter = None if plan.jitter is None else plan.jitter[idx]
-        x = _to_device(source.batch(idx, plan.flips[idx], jitter), runner.device)
         y = labels[idx].to(runner.device)
-        logits = runner.logits(x)
+        logits = runner.logits(source.batch(idx, plan.flips[idx], jitter))
         loss = criterion(logits, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -265,8 +266,7 @@ def predict_logits(runner: Runner, source, batch_size: int) -> torch.Tensor:
     out = []
     for start in range(0, len(source), batch_size):
         idx = np.arange(start, min(len(source), start + batch_size))
-        x = _to_device(source.batch(idx, None, None), runner.device)
-        out.append(runner.logits(x).cpu())
+        out.append(runner.logits(source.batch(idx, None, None)).cpu())
     return torch.cat(out) if out else torch.empty(0)
 
 
@@ -388,16 +388,14 @@ def save_model(
     device: str = "",
 ) -> None:
     """A standalone trained model: full state dict plus how, where and how long it was trained."""
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    record = {
-        "state_dict": state,
-        "settings": settings.to_dict(),
-        "epoch": epoch,
-        "metrics": metrics,
-        "device": device,
-    }
-    with atomic_path(path) as tmp:
-        torch.save(record, tmp)
+    save_checkpoint(
+        path,
+        state_dict={k: v.detach().cpu() for k, v in model.state_dict().items()},
+        settings=settings.to_dict(),
+        epoch=epoch,
+        metrics=metrics,
+        device=device,
+    )
 
 
 # --------------------------------------------------------------------------- fit

@@ -63,7 +63,6 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "numerics",
 )
 INTERVAL_COLUMNS: tuple[str, ...] = ("ci_low", "ci_high")
-CHECKPOINTS: tuple[str, ...] = ("last", "best")
 TITLE = "celeba-gender: comparison of experiments"
 
 
@@ -79,9 +78,6 @@ class Comparison:
     settings: Mapping[str, Mapping[str, str]]
     differing: tuple[str, ...]
     table: pd.DataFrame
-
-
-# ----------------------------------------------------------------------------- settings
 
 
 # ----------------------------------------------------------------------------- reading
@@ -109,6 +105,7 @@ def read_config(path: str | os.PathLike) -> dict:
 
 
 def _read_table(path: Path, columns: Sequence[str]) -> pd.DataFrame:
+    """The ``columns`` of a CSV table; ReportError when it is unreadable or lacks one."""
     try:
         frame = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
@@ -119,7 +116,7 @@ def _read_table(path: Path, columns: Sequence[str]) -> pd.DataFrame:
             f"{path}: missing column(s) {', '.join(missing)} "
             f"(found: {', '.join(map(str, frame.columns))})"
         )
-    return frame
+    return frame[list(columns)]
 
 
 def experiment_rows(folder: str | os.PathLike) -> pd.DataFrame:
@@ -127,9 +124,8 @@ def experiment_rows(folder: str | os.PathLike) -> pd.DataFrame:
     checkpoint) from ``model_ci.csv`` (NaN where that table has no such row)."""
     folder = Path(folder)
     metric_columns = [c for c in METRIC_COLUMNS if c not in INTERVAL_COLUMNS]
-    metrics = _read_table(folder / METRICS_FILE, metric_columns)[metric_columns]
+    metrics = _read_table(folder / METRICS_FILE, metric_columns)
     intervals = _read_table(folder / MODEL_CI_FILE, ["model", "checkpoint", *INTERVAL_COLUMNS])
-    intervals = intervals[["model", "checkpoint", *INTERVAL_COLUMNS]]
     for frame, path in ((metrics, METRICS_FILE), (intervals, MODEL_CI_FILE)):
         twice = frame[frame.duplicated(["model", "checkpoint"])]
         if not twice.empty:
@@ -171,7 +167,6 @@ def collect(root: str | os.PathLike = "results") -> Comparison:
     rows = pd.concat(
         [experiment_rows(folder / n).assign(experiment=n) for n in finished], ignore_index=True
     )
-    rows = rows[["experiment", *METRIC_COLUMNS]]
     differing = tuple(differing_keys(settings))
     return Comparison(
         root=Path(root),

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .engine import autocast
+from .engine import autocast, model_to_device
 from .io import DataError, atomic_path, sha256_of, write_json
 from .model import forward_prefix
 from .store import to_normalized
@@ -82,8 +82,7 @@ def build_cache(
     for path in out.values():  # an old key must never vouch for the array about to replace it
         key_path(path).unlink(missing_ok=True)
     views, dtype, precision = key["views"], key["dtype"], key["precision"]
-    model.eval().to(device=device, memory_format=torch.channels_last)
-    np_dtype = np.dtype(dtype)
+    model_to_device(model.eval(), device)
     n, size = store.shape[0], store.shape[1]
     probe_prefix = forward_prefix(model, to_normalized(store[:1]).to(device))
     shapes = {
@@ -95,7 +94,7 @@ def build_cache(
         tmps = {kind: stack.enter_context(atomic_path(path)) for kind, path in out.items()}
         arrays = {
             kind: np.lib.format.open_memmap(
-                tmps[kind], mode="w+", dtype=np_dtype, shape=(n, views, *shapes[kind])
+                tmps[kind], mode="w+", dtype=dtype, shape=(n, views, *shapes[kind])
             )
             for kind in out
         }
@@ -106,16 +105,11 @@ def build_cache(
                 x = images.flip(-1) if view == 1 else images
                 x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
                 with autocast(device, precision):
-                    prefix = forward_prefix(model, x)
-                    feats = model.features[24:](prefix) if "features" in out else None
-                if "prefix" in out:
-                    arrays["prefix"][start:stop, view] = (
-                        prefix.float().cpu().numpy().astype(np_dtype)
-                    )
-                if feats is not None:
-                    arrays["features"][start:stop, view] = (
-                        feats.float().cpu().numpy().astype(np_dtype)
-                    )
+                    outputs = {"prefix": forward_prefix(model, x)}
+                    if "features" in out:
+                        outputs["features"] = model.features[24:](outputs["prefix"])
+                for kind, array in arrays.items():
+                    array[start:stop, view] = outputs[kind].float().cpu().numpy().astype(dtype)
         for array in arrays.values():
             array.flush()
         del arrays

@@ -261,6 +261,8 @@ def claim_gpu(
     if not ids:
         return GpuSlot(None, f"no id to claim from {source}: nothing claimed")
     folder = lock_folder(environ)
+    held = f"every id of {source} is held by another job"  # the wait's and the timeout's cause
+    locks = f"(lock files in {folder})"
     start = time.monotonic()
     told = False
     while True:
@@ -273,15 +275,9 @@ def claim_gpu(
                 return GpuSlot(each, source, path, time.monotonic() - start, fd, environ, previous)
         waited = time.monotonic() - start
         if timeout_s is not None and waited >= timeout_s:
-            raise GpuWaitTimeout(
-                f"no free GPU after {waited:.0f} s: every id of {source} is held by another job "
-                f"(lock files in {folder})"
-            )
+            raise GpuWaitTimeout(f"no free GPU after {waited:.0f} s: {held} {locks}")
         if not told:
-            on_wait(
-                f"waiting for a free GPU: every id of {source} is held by another job on this "
-                f"machine (lock files in {folder})"
-            )
+            on_wait(f"waiting for a free GPU: {held} on this machine {locks}")
             told = True
         time.sleep(poll_s)
 

@@ -41,11 +41,9 @@ def vgg_target_layer(model: nn.Module) -> nn.Module:
 
 def _score_signs(logits: torch.Tensor, sign: str) -> torch.Tensor:
     """+1 to explain the male logit, -1 to explain the female (negated) logit, per image."""
-    if sign == "male":
-        return torch.ones_like(logits)
-    if sign == "female":
-        return -torch.ones_like(logits)
-    return torch.where(logits >= 0, 1.0, -1.0).to(logits.dtype)
+    if sign == "predicted":
+        return torch.where(logits >= 0, 1.0, -1.0).to(logits.dtype)
+    return torch.full_like(logits, 1.0 if sign == "male" else -1.0)
 
 
 def grad_cam(

@@ -34,7 +34,6 @@ STRATEGIES: dict[int, str] = {
 # What a training job reads: cached features (strategy 1), the cached output of features[:24]
 # (strategy 2), or decoded images (end to end, either strategy).
 CACHE_INPUT: dict[int, str] = {1: "features", 2: "prefix"}
-INPUT_KINDS: tuple[str, ...] = ("features", "prefix", "images")
 # The augmentations a cache can serve exactly: each cached image is stored in both orientations.
 CACHEABLE_AUGMENTATIONS = frozenset({"hflip"})
 
@@ -115,7 +114,6 @@ def split_views(split: str, augmentations: Iterable[str]) -> int:
 
 # ----------------------------------------------------------------------------- settings
 
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 # The cache dtype that ``train.cache_dtype: auto`` means under each precision: float32 keeps the
 # study's numerics; float16 halves the cache (``.npy`` cannot hold bfloat16).
 AUTO_CACHE_DTYPE: dict[str, str] = {"fp32": "float32", "bf16": "float16"}
@@ -123,9 +121,8 @@ AUTO_CACHE_DTYPE: dict[str, str] = {"fp32": "float32", "bf16": "float16"}
 
 def numerics_note(train: Mapping) -> str:
     """The numerics a ``train`` config section runs, in words (the report's banner)."""
-    precision = train.get("precision", "fp32")
     dtype = cache_dtype(train)
-    if precision == "fp32":
+    if train.get("precision", "fp32") == "fp32":
         return (
             f"numerics: fp32, the study's (float32 compute with PyTorch's default math settings; "
             f"feature cache {dtype})"
@@ -166,9 +163,9 @@ class TrainSettings:
     epochs: int
     batch_size: int
     image_size: int = 224
-    input: str = "images"  # INPUT_KINDS: features, prefix (feature cache) or images
+    input: str = "images"  # features, prefix (feature cache) or images
     cache_dtype: str | None = None  # the feature cache's dtype; None when training on images
-    precision: str = "fp32"  # PRECISIONS: fp32 (the study's numerics) or bf16 autocast
+    precision: str = "fp32"  # fp32 (the study's numerics) or bf16 autocast
     augmentations: tuple[str, ...] = ("hflip",)
     select_by: str = "val_accuracy"
     patience: int | None = None
@@ -188,7 +185,6 @@ class TrainSettings:
         cell = ModelId.parse(model)
         train = config["train"]
         kind = input_kind(cell.strategy, train)
-        worst_group = train["select_by"] == "worst_group"
         return cls(
             strategy=cell.strategy,
             lr=cell.lr,
@@ -204,7 +200,7 @@ class TrainSettings:
             patience=train["early_stopping_patience"],
             compile=bool(train["compile"]),
             target=target(config),
-            group_by=tuple(group_by(config)) if worst_group else (),
+            group_by=tuple(group_by(config)) if train["select_by"] == "worst_group" else (),
             kind=cell.kind,
         )
 

@@ -50,17 +50,8 @@ from .metrics import binary_array, predicted_class, presence
 
 log = logging.getLogger(__name__)
 
-TABLE_COLUMNS: tuple[str, ...] = (
-    "model",
-    "checkpoint",
-    "group",
-    "n",
-    "accuracy",
-    "low",
-    "high",
-    "small",
-)
 GROUP_STATS: tuple[str, ...] = ("n", "accuracy", "low", "high", "small")
+TABLE_COLUMNS: tuple[str, ...] = ("model", "checkpoint", "group", *GROUP_STATS)
 SUMMARY_KEYS: tuple[str, ...] = (
     "worst_group_accuracy",
     "worst_group",
@@ -277,20 +268,8 @@ def group_table(
     )
     rows = []
     for name, n, acc in zip(spec.names, counts, accuracy, strict=True):
-        successes = 0 if n == 0 else round(acc * n)
-        low, high = wilson_interval(successes, int(n), level)
-        rows.append(
-            {
-                "model": model,
-                "checkpoint": checkpoint,
-                "group": name,
-                "n": int(n),
-                "accuracy": float(acc),
-                "low": low,
-                "high": high,
-                "small": bool(n < min_group_size),
-            }
-        )
+        low, high = wilson_interval(0 if n == 0 else round(acc * n), int(n), level)
+        rows.append((model, checkpoint, name, int(n), float(acc), low, high, n < min_group_size))
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
 
 

@@ -11,7 +11,6 @@ raises :class:`celeba_gender.io.DataError` naming the file, the rows and what wa
 
 from __future__ import annotations
 
-import io
 import itertools
 import logging
 import os
@@ -36,6 +35,7 @@ from celeba_gender.layouts import (
     check_root,
     detect_layout,
     downloaded_root,
+    file_names,
     image_dir,
 )
 
@@ -65,19 +65,19 @@ def _first(items: Sequence[str], n: int = SHOW) -> str:
 
 
 def _read_csv_strings(path: Path, **kwargs) -> pd.DataFrame:
-    """Read ``path`` keeping every cell as text (empty cells stay '')."""
+    """Read ``path`` keeping every cell as text (empty cells stay ''), header names stripped."""
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", **kwargs)
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"ingest: attribute file {path} has no rows.") from exc
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(f"ingest: attribute file {path} cannot be parsed: {exc}") from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
     return frame.fillna("")
 
 
 def _read_kaggle(path: Path) -> pd.DataFrame:
     frame = _read_csv_strings(path, skipinitialspace=True)
-    frame.columns = [str(c).strip() for c in frame.columns]
     first = frame.columns[0]
     if first in C.ATTRIBUTES:
         raise DataError(
@@ -89,7 +89,6 @@ def _read_kaggle(path: Path) -> pd.DataFrame:
 
 def _read_celeba30k(path: Path) -> pd.DataFrame:
     frame = _read_csv_strings(path, skipinitialspace=True)
-    frame.columns = [str(c).strip() for c in frame.columns]
     if "filename" not in frame.columns:
         raise DataError(
             f"ingest: {path} has no column 'filename' (found {len(frame.columns)} columns: "
@@ -193,7 +192,7 @@ def _check_ids(ids: pd.Series, path: Path, first_line: int) -> None:
         ]
         raise DataError(
             f"ingest: {path}: {_count(groups.ngroups, 'image id')} listed more than once "
-            f"({len(dup)} rows): {_first(shown) if groups.ngroups > SHOW else ', '.join(shown)}. "
+            f"({len(dup)} rows): {_first(shown)}. "
             "Each image must be listed once."
         )
 
@@ -272,11 +271,12 @@ def load_rgb(path: str | os.PathLike) -> Image.Image:
         return image.convert("RGB")
 
 
-def _inspect_image(path) -> tuple[str | None, str | None, int, int, str | None]:
-    """Decode ``path`` (or a file object) fully: (format, mode, width, height, reason it is
-    unusable or None)."""
+def _inspect_image(path, opener=Image.open) -> tuple[str | None, str | None, int, int, str | None]:
+    """Decode ``path`` (or, with ``opener`` ``parquet.open_image_bytes``, a parquet row's bytes,
+    where no bytes is a reason too) fully: (format, mode, width, height, reason it is unusable or
+    None)."""
     try:
-        with Image.open(path) as image:
+        with opener(path) as image:
             image.load()
             if image.mode != "RGB":
                 image.convert("RGB")
@@ -290,20 +290,14 @@ def default_workers() -> int:
     return min(4, max(2, os.cpu_count() or 2))
 
 
-def _inspect_bytes(data: bytes | None) -> tuple[str | None, str | None, int, int, str | None]:
-    """``_inspect_image`` of encoded bytes (a parquet row); no bytes is a reason too."""
-    if not data:
-        return None, None, 0, 0, "ValueError: no image bytes (null or empty)"
-    return _inspect_image(io.BytesIO(data))
-
-
 def _inspect_rows(paths: Sequence[str], rows: list, pool: ThreadPoolExecutor) -> None:
     """Fill ``rows`` for the parquet row references of ``paths``, streaming their shards and
     decoding ``INSPECT_CHUNK`` images at a time in ``pool``."""
     where = [i for i, p in enumerate(paths) if parquet.parse_row_ref(p)]
     stream = parquet.iter_images([paths[i] for i in where])
     while chunk := list(itertools.islice(stream, INSPECT_CHUNK)):
-        results = pool.map(_inspect_bytes, [data for _, data, _ in chunk])
+        encoded = [data for _, data, _ in chunk]
+        results = pool.map(_inspect_image, encoded, itertools.repeat(parquet.open_image_bytes))
         for (position, _, _), result in zip(chunk, results, strict=True):
             rows[where[position]] = result
 
@@ -312,30 +306,21 @@ def check_images(paths: Sequence[str], workers: int | None = None) -> pd.DataFra
     """Fully decode every image: columns path, format, mode, width, height, reason. A path may be
     a parquet row reference (``<shard>.parquet#<row>``): its bytes are read from the shard."""
     with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:
-        if not any(parquet.parse_row_ref(p) for p in paths):
-            rows = list(pool.map(_inspect_image, paths))
-        else:
-            rows = [None] * len(paths)
-            files = [i for i, p in enumerate(paths) if not parquet.parse_row_ref(p)]
-            for i, row in zip(
-                files, pool.map(_inspect_image, [paths[i] for i in files]), strict=True
-            ):
-                rows[i] = row
+        rows = [None] * len(paths)
+        files = [i for i, p in enumerate(paths) if not parquet.parse_row_ref(p)]
+        for i, row in zip(files, pool.map(_inspect_image, [paths[i] for i in files]), strict=True):
+            rows[i] = row
+        if len(files) < len(paths):  # pyarrow is needed only for row references
             _inspect_rows(paths, rows, pool)
     frame = pd.DataFrame(rows, columns=["format", "mode", "width", "height", "reason"])
     frame.insert(0, "path", list(paths))
     return frame
 
 
-def _list_folder(folder: Path) -> set[str]:
-    with os.scandir(folder) as entries:
-        return {e.name for e in entries if e.is_file()}
-
-
 def _check_present(
     meta: pd.DataFrame, all_ids: pd.Series, folder: Path, log: logging.Logger
 ) -> None:
-    on_disk = _list_folder(folder)
+    on_disk = set(file_names(folder))
     missing = [i for i in meta["image_id"] if i not in on_disk]
     if missing:
         raise DataError(
@@ -351,37 +336,24 @@ def _check_present(
         log.info(
             "ingest: %d image files in %s are not in the attribute file; ignored", unlisted, folder
         )
-    not_used = len(listed) - len(meta)
-    if not_used:
-        log.info("ingest: %d listed images are outside the subset; not used", not_used)
-
-
-def _log_unused(listed: int, used: int, log: logging.Logger) -> None:
-    if listed - used:
-        log.info("ingest: %d listed images are outside the subset; not used", listed - used)
 
 
 def _log_image_report(report: pd.DataFrame, ids: pd.Series, log: logging.Logger) -> None:
     good = report["reason"].isna()
     named = ids.str.lower().str.endswith((".jpg", ".jpeg")).to_numpy()
-    not_jpeg = good & named & report["format"].ne("JPEG")
-    if not_jpeg.any():
-        formats = Counter(report.loc[not_jpeg, "format"])
-        log.warning(
-            "ingest: %d images named .jpg are another format (%s): %s; kept",
-            int(not_jpeg.sum()),
-            ", ".join(f"{k}: {v}" for k, v in formats.items()),
-            _first(list(ids[not_jpeg])),
-        )
-    not_rgb = good & report["mode"].ne("RGB")
-    if not_rgb.any():
-        modes = Counter(report.loc[not_rgb, "mode"])
-        log.warning(
-            "ingest: %d images are not RGB (%s): %s; kept, converted to RGB when read",
-            int(not_rgb.sum()),
-            ", ".join(f"{k}: {v}" for k, v in modes.items()),
-            _first(list(ids[not_rgb])),
-        )
+    odd_format = good & named & report["format"].ne("JPEG")
+    odd_mode = good & report["mode"].ne("RGB")
+    for column, odd, what in (
+        ("format", odd_format, "named .jpg are another format (%s): %s; kept"),
+        ("mode", odd_mode, "are not RGB (%s): %s; kept, converted to RGB when read"),
+    ):
+        if odd.any():
+            log.warning(
+                "ingest: %d images " + what,
+                int(odd.sum()),
+                ", ".join(f"{k}: {v}" for k, v in Counter(report.loc[odd, column]).items()),
+                _first(list(ids[odd])),
+            )
     odd_size = good & (report["width"].ne(C.IMAGE_WIDTH) | report["height"].ne(C.IMAGE_HEIGHT))
     if odd_size.any():
         log.info(
@@ -415,21 +387,10 @@ def _decode_check(
     ids = meta["image_id"].reset_index(drop=True)
     _log_image_report(report, ids, log)
     bad_mask = report["reason"].notna().to_numpy()
-    bad = pd.DataFrame(
-        {
-            "image_id": ids[bad_mask].to_numpy(),
-            "path": report.loc[bad_mask, "path"].to_numpy(),
-            "reason": report.loc[bad_mask, "reason"].to_numpy(),
-        },
-        columns=BAD_IMAGE_COLUMNS,
-    )
+    table = pd.concat([ids, report[["path", "reason"]]], axis=1).to_numpy()
+    bad = pd.DataFrame(table[bad_mask], columns=BAD_IMAGE_COLUMNS)
     if len(bad) and on_bad_image == "error":
-        lines = [
-            f"  {i}{_where(p)}: {r}"
-            for i, p, r in zip(
-                bad["image_id"][:SHOW], bad["path"][:SHOW], bad["reason"][:SHOW], strict=True
-            )
-        ]
+        lines = [f"  {i}{_where(p)}: {r}" for i, p, r in bad.head(SHOW).itertuples(index=False)]
         more = f"\n  … and {len(bad) - SHOW} more" if len(bad) > SHOW else ""
         raise DataError(
             f"ingest: {len(bad)} of {len(meta)} images cannot be decoded "
@@ -502,17 +463,15 @@ def build_metadata(
     check_root(root)
     layout = detect_layout(root) if fmt == "auto" else fmt
     check_layout_name(layout)
-    source = attribute_file(root, layout)
     hub = layout == "huggingface"
-    folder = image_dir(root, layout) if hub else None
     if hub:  # the attributes with their rows' references, as one table
-        source = folder
+        source = image_dir(root, layout)
         attrs = read_hub_table(root).drop(columns="partition")
     else:
-        attrs = read_attributes(root, layout)
+        source, attrs = attribute_file(root, layout), read_attributes(root, layout)
     log.info("ingest: %s layout, %d images listed in %s", layout, len(attrs), source)
     subset = _select_subset(attrs, subset_size, subset_order, seed, source)
-    folder = folder or image_dir(root, layout)
+    folder = source if hub else image_dir(root, layout)
     paths = subset["path"] if hub else str(folder) + os.sep + subset["image_id"]
     meta = pd.concat(
         [
@@ -523,10 +482,12 @@ def build_metadata(
         ],
         axis=1,
     )
-    if hub:
-        _log_unused(len(attrs), len(meta), log)
-    else:
+    if not hub:
         _check_present(meta, attrs["image_id"], folder, log)
+    if len(attrs) > len(meta):
+        log.info(
+            "ingest: %d listed images are outside the subset; not used", len(attrs) - len(meta)
+        )
     bad = pd.DataFrame(columns=BAD_IMAGE_COLUMNS)
     if check_decode:
         meta, bad = _decode_check(meta, on_bad_image, workers, log)

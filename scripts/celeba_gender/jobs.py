@@ -74,11 +74,6 @@ def out_of_memory_advice(device: torch.device, batch_size: int) -> Iterator[None
         ) from err
 
 
-def log_host(slot: gpus.GpuSlot | None = None) -> None:
-    """The first line of a GPU job's log: where it runs, which devices it may use, its GPU slot."""
-    log.info("%s", gpus.host_line(slot))
-
-
 def on_one_gpu(job_function: Callable) -> Callable:
     """A GPU job that first claims one GPU of ``job.gpus`` for itself (``gpus.claim_gpu``, before
     torch touches CUDA), logs where it runs as its log's first line, and frees the GPU at its end."""
@@ -86,7 +81,7 @@ def on_one_gpu(job_function: Callable) -> Callable:
     @functools.wraps(job_function)
     def run(job):
         with gpus.claim_gpu(job.gpus, job.device) as slot:
-            log_host(slot)
+            log.info("%s", gpus.host_line(slot))
             result = job_function(job)
             if slot.device is not None:
                 log.info("releasing gpu %s", slot.device)

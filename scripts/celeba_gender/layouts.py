@@ -46,7 +46,8 @@ def _found(path: Path) -> str:
     return "found" if path.exists() else "missing"
 
 
-def _file_names(folder: Path) -> list[str]:
+def file_names(folder: Path) -> list[str]:
+    """The names of the files directly in ``folder`` (none if it is missing)."""
     try:
         with os.scandir(folder) as entries:
             return [e.name for e in entries if e.is_file()]
@@ -59,7 +60,7 @@ def shard_folder(root: str | os.PathLike) -> Path | None:
     ``root/img_align+identity+attr``, the first holding a train shard; None if neither does."""
     root = absolute(root)
     for folder in (root, root / C.HUB_CONFIG):
-        names = _file_names(folder)
+        names = file_names(folder)
         if any(n.startswith("train-") and SHARD_RE.match(n) for n in names):
             return folder
     return None
@@ -93,16 +94,14 @@ def detect_layout(root: str | os.PathLike) -> str:
             )
         return matches[0]
     lines = []
-    for layout in LAYOUTS:
-        if layout == "huggingface":
-            lines.append(
-                f"  huggingface: parquet shards {C.HUB_FIRST_SHARD} … in data.root or in "
-                f"{C.HUB_CONFIG}/ (missing)"
-            )
-            continue
-        attr = root / C.LAYOUT_ATTRIBUTE_FILES[layout]
+    for layout in LAYOUTS[:-1]:  # the file layouts; huggingface, the last, is listed after them
+        attr = C.LAYOUT_ATTRIBUTE_FILES[layout]
         dirs = " or ".join(f"{d}/ ({_found(root / d)})" for d in IMAGE_DIRS[layout])
-        lines.append(f"  {layout}: {C.LAYOUT_ATTRIBUTE_FILES[layout]} ({_found(attr)}) and {dirs}")
+        lines.append(f"  {layout}: {attr} ({_found(root / attr)}) and {dirs}")
+    lines.append(
+        f"  huggingface: parquet shards {C.HUB_FIRST_SHARD} … in data.root or in "
+        f"{C.HUB_CONFIG}/ (missing)"
+    )
     raise DataError(
         f"data.root {root}: no CelebA layout found. Looked for:\n"
         + "\n".join(lines)
@@ -124,7 +123,7 @@ def attribute_file(root: str | os.PathLike, layout: str) -> Path:
     check_layout_name(layout)
     if layout == "huggingface":
         folder = shard_folder(root) or absolute(root)
-        shards = sorted(n for n in _file_names(folder) if n.startswith("train-00000-of-"))
+        shards = sorted(n for n in file_names(folder) if n.startswith("train-00000-of-"))
         return folder / (shards[0] if shards else C.HUB_FIRST_SHARD)
     return absolute(root) / C.LAYOUT_ATTRIBUTE_FILES[layout]
 
@@ -133,15 +132,16 @@ def image_dir(root: str | os.PathLike, layout: str) -> Path:
     """Folder holding the images of ``layout`` under ``root`` (Kaggle: doubled folder first;
     huggingface: the folder of the parquet shards)."""
     check_layout_name(layout)
+    root = absolute(root)
     if layout == "huggingface":
         folder = shard_folder(root)
         if folder is None:
             raise DataError(
-                f"ingest: no parquet shards ({C.HUB_FIRST_SHARD}) in {absolute(root)} or "
-                f"{absolute(root) / C.HUB_CONFIG}."
+                f"ingest: no parquet shards ({C.HUB_FIRST_SHARD}) in {root} or "
+                f"{root / C.HUB_CONFIG}."
             )
         return folder
-    candidates = [absolute(root) / d for d in IMAGE_DIRS[layout]]
+    candidates = [root / d for d in IMAGE_DIRS[layout]]
     for folder in candidates:
         if folder.is_dir():
             return folder

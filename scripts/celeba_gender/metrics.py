@@ -66,10 +66,7 @@ def classification_metrics(labels: np.ndarray, logits: np.ndarray) -> dict:
     labels = np.asarray(labels).astype(int)
     logits = np.asarray(logits, dtype=np.float64)
     preds = predicted_class(logits).astype(int)
-    tp = int(np.sum((preds == 1) & (labels == 1)))
-    fp = int(np.sum((preds == 1) & (labels == 0)))
-    fn = int(np.sum((preds == 0) & (labels == 1)))
-    tn = int(np.sum((preds == 0) & (labels == 0)))
+    tn, fp, fn, tp = (int(np.sum((labels == t) & (preds == p))) for t in (0, 1) for p in (0, 1))
     return {
         "n": int(len(labels)),
         "test_loss": bce_with_logits(labels, logits),
@@ -124,9 +121,7 @@ def roc_curve(
         corner = np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True]
         fps, tps = fps[corner], tps[corner]
     fps, tps = np.r_[0.0, fps], np.r_[0.0, tps]
-    fpr = fps / fps[-1] if fps[-1] > 0 else np.full(fps.shape, np.nan)
-    tpr = tps / tps[-1] if tps[-1] > 0 else np.full(tps.shape, np.nan)
-    return fpr, tpr
+    return tuple(r / r[-1] if r[-1] > 0 else np.full(r.shape, np.nan) for r in (fps, tps))
 
 
 def presence(attributes: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from celeba_gender.grid import KINDS, kind_of, ranking_column
 from celeba_gender.io import ReportError, write_csv
 from celeba_gender.plots import check_history
 
+EPOCH_COLUMNS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")  # history, per epoch
 WORST_GROUP = "val_worst_group_accuracy"  # history column under select_by worst_group (and DFR)
 METRIC_KEYS: tuple[str, ...] = (
     "model",
@@ -96,10 +97,7 @@ def collect_metrics(
                 "checkpoint": str(metrics["checkpoint"]),
                 "epoch": epoch,
                 "epochs": int(last["epoch"]),
-                "train_loss": float(own["train_loss"]),
-                "train_accuracy": float(own["train_accuracy"]),
-                "val_loss": float(own["val_loss"]),
-                "val_accuracy": float(own["val_accuracy"]),
+                **{k: float(own[k]) for k in EPOCH_COLUMNS},
                 "best_val_accuracy": float(best["val_accuracy"]),
                 "best_epoch": int(best["epoch"]),
                 **{k: metrics[k] for k in METRIC_KEYS[5:]},
@@ -216,8 +214,8 @@ def number_text(value: float, digits: int = 4) -> str:
     return "—" if value is None or pd.isna(value) else f"{float(value):.{digits}f}"
 
 
-def _pct(value: float) -> str:
-    return "—" if value is None or pd.isna(value) else f"{100 * float(value):.2f}"
+def _hundredths(value: float) -> str:
+    return number_text(value, 2)
 
 
 def _signed(value: float) -> str:
@@ -241,13 +239,13 @@ def models_display(metrics: pd.DataFrame) -> pd.DataFrame:
             "Seed": metrics["seed"].astype(int),
             "Checkpoint": metrics["checkpoint"].astype(str),
             "Epoch": metrics["epoch"].astype(int),
-            "Train acc %": metrics["train_accuracy"].map(_pct),
-            "Val acc %": metrics["val_accuracy"].map(_pct),
+            "Train acc %": (100.0 * metrics["train_accuracy"].astype(float)).map(_hundredths),
+            "Val acc %": (100.0 * metrics["val_accuracy"].astype(float)).map(_hundredths),
             "Train loss": metrics["train_loss"].map(number_text),
             "Val loss": metrics["val_loss"].map(number_text),
             "Test loss": metrics["test_loss"].map(number_text),
-            "Test acc %": ours.map(lambda v: number_text(v, 2)),
-            "Study test acc %": [number_text(v, 2) for v in published],
+            "Test acc %": ours.map(_hundredths),
+            "Study test acc %": [_hundredths(v) for v in published],
             "Δ vs study (pp)": difference.map(_signed),
             "Precision": metrics["precision"].map(number_text),
             "Recall": metrics["recall"].map(number_text),
@@ -265,13 +263,9 @@ def comparison_display(comparison: pd.DataFrame) -> pd.DataFrame:
             "LR": [format_lr(lr) for lr in comparison["lr"]],
             "Checkpoint": comparison["checkpoint"].astype(str),
             "Seeds": comparison["n_seeds"].astype(int),
-            "Our test acc % (mean)": comparison["test_accuracy_pct"].map(
-                lambda v: number_text(v, 2)
-            ),
-            "SD": comparison["test_accuracy_pct_sd"].map(lambda v: number_text(v, 2)),
-            "Study test acc %": comparison["published_test_accuracy_pct"].map(
-                lambda v: number_text(v, 2)
-            ),
+            "Our test acc % (mean)": comparison["test_accuracy_pct"].map(_hundredths),
+            "SD": comparison["test_accuracy_pct_sd"].map(_hundredths),
+            "Study test acc %": comparison["published_test_accuracy_pct"].map(_hundredths),
             "Δ (pp)": comparison["difference_pct"].map(_signed),
         }
     )

@@ -40,17 +40,6 @@ from celeba_gender.metrics_table import best_model
 from celeba_gender.stats import detect_collapse
 from celeba_gender.targets import class_names as target_class_names
 
-SECTIONS: tuple[str, ...] = (
-    "Model Details",
-    "Intended Use",
-    "Factors",
-    "Metrics",
-    "Evaluation Data",
-    "Training Data",
-    "Quantitative Analyses",
-    "Ethical Considerations",
-    "Caveats and Recommendations",
-)
 # (label, metrics.csv column) of the test metrics table; the first two are required and carry
 # intervals (``<column>_low``/``_high``), the others are shown when the row has them.
 TEST_METRICS: tuple[tuple[str, str], ...] = (
@@ -129,9 +118,10 @@ def is_true(value: Any) -> bool:
     return bool(value) and not (isinstance(value, float) and math.isnan(value))
 
 
-def _metric_line(label: str, row: Mapping[str, Any], column: str, low: str, high: str) -> str:
-    """One table row: label | value | interval | `column` (the value's metrics.csv column)."""
-    interval = format_interval(row.get(low), row.get(high))
+def _metric_line(label: str, row: Mapping[str, Any], column: str) -> str:
+    """One table row: label | value | interval | `column` (the value's metrics.csv column; the
+    interval's are ``<column>_low`` and ``<column>_high``)."""
+    interval = format_interval(row.get(f"{column}_low"), row.get(f"{column}_high"))
     return f"| {label} | {format_number(row.get(column))} | {interval} | `{column}` |"
 
 
@@ -141,8 +131,7 @@ def check_row(row: Mapping[str, Any]) -> None:
     needed += [f"{c}{s}" for c in REQUIRED_TEST_METRICS for s in ("", "_low", "_high")]
     needed += [calibration_column("test", m) for m in CALIBRATION_METRICS]
     needed += ["temperature", "temperature_flag"]
-    missing = [c for c in needed if c not in row]
-    if missing:
+    if missing := [c for c in needed if c not in row]:
         raise CelebaGenderError(
             f"model card: the metrics row lacks {', '.join(missing)}; build it with "
             "calibration.discrimination_row and calibration.calibration_row"
@@ -262,7 +251,7 @@ def discrimination_table(row: Mapping[str, Any]) -> list[str]:
     lines = list(TABLE_HEADER)
     for label, column in TEST_METRICS:
         if column in REQUIRED_TEST_METRICS or column in row:
-            lines.append(_metric_line(label, row, column, f"{column}_low", f"{column}_high"))
+            lines.append(_metric_line(label, row, column))
     return lines
 
 
@@ -278,10 +267,7 @@ def calibration_table(row: Mapping[str, Any]) -> list[str]:
                 if column not in row:
                     continue
                 label = f"{CALIBRATION_LABELS[metric]}, {SPLIT_NAMES[split]}, {when}"
-                low, high = (
-                    calibration_column(split, metric, calibrated, b) for b in ("low", "high")
-                )
-                lines.append(_metric_line(label, row, column, low, high))
+                lines.append(_metric_line(label, row, column))
     return lines
 
 
@@ -302,8 +288,7 @@ def group_table(groups: pd.DataFrame | Sequence[Mapping[str, Any]] | None) -> li
     frame = pd.DataFrame(groups if groups is not None else [])
     if frame.empty:
         return ["Group metrics: not available for this model (not computed)."]
-    missing = [c for c in GROUP_COLUMNS if c not in frame.columns]
-    if missing:
+    if missing := [c for c in GROUP_COLUMNS if c not in frame.columns]:
         raise CelebaGenderError(
             f"model card: group metrics lack column(s) {', '.join(missing)}; expected "
             f"{', '.join(GROUP_COLUMNS)}"
@@ -332,26 +317,26 @@ def collapse_lines(collapse: Mapping[str, Any] | None) -> list[str]:
     return [f"Collapse check: not collapsed (the most predicted class's share is {share})."]
 
 
+def _headed(level: str, sections: Mapping[str, Sequence[str]]) -> list[str]:
+    """Each section's ``level`` heading ("##"), a blank line and its lines, with a blank line
+    between sections."""
+    lines: list[str] = []
+    for title, body in sections.items():
+        lines += [f"{level} {title}", "", *body, ""]
+    return lines[:-1]
+
+
 def quantitative_analyses(card: ModelCardInput) -> list[str]:
     row = card.metrics_row
-    return [
-        "### Test metrics",
-        "",
-        *discrimination_table(row),
-        "",
-        "### Calibration",
-        "",
-        *calibration_table(row),
-        *temperature_lines(row),
-        "",
-        "### Groups",
-        "",
-        *group_table(card.group_metrics),
-        "",
-        "### Collapse",
-        "",
-        *collapse_lines(card.collapse),
-    ]
+    return _headed(
+        "###",
+        {
+            "Test metrics": discrimination_table(row),
+            "Calibration": calibration_table(row) + temperature_lines(row),
+            "Groups": group_table(card.group_metrics),
+            "Collapse": collapse_lines(card.collapse),
+        },
+    )
 
 
 # ----------------------------------------------------------------------------- considerations
@@ -393,6 +378,7 @@ def caveats(card: ModelCardInput) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- the card
+# The sections of Mitchell et al. 2019, in order, and the function writing each.
 SECTION_WRITERS = {
     "Model Details": model_details,
     "Intended Use": intended_use,
@@ -404,6 +390,7 @@ SECTION_WRITERS = {
     "Ethical Considerations": ethical_considerations,
     "Caveats and Recommendations": caveats,
 }
+SECTIONS: tuple[str, ...] = tuple(SECTION_WRITERS)
 
 
 def render_model_card(card: ModelCardInput) -> str:
@@ -414,8 +401,7 @@ def render_model_card(card: ModelCardInput) -> str:
     if (warning := warning_line(card)) is not None:
         lines += [warning, ""]
     lines += [f"# Model card: {card.model} ({card.metrics_row['checkpoint']} checkpoint)", ""]
-    for title in SECTIONS:
-        lines += [f"## {title}", "", *SECTION_WRITERS[title](card), ""]
+    lines += _headed("##", {title: write(card) for title, write in SECTION_WRITERS.items()})
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -478,13 +464,12 @@ def model_card(job: ModelCardJob) -> Path:
     model, checkpoint = str(row["model"]), str(row["checkpoint"])
     predictions = pd.read_csv(_evaluation_file(job.predictions, model, checkpoint))
     sizes = pd.read_csv(job.sizes).set_index("split")["n"]
-    settings = dict(job.settings[model])
     card = ModelCardInput(
         model=model,
         experiment=job.experiment,
         metrics_row=row.to_dict(),
         split_counts={split: int(n) for split, n in sizes.items()},
-        settings={k: v for k, v in settings.items() if k != "extra"},
+        settings={k: v for k, v in job.settings[model].items() if k != "extra"},
         numerics=job.numerics,
         weights_description=job.weights_note,
         weights_sha256=sha256_of(job.weights),

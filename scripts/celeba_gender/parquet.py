@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -294,14 +294,10 @@ def write_shards(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for index, part in enumerate(_split_positions(len(frame), count)):
+    for index, part in enumerate(np.array_split(np.arange(len(frame)), max(1, count))):
         table = _shard_table(frame.iloc[part], [images[i] for i in part], boolean)
         path = folder / shard_name(split, index, count)
         with atomic_path(path) as tmp:
             pq.write_table(table, tmp, row_group_size=row_group_size)
         written.append(path)
     return written
-
-
-def _split_positions(n: int, count: int) -> Iterable[list[int]]:
-    return [list(part) for part in np.array_split(np.arange(n), max(1, count))]

@@ -147,20 +147,17 @@ class WorkflowPaths:
     def from_config(cls, config: Mapping) -> WorkflowPaths:
         """The paths of ``config`` (validated, defaults filled in)."""
         key = data_key(config)
-        size = config["train"]["image_size"]
         cache = f"{RESULTS}/cache/{key}"
-        images = f"{cache}/images-{size}px"
         weights = config["model"]["weights"]
         if weights == "imagenet":
             weights = IMAGENET_WEIGHTS
         elif weights == "random":
             weights = random_weights_file(config)
-        dtype = cache_dtype(config["train"])
         return cls(
             experiment=f"{EXPERIMENTS}/{config['experiment']}",
             data=f"{RESULTS}/data/{key}",
-            images=images,
-            features=f"{cache}/{feature_folder(config, dtype)}",
+            images=f"{cache}/images-{config['train']['image_size']}px",
+            features=f"{cache}/{feature_folder(config, cache_dtype(config['train']))}",
             weights=weights,
             shared_logs=f"{RESULTS}/logs/{key}",
             shared_benchmarks=f"{RESULTS}/benchmarks/{key}",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,22 @@ def style_axes(ax: Axes, grid_axis: str = "y") -> Axes:
     return ax
 
 
+def label_axes(
+    ax: Axes, xlabel: str, ylabel: str, title: str | None = None, title_size: int = TITLE_SIZE
+) -> None:
+    """The x and y labels in the house size, and the title (``title_size``) when given."""
+    ax.set_xlabel(xlabel, fontsize=LABEL_SIZE)
+    ax.set_ylabel(ylabel, fontsize=LABEL_SIZE)
+    if title is not None:
+        ax.set_title(title, fontsize=title_size)
+
+
+def _saved(fig: Figure, out_png: str | os.PathLike) -> Figure:
+    """Save ``fig`` atomically to ``out_png`` (and close it); return it for its artists."""
+    save_figure(out_png, fig)
+    return fig
+
+
 # ----------------------------------------------------------------------------- data (EDA)
 def plot_sample_images(
     sample: pd.DataFrame, images: Sequence[Any], out_png: str | os.PathLike
@@ -82,11 +98,9 @@ def plot_sample_images(
         ax.imshow(image)
         ax.set_title(row.gender, fontsize=LABEL_SIZE + 1)
         ax.set_xlabel(str(row.image_id), fontsize=8, color="#666666")
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.set(xticks=[], yticks=[])
     fig.suptitle(f"{len(sample)} randomly sampled images and their labels", fontsize=TITLE_SIZE)
-    save_figure(out_png, fig)
-    return fig
+    return _saved(fig, out_png)
 
 
 def plot_gender_counts(
@@ -97,13 +111,11 @@ def plot_gender_counts(
     bars = ax.bar(counts["gender"], counts["count"], color=GENDER_COLOURS[: len(counts)], width=0.6)
     ax.bar_label(bars, labels=[f"{int(c):,}" for c in counts["count"]], padding=3, fontsize=10)
     what = "Gender" if target == LABEL_ATTRIBUTE else target
-    ax.set_xlabel(what, fontsize=LABEL_SIZE)
-    ax.set_ylabel("Number of images", fontsize=LABEL_SIZE)
-    ax.set_title(f"{what} distribution (n = {int(counts['count'].sum()):,})", fontsize=TITLE_SIZE)
+    total = int(counts["count"].sum())
+    label_axes(ax, what, "Number of images", f"{what} distribution (n = {total:,})")
     ax.margins(y=0.12)
     style_axes(ax, "y")
-    save_figure(out_png, fig)
-    return fig
+    return _saved(fig, out_png)
 
 
 def plot_attribute_counts(counts: pd.DataFrame, out_png: str | os.PathLike) -> Figure:
@@ -111,13 +123,10 @@ def plot_attribute_counts(counts: pd.DataFrame, out_png: str | os.PathLike) -> F
     ordered = counts.sort_values("count", ascending=True, kind="stable")
     fig, (ax,) = new_figure(8, 0.24 * len(ordered) + 1.4)
     ax.barh(ordered["attribute"], ordered["count"], color="#4c72b0", height=0.7)
-    ax.set_xlabel("Number of images with the attribute", fontsize=LABEL_SIZE)
-    ax.set_ylabel("Attribute", fontsize=LABEL_SIZE)
-    ax.set_title("Images per attribute", fontsize=TITLE_SIZE)
+    label_axes(ax, "Number of images with the attribute", "Attribute", "Images per attribute")
     ax.set_ylim(-0.6, len(ordered) - 0.4)
     style_axes(ax, "x")
-    save_figure(out_png, fig)
-    return fig
+    return _saved(fig, out_png)
 
 
 def correlation_colours(corr: pd.Series) -> list[str]:
@@ -139,16 +148,15 @@ def plot_correlations(
     ax.axvline(0, color="#333333", linewidth=0.8)
     ax.set_xlim(-1.0, 1.0)
     ax.set_ylim(-0.6, len(shown) - 0.4)
-    ax.set_xlabel(f"Pearson correlation with {target} (-1/1 coding)", fontsize=LABEL_SIZE)
-    ax.set_ylabel("Attribute", fontsize=LABEL_SIZE)
-    ax.set_title(
+    label_axes(
+        ax,
+        f"Pearson correlation with {target} (-1/1 coding)",
+        "Attribute",
         f"Correlation between {target} and each attribute\n"
         "(blue: more frequent in women, red: more frequent in men)",
-        fontsize=TITLE_SIZE,
     )
     style_axes(ax, "x")
-    save_figure(out_png, fig)
-    return fig
+    return _saved(fig, out_png)
 
 
 # ----------------------------------------------------------------------------- training
@@ -182,18 +190,10 @@ def plot_history(history: pd.DataFrame, out_png: str | os.PathLike, title: str) 
     fig, (ax_acc, ax_loss) = new_figure(11, 4.2, ncols=2)
     panels = ((ax_acc, "accuracy", "Accuracy"), (ax_loss, "loss", "Loss (BCE with logits)"))
     for ax, metric, ylabel in panels:
-        ax.plot(
-            hist["epoch"],
-            hist[f"train_{metric}"],
-            "o-",
-            color=TRAIN_COLOUR,
-            label=f"train {metric}",
-        )
-        ax.plot(
-            hist["epoch"], hist[f"val_{metric}"], "s--", color=VAL_COLOUR, label=f"val {metric}"
-        )
-        ax.set_xlabel("Epoch", fontsize=LABEL_SIZE)
-        ax.set_ylabel(ylabel, fontsize=LABEL_SIZE)
+        for split, style, colour in (("train", "o-", TRAIN_COLOUR), ("val", "s--", VAL_COLOUR)):
+            column = f"{split}_{metric}"
+            ax.plot(hist["epoch"], hist[column], style, color=colour, label=f"{split} {metric}")
+        label_axes(ax, "Epoch", ylabel, metric.capitalize(), LABEL_SIZE)
         ax.set_xticks(_epoch_ticks(hist["epoch"]))
         style_axes(ax, "both")
         ax.legend(frameon=False, fontsize=9)
@@ -209,25 +209,16 @@ def plot_history(history: pd.DataFrame, out_png: str | os.PathLike, title: str) 
         fontsize=8,
         color="#555555",
     )
-    ax_acc.set_title("Accuracy", fontsize=LABEL_SIZE)
-    ax_loss.set_title("Loss", fontsize=LABEL_SIZE)
     fig.suptitle(title, fontsize=TITLE_SIZE)
-    save_figure(out_png, fig)
-    return fig
+    return _saved(fig, out_png)
 
 
 def history_table(history: pd.DataFrame) -> pd.DataFrame:
     """The per-epoch table of the study's Figures 5-8 as formatted strings."""
     hist = check_history(history)
-    table = pd.DataFrame(
-        {
-            "Epoch": hist["epoch"].astype(int).astype(str),
-            "Train loss": hist["train_loss"].map("{:.4f}".format),
-            "Train accuracy": hist["train_accuracy"].map("{:.4f}".format),
-            "Val loss": hist["val_loss"].map("{:.4f}".format),
-            "Val accuracy": hist["val_accuracy"].map("{:.4f}".format),
-        }
-    )
+    table = pd.DataFrame({"Epoch": hist["epoch"].astype(int).astype(str)})
+    for column in HISTORY_COLUMNS[1:]:  # "train_loss" -> "Train loss", ...
+        table[column.replace("_", " ").capitalize()] = hist[column].map("{:.4f}".format)
     if "seconds" in hist.columns:
         table["Seconds"] = hist["seconds"].map("{:.1f}".format)
     return table
@@ -254,8 +245,7 @@ def history_table_figure(history: pd.DataFrame, out_png: str | os.PathLike, titl
         elif row % 2 == 0:
             cell.set_facecolor("#f5f5f5")
     ax.set_title(title, fontsize=TITLE_SIZE)
-    save_figure(out_png, fig)
-    return fig
+    return _saved(fig, out_png)
 
 
 def plot_all_loss_curves(
@@ -265,17 +255,12 @@ def plot_all_loss_curves(
     if not histories:
         raise DataError("plot_all_loss_curves: no training history was given (expected >= 1 model)")
     fig, (ax,) = new_figure(9, 5)
-    palette = matplotlib.colormaps["tab10" if len(histories) <= 10 else "tab20"]
-    epochs: list[int] = []
-    for i, (name, history) in enumerate(histories.items()):
-        hist = check_history(history, name)
-        colour = palette(i % palette.N)
+    coloured = _coloured_histories(histories)
+    for _name, hist, colour in coloured:
         ax.plot(hist["epoch"], hist["train_loss"], "-", color=colour, marker="o", markersize=3)
         ax.plot(hist["epoch"], hist["val_loss"], "--", color=colour, marker="s", markersize=3)
-        epochs.extend(hist["epoch"].astype(int).tolist())
     handles = [
-        Line2D([], [], color=palette(i % palette.N), linewidth=2.5, label=name)
-        for i, name in enumerate(histories)
+        Line2D([], [], color=colour, linewidth=2.5, label=name) for name, _, colour in coloured
     ]
     handles += [
         Line2D([], [], color="black", linestyle="-", label="train"),
@@ -284,15 +269,26 @@ def plot_all_loss_curves(
     ax.legend(
         handles=handles, frameon=False, fontsize=9, loc="center left", bbox_to_anchor=(1, 0.5)
     )
-    ax.set_xticks(_epoch_ticks(pd.Series(epochs)))
-    ax.set_xlabel("Epoch", fontsize=LABEL_SIZE)
-    ax.set_ylabel("Loss (BCE with logits)", fontsize=LABEL_SIZE)
-    ax.set_title(
-        "Training (solid) and validation (dashed) loss of every model", fontsize=TITLE_SIZE
+    ax.set_xticks(_epoch_ticks(pd.concat([hist["epoch"] for _, hist, _ in coloured])))
+    label_axes(
+        ax,
+        "Epoch",
+        "Loss (BCE with logits)",
+        "Training (solid) and validation (dashed) loss of every model",
     )
     style_axes(ax, "both")
-    save_figure(out_png, fig)
-    return fig
+    return _saved(fig, out_png)
+
+
+def _coloured_histories(
+    histories: Mapping[str, pd.DataFrame],
+) -> list[tuple[str, pd.DataFrame, Any]]:
+    """(name, checked history, colour) per history: one colour each of tab10 (tab20 past ten)."""
+    palette = matplotlib.colormaps["tab10" if len(histories) <= 10 else "tab20"]
+    return [
+        (name, check_history(history, name), palette(i % palette.N))
+        for i, (name, history) in enumerate(histories.items())
+    ]
 
 
 def _epoch_ticks(epochs: pd.Series) -> Sequence[int]:
@@ -326,29 +322,28 @@ def plot_confusion(
     fractions = counts.div(row_totals.where(row_totals > 0), axis=0).fillna(0.0)
     fig, (ax,) = new_figure(5.2, 4.6)
     image = ax.imshow(fractions.to_numpy(), cmap="Blues", vmin=0.0, vmax=1.0)
-    for i in range(2):
-        for j in range(2):
-            share = f"{100 * fractions.iat[i, j]:.1f}%" if row_totals.iat[i] > 0 else "n/a"
-            ax.text(
-                j,
-                i,
-                f"{counts.iat[i, j]:,}\n({share})",
-                ha="center",
-                va="center",
-                fontsize=12,
-                color="white" if fractions.iat[i, j] > 0.5 else "black",
-            )
+
+    def cell(i: int, j: int) -> tuple[str, str]:
+        share = f"{100 * fractions.iat[i, j]:.1f}%" if row_totals.iat[i] > 0 else "n/a"
+        return f"{counts.iat[i, j]:,}\n({share})", "white" if fractions.iat[i, j] > 0.5 else "black"
+
+    _write_cells(ax, counts.shape, cell, fontsize=12)
     ax.set_xticks([0, 1], [name.capitalize() for name in CLASS_NAMES])
     ax.set_yticks([0, 1], [name.capitalize() for name in CLASS_NAMES])
-    ax.set_xlabel("Predicted label", fontsize=LABEL_SIZE)
-    ax.set_ylabel("True label", fontsize=LABEL_SIZE)
     total = int(counts.to_numpy().sum())
-    correct = int(tn) + int(tp)
-    accuracy = f"{100 * correct / total:.2f}%" if total else "n/a"
-    ax.set_title(f"{title}\nn = {total:,}, accuracy {accuracy}", fontsize=TITLE_SIZE)
+    accuracy = f"{100 * (int(tn) + int(tp)) / total:.2f}%" if total else "n/a"
+    label_axes(ax, "Predicted label", "True label", f"{title}\nn = {total:,}, accuracy {accuracy}")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
-    save_figure(out_png, fig)
-    return fig
+    return _saved(fig, out_png)
+
+
+def _write_cells(
+    ax: Axes, shape: tuple[int, int], cell: Callable[[int, int], tuple[str, str]], fontsize: float
+) -> None:
+    """Centre the (text, colour) that ``cell(i, j)`` gives on each cell of an ``imshow`` grid."""
+    for i, j in np.ndindex(*shape):
+        text, colour = cell(i, j)
+        ax.text(j, i, text, ha="center", va="center", fontsize=fontsize, color=colour)
 
 
 def plot_roc_curves(
@@ -408,28 +403,20 @@ def plot_subgroup_heatmap(
     fig = Figure(figsize=(7, 0.32 * len(accuracy) + 1.6))
     ax = fig.add_subplot()
     image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=low, vmax=vmax, aspect="auto")
-    for i in range(values.shape[0]):
-        for j in range(values.shape[1]):
-            n = int(counts.iat[i, j])
-            text = f"n={n}" if np.isnan(values[i, j]) else f"{values[i, j]:.1%} (n={n})"
-            ax.text(
-                j,
-                i,
-                text,
-                ha="center",
-                va="center",
-                fontsize=7,
-                color="black"
-                if np.isnan(values[i, j]) or values[i, j] > (low + vmax) / 2
-                else "white",
-            )
+
+    def cell(i: int, j: int) -> tuple[str, str]:
+        n, value = int(counts.iat[i, j]), values[i, j]
+        if np.isnan(value):
+            return f"n={n}", "black"
+        return f"{value:.1%} (n={n})", "black" if value > (low + vmax) / 2 else "white"
+
+    _write_cells(ax, values.shape, cell, fontsize=7)
     ax.set_xticks(range(len(accuracy.columns)), accuracy.columns)
     ax.set_yticks(range(len(accuracy.index)), accuracy.index, fontsize=8)
     ax.xaxis.tick_top()
     ax.set_title(title)
     fig.colorbar(image, ax=ax, label="accuracy (grey: group too small)")
-    save_figure(out_png, fig)
-    return fig
+    return _saved(fig, out_png)
 
 
 # ----------------------------------------------------------------------------- Grad-CAM
@@ -467,13 +454,13 @@ def plot_gradcam_grid(
         for ax in (left, right):
             ax.set_axis_off()
     fig.suptitle(title)
-    save_figure(out_png, fig)
-    return fig
+    return _saved(fig, out_png)
 
 
 # ----------------------------------------------------------------------------- calibration
 RELIABILITY_PLOT_COLUMNS: tuple[str, ...] = ("lower", "upper", "count", "confidence", "accuracy")
 GAP_COLOUR = "#d6604d"  # the gap between a bin's accuracy and its mean confidence
+CONFIDENCE_LABEL = "confidence (probability of the predicted class)"
 
 
 def check_reliability(table: pd.DataFrame, name: str = "reliability table") -> pd.DataFrame:
@@ -498,13 +485,15 @@ def reliability_ece(table: pd.DataFrame) -> float:
     return float((filled["count"] * gaps).sum() / filled["count"].sum())
 
 
-def _diagonal(ax: Axes) -> None:
-    """The perfectly calibrated line over the top-label confidence range [0.5, 1]."""
+def _finish_reliability(ax: Axes, title: str, grid_axis: str) -> None:
+    """Once the curves are drawn: the perfectly calibrated line over the top-label confidence
+    range [0.5, 1], the labels, the house style (grid along ``grid_axis``), legend and title."""
     ax.plot([0.5, 1.0], [0.5, 1.0], linestyle="--", color="grey", label="perfect calibration")
     ax.set_xlim(0.5, 1.0)
     ax.set_ylim(0.0, 1.02)
-    ax.set_xlabel("confidence (probability of the predicted class)", fontsize=LABEL_SIZE)
-    ax.set_ylabel("accuracy", fontsize=LABEL_SIZE)
+    label_axes(ax, CONFIDENCE_LABEL, "accuracy", title)
+    style_axes(ax, grid_axis)
+    ax.legend(frameon=False, fontsize=9, loc="upper left")
 
 
 def plot_reliability_diagram(
@@ -523,17 +512,12 @@ def plot_reliability_diagram(
            label=f"accuracy (ECE {reliability_ece(filled):.4f})")  # fmt: skip
     ax.bar(centres, filled["confidence"] - filled["accuracy"], bottom=filled["accuracy"],
            width=widths, color=GAP_COLOUR, alpha=0.45, label="gap to mean confidence")  # fmt: skip
-    _diagonal(ax)
-    style_axes(ax, "y")
-    ax.legend(frameon=False, fontsize=9, loc="upper left")
-    ax.set_title(title, fontsize=TITLE_SIZE)
+    _finish_reliability(ax, title, "y")
     ax_count.bar(centres, filled["count"], width=widths, color="#888888")
-    ax_count.set_ylabel("images", fontsize=LABEL_SIZE)
-    ax_count.set_xlabel("confidence (probability of the predicted class)", fontsize=LABEL_SIZE)
+    label_axes(ax_count, CONFIDENCE_LABEL, "images")
     ax.set_xlabel("")
     style_axes(ax_count, "y")
-    save_figure(out_png, fig)
-    return fig
+    return _saved(fig, out_png)
 
 
 def plot_reliability_overlay(
@@ -550,12 +534,8 @@ def plot_reliability_overlay(
         filled = check_reliability(table, name)
         ax.plot(filled["confidence"], filled["accuracy"], "o-", color=colour, markersize=4,
                 label=f"{name} (ECE {reliability_ece(filled):.4f})")  # fmt: skip
-    _diagonal(ax)
-    style_axes(ax, "both")
-    ax.legend(frameon=False, fontsize=9, loc="upper left")
-    ax.set_title(title, fontsize=TITLE_SIZE)
-    save_figure(out_png, fig)
-    return fig
+    _finish_reliability(ax, title, "both")
+    return _saved(fig, out_png)
 
 
 def plot_validation_curves(
@@ -566,33 +546,20 @@ def plot_validation_curves(
     if not histories:
         raise DataError("plot_validation_curves: no training history was given")
     fig, (ax_acc, ax_loss) = new_figure(12, 4.8, ncols=2)
-    palette = matplotlib.colormaps["tab10" if len(histories) <= 10 else "tab20"]
-    for i, (label, history) in enumerate(histories.items()):
-        hist = check_history(history, label)
-        colour = palette(i % palette.N)
+    for label, hist, colour in _coloured_histories(histories):
         ax_acc.plot(hist["epoch"], hist["val_accuracy"], "o-", color=colour, ms=3, label=label)
         ax_loss.plot(hist["epoch"], hist["val_loss"], "o-", color=colour, ms=3)
     panels = ((ax_acc, "Validation accuracy"), (ax_loss, "Validation loss (BCE with logits)"))
     for ax, ylabel in panels:
-        ax.set_xlabel("Epoch", fontsize=LABEL_SIZE)
-        ax.set_ylabel(ylabel, fontsize=LABEL_SIZE)
-        ax.set_title(ylabel, fontsize=LABEL_SIZE)
+        label_axes(ax, "Epoch", ylabel, ylabel, LABEL_SIZE)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         style_axes(ax, "both")
     fig.legend(loc="outside lower center", ncols=min(len(histories), 3), frameon=False, fontsize=9)
     fig.suptitle("Validation curves across experiments", fontsize=TITLE_SIZE)
-    save_figure(out_png, fig)
-    return fig
-
-
-# ----------------------------------------------------------------------------- outputs
+    return _saved(fig, out_png)
 
 
 # ----------------------------------------------------------------------------- the plotting jobs
-
-
-def _checkpoint_metrics(path: str | os.PathLike) -> dict:
-    return json.loads(Path(path).read_text())
 
 
 @dataclass(frozen=True)
@@ -618,7 +585,7 @@ def plot_model(job: PlotModelJob) -> None:
         ("last", job.metrics_last, job.out_confusion_last),
         ("best", job.metrics_best, job.out_confusion_best),
     ):
-        m = _checkpoint_metrics(metrics_file)
+        m = json.loads(Path(metrics_file).read_text())
         title = f"{job.model} ({checkpoint} epoch {m['epoch']})"
         plot_confusion(m["tn"], m["fp"], m["fn"], m["tp"], out, title=title)
 

@@ -163,11 +163,8 @@ def _summary_value(value: object) -> str:
 
 def summary_html(dataset_summary: Mapping[str, object]) -> str:
     """The dataset summary (``summary.json``) as an Item / Value table."""
-    items = {
-        "Item": list(dataset_summary),
-        "Value": [_summary_value(v) for v in dataset_summary.values()],
-    }
-    return table_html(pd.DataFrame(items))
+    values = [_summary_value(v) for v in dataset_summary.values()]
+    return table_html(pd.DataFrame({"Item": list(dataset_summary), "Value": values}))
 
 
 def cards_html(cards: Sequence[str]) -> str:

@@ -24,7 +24,8 @@ T = TypeVar("T")
 
 OUTPUT_PREFIX = "out_"
 ALL_INPUTS = "inputs"  # a field of this name takes every input no other field takes, by name
-SPECIAL = ("threads", "log")
+# The fields filled from the job itself, not from a named item.
+SPECIAL = {"threads": lambda smk: int(smk.threads), "log": lambda smk: str(smk.log[0])}
 IGNORED_INPUTS = ("code",)  # the wrapper script and package modules (rules/common.smk)
 
 
@@ -49,12 +50,7 @@ def from_snakemake(cls: type[T], smk: Any) -> T:
         "wildcards": (smk.wildcards, _names(smk.wildcards)),
     }
     values: dict[str, Any] = {}
-    used: dict[str, set[str]] = {
-        "input": set(),
-        "params": set(),
-        "wildcards": set(),
-        "output": set(),
-    }
+    used: dict[str, set[str]] = {section: set() for section in (*sections, "output")}
     problems: list[str] = []
     for f in dataclasses.fields(cls):
         has_default = (
@@ -68,13 +64,10 @@ def from_snakemake(cls: type[T], smk: Any) -> T:
             elif not has_default:
                 problems.append(f"field {f.name}: the rule has no output named {name!r}")
             continue
-        if f.name == "threads":
-            values[f.name] = int(smk.threads)
+        if f.name in SPECIAL:
+            values[f.name] = SPECIAL[f.name](smk)
             continue
         if f.name == ALL_INPUTS:
-            continue
-        if f.name == "log":
-            values[f.name] = str(smk.log[0])
             continue
         found = [s for s in ("input", "params") if f.name in sections[s][1]]
         if not found and f.name in sections["wildcards"][1]:

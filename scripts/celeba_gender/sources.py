@@ -89,10 +89,7 @@ class DownloadSpec:
     @classmethod
     def create(cls, source: str, **overrides: Any) -> DownloadSpec:
         """The pinned defaults of ``source`` with ``overrides`` (any field but ``source``)."""
-        if source not in SOURCES:
-            raise DownloadError(
-                f"download: unknown source {source!r}; expected kaggle or huggingface."
-            )
+        _check_source(source)
         names = {f.name for f in dataclasses.fields(cls)} - {"source"}
         unknown = sorted(set(overrides) - names)
         if unknown:
@@ -135,9 +132,7 @@ def marker_path(root: str | os.PathLike, spec: DownloadSpec) -> Path:
     return absolute(root) / marker_name(spec.source)
 
 
-def data_root(marker: str | os.PathLike) -> Path:
-    """The folder a verified download's data lie in (set ``data.root`` to it)."""
-    return downloaded_root(marker)
+data_root = downloaded_root  # the folder a verified download's data lie in (set data.root to it)
 
 
 def decode_bytes(n_images: int, size: int) -> int:
@@ -149,10 +144,14 @@ def decode_bytes(n_images: int, size: int) -> int:
 # ---------------------------------------------------------------------------- clients
 
 
+def _check_source(source: str) -> None:
+    if source not in SOURCES:
+        raise DownloadError(f"download: unknown source {source!r}; expected kaggle or huggingface.")
+
+
 def require_client(source: str) -> None:
     """Raise one line naming the pip command when ``source``'s client packages are missing."""
-    if source not in EXTRAS:
-        raise DownloadError(f"download: unknown source {source!r}; expected kaggle or huggingface.")
+    _check_source(source)
     extra, modules = EXTRAS[source]
     missing = []
     for module in modules:
@@ -194,7 +193,11 @@ def gb(n: int) -> str:
     return f"{n / 1e9:.2f} GB" if n >= 1e7 else f"{n / 1e6:.3f} MB"
 
 
-def check_space(root: Path, parts: Mapping[str, int], free: Callable[[Path], int]) -> None:
+def check_space(
+    root: Path, spec: DownloadSpec, parts: Mapping[str, int], free: Callable[[Path], int]
+) -> None:
+    """Raise unless ``root`` has room for ``parts`` (what -> bytes) and ``spec``'s image store."""
+    parts = {**parts, "image store": decode_bytes(spec.total_images(), spec.decode_size)}
     need, have = sum(parts.values()), free(root)
     if have < need:
         detail = " + ".join(f"{what} {gb(n)}" for what, n in parts.items())
@@ -205,11 +208,13 @@ def check_space(root: Path, parts: Mapping[str, int], free: Callable[[Path], int
 
 
 def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def http_status(exc: Exception) -> int | None:
+    """The HTTP status of a client's error (its ``response.status_code``), or None."""
+    return getattr(getattr(exc, "response", None), "status_code", None)
 
 
 def check_splits(found: Mapping[str, int], spec: DownloadSpec, where: Path) -> None:

@@ -35,12 +35,10 @@ def _paired_arrays(**named: Any) -> list[np.ndarray]:
     return arrays
 
 
-def _check_level(level: float) -> None:
+def _check_level(level: float, n_boot: int = 1) -> None:
+    """ValueError unless 0 < level < 1 and (for a bootstrap) n_boot >= 1."""
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
-
-
-def _check_n_boot(n_boot: int) -> None:
     if n_boot < 1:
         raise ValueError(f"n_boot must be >= 1, got {n_boot}")
 
@@ -54,8 +52,7 @@ def bootstrap_accuracy_ci(
     level: float = 0.95,
 ) -> tuple[float, float, float]:
     """Accuracy and its percentile-bootstrap interval over test images: (acc, low, high)."""
-    _check_level(level)
-    _check_n_boot(n_boot)
+    _check_level(level, n_boot)
     labels_a, preds_a = _paired_arrays(labels=labels, preds=preds)
     n = len(labels_a)
     acc = float((labels_a == preds_a).mean())
@@ -102,24 +99,19 @@ def mcnemar_test(
     c = int((~right_a & right_b).sum())
     discordant = b + c
     if discordant < MCNEMAR_EXACT_BELOW:
+        statistic, method = min(b, c), "exact binomial"
         p_value = (
-            1.0 if discordant == 0 else min(1.0, 2 * sps.binom.cdf(min(b, c), discordant, 0.5))
+            1.0 if discordant == 0 else min(1.0, 2 * sps.binom.cdf(statistic, discordant, 0.5))
         )
-        return {
-            "b": b,
-            "c": c,
-            "statistic": float(min(b, c)),
-            "p_value": float(p_value),
-            "method": "exact binomial",
-        }
-    statistic = (abs(b - c) - 1) ** 2 / discordant
-    p_value = float(sps.chi2.sf(statistic, df=1))
+    else:
+        statistic = (abs(b - c) - 1) ** 2 / discordant
+        p_value, method = sps.chi2.sf(statistic, df=1), "chi-square with continuity correction"
     return {
         "b": b,
         "c": c,
         "statistic": float(statistic),
-        "p_value": p_value,
-        "method": "chi-square with continuity correction",
+        "p_value": float(p_value),
+        "method": method,
     }
 
 
@@ -136,8 +128,7 @@ def paired_bootstrap_diff(
     p_value is two-sided: the share of bootstrap differences, centred on the observed one,
     at least as far from 0 as the observed difference ((count + 1) / (n_boot + 1)).
     """
-    _check_level(level)
-    _check_n_boot(n_boot)
+    _check_level(level, n_boot)
     truth, a, b = _paired_arrays(labels=labels, preds_a=preds_a, preds_b=preds_b)
     per_image = (a == truth).astype(int) - (b == truth).astype(int)  # -1, 0 or +1
     n = len(per_image)
@@ -346,6 +337,10 @@ def _join_attributes(predictions: pd.DataFrame, attributes: pd.DataFrame) -> pd.
     return joined.drop(columns="_merge")
 
 
+# subgroup_metrics' group table: one row per (attribute, sex, present)
+GROUP_TABLE_COLUMNS = ("attribute", "sex", "present", "n", "accuracy", "too_small")
+
+
 def subgroup_metrics(
     predictions: pd.DataFrame,
     attributes: pd.DataFrame,
@@ -385,18 +380,9 @@ def subgroup_metrics(
                 n = int(mask.sum())
                 too_small = n < min_group_size
                 accuracy = math.nan if too_small else float((labels[mask] == preds[mask]).mean())
-                group_rows.append(
-                    {
-                        "attribute": name,
-                        "sex": sex_name,
-                        "present": is_present,
-                        "n": n,
-                        "accuracy": accuracy,
-                        "too_small": too_small,
-                    }
-                )
+                group_rows.append((name, sex_name, is_present, n, accuracy, too_small))
     attribute_table = pd.DataFrame(attribute_rows)
-    group_table = pd.DataFrame(group_rows)
+    group_table = pd.DataFrame(group_rows, columns=GROUP_TABLE_COLUMNS)
     summary = _subgroup_summary(attribute_table, group_table, labels, preds, min_group_size)
     return attribute_table, group_table, summary
 

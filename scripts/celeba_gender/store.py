@@ -66,27 +66,21 @@ def _decode(
     return np.asarray(rgb.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
 
 
-def _fill_from_files(array, paths: list[str], size: int, pool: ThreadPoolExecutor) -> None:
-    # In chunks: Executor.map submits every task at once, which for 200k images keeps
-    # 200k futures (and any decoded images not yet written) alive.
-    for start in range(0, len(paths), DECODE_CHUNK):
-        chunk = paths[start : start + DECODE_CHUNK]
-        for i, pixels in enumerate(pool.map(lambda p: decode_resized(p, size), chunk)):
-            array[start + i] = pixels
-
-
-def _fill_mixed(array, paths: list[str], size: int, pool: ThreadPoolExecutor) -> None:
-    """Paths with parquet row references: files decoded as usual, rows streamed by shard."""
+def _fill(array, paths: list[str], size: int, pool: ThreadPoolExecutor) -> None:
+    """Decode ``paths`` into ``array``: image files through the pool, parquet row references
+    streamed by shard."""
     refs = [i for i, p in enumerate(paths) if parquet.parse_row_ref(p)]
     ref_set = set(refs)
     files = [i for i in range(len(paths)) if i not in ref_set]
+    # In chunks: Executor.map submits every task at once, which for 200k images keeps
+    # 200k futures (and any decoded images not yet written) alive.
     for start in range(0, len(files), DECODE_CHUNK):
         chunk = files[start : start + DECODE_CHUNK]
         for i, pixels in zip(
             chunk, pool.map(lambda i: decode_resized(paths[i], size), chunk), strict=True
         ):
             array[i] = pixels
-    stream = parquet.iter_images([paths[i] for i in refs])
+    stream = parquet.iter_images([paths[i] for i in refs]) if refs else iter(())
     while chunk := list(itertools.islice(stream, DECODE_CHUNK)):
         decoded = pool.map(lambda item: decode_resized_bytes(item[1], size, item[2]), chunk)
         for (position, _, _), pixels in zip(chunk, decoded, strict=True):
@@ -104,10 +98,7 @@ def build_store(
             tmp, mode="w+", dtype=np.uint8, shape=(len(paths), size, size, 3)
         )
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-            if any(parquet.parse_row_ref(p) for p in paths):
-                _fill_mixed(array, paths, size, pool)
-            else:
-                _fill_from_files(array, paths, size, pool)
+            _fill(array, paths, size, pool)
         array.flush()
         del array
     write_json(store_meta_path(out_npy), {"n": len(paths), "size": size})

@@ -52,6 +52,11 @@ _MARGIN = 24  # extra canvas around the image so that pose changes never show an
 _HAIR_COLOURS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair")
 _HAIR_TEXTURES = ("Straight_Hair", "Wavy_Hair")
 
+_OTHER_HAIR = ((120, 50, 28), (150, 110, 70), (80, 48, 32), (165, 75, 40))
+_IRISES = ((90, 60, 35), (60, 40, 25), (70, 110, 150), (80, 120, 80), (120, 100, 60))
+_EYESHADOWS = ((130, 70, 160), (60, 90, 170), (150, 95, 55), (60, 50, 65), (70, 130, 90))
+_LIPSTICKS = ((190, 20, 45), (225, 70, 120), (135, 25, 65), (230, 80, 70), (170, 30, 30))
+
 Colour = tuple[int, ...]
 
 log = logging.getLogger(__name__)
@@ -241,6 +246,13 @@ class _Canvas:
     def polygon(self, points, fill) -> None:
         self.draw.polygon(self.xy(points), fill=fill)
 
+    def trapezoid(self, cx, w, y0, y1, g0, g1, fill) -> None:
+        """A quadrilateral symmetric about column ``cx``: half width ``w`` + ``g0`` at row ``y0``,
+        ``w`` + ``g1`` at row ``y1`` (summed as cx ± w, then ± g: the floats stay as drawn)."""
+        self.polygon(
+            [(cx - w - g0, y0), (cx + w + g0, y0), (cx + w + g1, y1), (cx - w - g1, y1)], fill=fill
+        )
+
     def line(self, points, fill, width=1.0) -> None:
         self.draw.line(self.xy(points), fill=fill, width=self.w(width), joint="curve")
 
@@ -286,6 +298,11 @@ class _Style:
     noise: np.ndarray  # (H, W, 3) uniforms in [0, 1)
 
 
+def _pick(rng: np.random.Generator, colours) -> np.ndarray:
+    """One of ``colours``, chosen uniformly (one draw)."""
+    return np.array(colours[int(rng.integers(len(colours)))])
+
+
 def _sample_style(rng: np.random.Generator) -> _Style:
     """Draw the random part of a face (always the same number of draws, in the same order)."""
     return _Style(
@@ -297,30 +314,15 @@ def _sample_style(rng: np.random.Generator) -> _Style:
         ),
         skin_t=float(rng.beta(1.4, 2.2)),
         skin_jitter=rng.normal(0, 6, 3),
-        other_hair=np.array(
-            [(120, 50, 28), (150, 110, 70), (80, 48, 32), (165, 75, 40)][int(rng.integers(4))]
-        )
-        + rng.normal(0, 8, 3),
+        other_hair=_pick(rng, _OTHER_HAIR) + rng.normal(0, 8, 3),
         z=rng.standard_normal(12),
-        iris=np.array(
-            [(90, 60, 35), (60, 40, 25), (70, 110, 150), (80, 120, 80), (120, 100, 60)][
-                int(rng.integers(5))
-            ]
-        ),
+        iris=_pick(rng, _IRISES),
         clothes=rng.uniform(15, 240, 3),
         neckline=int(rng.integers(0, 2)),
         tie=rng.uniform(20, 200, 3),
         jewel=int(rng.integers(0, 3)),
-        eyeshadow=np.array(
-            [(130, 70, 160), (60, 90, 170), (150, 95, 55), (60, 50, 65), (70, 130, 90)][
-                int(rng.integers(5))
-            ]
-        ),
-        lipstick=np.array(
-            [(190, 20, 45), (225, 70, 120), (135, 25, 65), (230, 80, 70), (170, 30, 30)][
-                int(rng.integers(5))
-            ]
-        ),
+        eyeshadow=_pick(rng, _EYESHADOWS),
+        lipstick=_pick(rng, _LIPSTICKS),
         frame_colour=rng.uniform(10, 120, 3) if rng.random() < 0.7 else rng.uniform(150, 220, 3),
         tint=float(rng.random()),
         strength=rng.uniform(0.4, 1.0, 3),
@@ -425,21 +427,31 @@ def _hair_colour(attrs: Mapping[str, int], style: _Style) -> np.ndarray:
     return np.clip(style.other_hair, 0, 255)
 
 
-def _face_outline(geo: _Geometry, grow: float = 0.0, n: int = 72) -> np.ndarray:
-    """Closed outline of the face: an ellipse whose lower half narrows towards the chin."""
-    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+def _band(xs, upper, lower) -> np.ndarray:
+    """Closed outline of the strip between curves ``upper`` and ``lower`` over columns ``xs``."""
+    return np.vstack([np.column_stack([xs, upper]), np.column_stack([xs, lower])[::-1]])
+
+
+def _narrowing(geo: _Geometry, s):
+    """Width factor of the face outline where the sine of its angle is ``s``: 1 in the upper
+    half, narrowing towards the chin in the lower half."""
+    return np.where(s > 0, 1 - (1 - geo.jaw) * np.abs(s) ** 1.6, 1.0)
+
+
+def _face_outline(geo: _Geometry, t=None, grow_x: float = 0.0, grow_y: float = 0.0) -> np.ndarray:
+    """The face outline (an ellipse whose lower half narrows towards the chin) at angles ``t``,
+    by default 72 round it (a closed outline), its half axes grown by ``grow_x``, ``grow_y``."""
+    t = np.linspace(0, 2 * np.pi, 72, endpoint=False) if t is None else t
     s = np.sin(t)
-    width = np.where(s > 0, 1 - (1 - geo.jaw) * np.abs(s) ** 1.6, 1.0)
-    x = geo.cx + (geo.a + grow) * width * np.cos(t)
-    y = geo.cy + (geo.b + grow) * s
+    x = geo.cx + (geo.a + grow_x) * _narrowing(geo, s) * np.cos(t)
+    y = geo.cy + (geo.b + grow_y) * s
     return np.column_stack([x, y])
 
 
 def _face_half_width(geo: _Geometry, y):
     """Half width of the face outline at row ``y`` (scalar or array)."""
     s = np.clip((np.asarray(y, dtype=float) - geo.cy) / geo.b, -1.0, 1.0)
-    narrowing = np.where(s > 0, 1 - (1 - geo.jaw) * np.abs(s) ** 1.6, 1.0)
-    return geo.a * np.sqrt(1 - s * s) * narrowing
+    return geo.a * np.sqrt(1 - s * s) * _narrowing(geo, s)
 
 
 def _background(style: _Style) -> Image.Image:
@@ -453,24 +465,17 @@ def _background(style: _Style) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(strip), "RGB").resize((w, h), Image.NEAREST)
 
 
-def _draw_back(cv: _Canvas, attrs, style, geo: _Geometry, hair) -> None:
+def _draw_back(cv: _Canvas, attrs, style, geo: _Geometry, hair, skin) -> None:
     """Background blobs, long hair behind the head, neck, clothes, collar, tie, necklace."""
     for x, y, r, *rgb in style.blobs:
         cv.ellipse(x, y, r, r, fill=_rgba(rgb, 45))
-    skin = _skin(attrs, style)
     bald = _on(attrs, "Bald")
     wavy = _on(attrs, "Wavy_Hair")
     if not bald and geo.hair_len > 0.3:
         cv.polygon(_back_hair(geo, wavy), fill=_rgba(hair * 0.85, 255))
     neck_w = geo.a * 0.52
-    cv.polygon(
-        [
-            (geo.cx - neck_w, geo.cy + 20),
-            (geo.cx + neck_w, geo.cy + 20),
-            (geo.cx + neck_w + 3, IMAGE_HEIGHT + _MARGIN),
-            (geo.cx - neck_w - 3, IMAGE_HEIGHT + _MARGIN),
-        ],
-        fill=_rgba(skin * 0.82, 255),
+    cv.trapezoid(
+        geo.cx, neck_w, geo.cy + 20, IMAGE_HEIGHT + _MARGIN, 0, 3, fill=_rgba(skin * 0.82, 255)
     )
     sy = geo.shoulder_y
     tie = _on(attrs, "Wearing_Necktie")
@@ -494,33 +499,15 @@ def _draw_back(cv: _Canvas, attrs, style, geo: _Geometry, hair) -> None:
         cv.polygon(
             [(geo.cx - neck_w, sy - 3), (geo.cx + neck_w, sy - 3), (geo.cx, sy + 26)], fill=shirt
         )
-        cv.polygon(
-            [(geo.cx - neck_w - 2, sy - 5), (geo.cx - 1, sy + 6), (geo.cx - 12, sy + 13)],
-            fill=(250, 250, 246),
-        )
-        cv.polygon(
-            [(geo.cx + neck_w + 2, sy - 5), (geo.cx + 1, sy + 6), (geo.cx + 12, sy + 13)],
-            fill=(250, 250, 246),
-        )
+        for side in (-1, 1):  # collar points
+            edge = geo.cx + side * neck_w
+            cv.polygon(
+                [(edge + side * 2, sy - 5), (geo.cx + side, sy + 6), (geo.cx + side * 12, sy + 13)],
+                fill=(250, 250, 246),
+            )
         tie_rgb = _rgba(style.tie, 255)
-        cv.polygon(
-            [
-                (geo.cx - 5, sy + 1),
-                (geo.cx + 5, sy + 1),
-                (geo.cx + 3, sy + 8),
-                (geo.cx - 3, sy + 8),
-            ],
-            fill=tie_rgb,
-        )
-        cv.polygon(
-            [
-                (geo.cx - 3, sy + 8),
-                (geo.cx + 3, sy + 8),
-                (geo.cx + 8, sy + 40),
-                (geo.cx - 8, sy + 40),
-            ],
-            fill=tie_rgb,
-        )
+        cv.trapezoid(geo.cx, 0, sy + 1, sy + 8, 5, 3, fill=tie_rgb)  # knot
+        cv.trapezoid(geo.cx, 0, sy + 8, sy + 40, 3, 8, fill=tie_rgb)  # blade
         cv.line([(geo.cx - 4, sy + 16), (geo.cx + 5, sy + 12)], fill=_rgba(style.tie * 0.6, 255))
     if _on(attrs, "Wearing_Necklace"):
         metal = [(220, 180, 60), (205, 205, 215), (245, 240, 228)][style.jewel]
@@ -566,11 +553,10 @@ def _back_hair(geo: _Geometry, wavy: bool) -> np.ndarray:
     left = np.column_stack([geo.cx - half - flare - wave, ys])
     tip = np.linspace(0, np.pi / 2, 5)
     left_end = np.column_stack([left[-1, 0] + 9 * (1 - np.cos(tip)), bottom - 6 + 6 * np.sin(tip)])
-    right = left.copy()
-    right[:, 0] = 2 * geo.cx - left[:, 0]
-    right_end = left_end.copy()
-    right_end[:, 0] = 2 * geo.cx - left_end[:, 0]
-    return np.vstack([left, left_end, right_end[::-1], right[::-1]])
+    left = np.vstack([left, left_end])
+    right = left[::-1].copy()
+    right[:, 0] = 2 * geo.cx - right[:, 0]
+    return np.vstack([left, right])
 
 
 def _hairline_y(geo: _Geometry, x, receding: bool):
@@ -581,19 +567,13 @@ def _hairline_y(geo: _Geometry, x, receding: bool):
     return 73 + 20 * u**3
 
 
-def _hairline(geo: _Geometry, receding: bool) -> np.ndarray:
-    """Lower edge of the scalp hair across the forehead, from right temple to left temple."""
-    xs = geo.cx + (geo.a - 1) * np.linspace(1, -1, 31)
-    return np.column_stack([xs, _hairline_y(geo, xs, receding)])
-
-
 def _draw_head(cv: _Canvas, attrs, style, geo: _Geometry, hair, skin) -> None:
     """Hair mass, ears, face, chin, wrinkles, hairline, bangs, sideburns."""
     bald = _on(attrs, "Bald")
     wavy, straight = _on(attrs, "Wavy_Hair"), _on(attrs, "Straight_Hair")
-    volume = geo.hair_len + (0.25 if wavy else 0.0)
+    cap = _hair_cap(geo, geo.hair_len + (0.25 if wavy else 0.0), wavy, straight)
     if not bald:
-        cv.polygon(_hair_cap(geo, volume, wavy, straight), fill=_rgba(hair, 255))
+        cv.polygon(cap, fill=_rgba(hair, 255))
     for side in (-1, 1):
         ex = geo.cx + side * (_face_half_width(geo, geo.eye_y + 6) + 1)
         cv.ellipse(ex, geo.eye_y + 6, 5.5, 11, fill=_rgba(skin * 0.9, 255))
@@ -608,7 +588,7 @@ def _draw_head(cv: _Canvas, attrs, style, geo: _Geometry, hair, skin) -> None:
     outline = _face_outline(geo)
     cv.polygon(outline, fill=_rgba(skin, 255))
     inner = (outline - [geo.cx, geo.cy]) * [0.86, 0.9] + [geo.cx, geo.cy - 3]
-    cv.polygon(inner, fill=_rgba(np.minimum(skin * 1.06 + 6, 255), 110))
+    cv.polygon(inner, fill=_rgba(skin * 1.06 + 6, 110))
     if _on(attrs, "Chubby"):
         for side in (-1, 1):
             cv.ellipse(
@@ -627,17 +607,17 @@ def _draw_head(cv: _Canvas, attrs, style, geo: _Geometry, hair, skin) -> None:
                 fill=_rgba(rim, 230),
             )  # fmt: skip
     else:
-        cap = _hair_cap(geo, volume, wavy, straight)
-        top = cap[(cap[:, 1] < 95)]
-        line = _hairline(geo, _on(attrs, "Receding_Hairline"))
-        cv.polygon(np.vstack([top, line]), fill=_rgba(hair, 255))
-        _draw_strands(cv, style, geo, hair, wavy, _on(attrs, "Receding_Hairline"))
+        receding = _on(attrs, "Receding_Hairline")
+        xs = geo.cx + (geo.a - 1) * np.linspace(1, -1, 31)  # the hairline, right to left temple
+        line = np.column_stack([xs, _hairline_y(geo, xs, receding)])
+        cv.polygon(np.vstack([cap[cap[:, 1] < 95], line]), fill=_rgba(hair, 255))
+        _draw_strands(cv, style, geo, hair, wavy, receding)
         if straight:  # sleek hair catches the light in a band
             t = np.linspace(np.pi * 1.2, np.pi * 1.8, 12)
             shine = np.column_stack(
                 [geo.cx + (geo.a - 2) * np.cos(t), geo.cy - 8 + (geo.b - 2) * np.sin(t)]
             )
-            cv.line(shine, fill=_rgba(np.minimum(hair * 1.3 + 35, 255), 90), width=1.6)
+            cv.line(shine, fill=_rgba(hair * 1.3 + 35, 90), width=1.6)
     if _on(attrs, "Bangs") and not bald:
         n = 9
         xs = np.linspace(geo.cx - geo.a * 0.88, geo.cx + geo.a * 0.88, 2 * n + 1)
@@ -714,6 +694,8 @@ def _draw_eyes(cv: _Canvas, attrs, style, geo: _Geometry, hair, skin) -> None:
         brow = np.array([120.0, 118, 118])
     bushy, arched = _on(attrs, "Bushy_Eyebrows"), _on(attrs, "Arched_Eyebrows")
     th = geo.brow_th + (2.2 if bushy else 0.0)
+    brow_hairs, bags = _rgba(brow * 0.9, 220), skin * np.array([0.55, 0.48, 0.55])
+    shadow = _rgba(style.eyeshadow, int(60 + 130 * style.strength[1]))
     for side in (-1, 1):
         ex = geo.cx + side * geo.eye_dx
         # eyebrow: a tapered band, arched or nearly flat
@@ -724,45 +706,26 @@ def _draw_eyes(cv: _Canvas, attrs, style, geo: _Geometry, hair, skin) -> None:
         )
         ys = geo.eye_y - 10 - lift + (2.5 * u**2 if arched else 0)
         thick = th * (1.0 - 0.5 * u)
-        band = np.vstack(
-            [np.column_stack([xs, ys - thick / 2]), np.column_stack([xs, ys + thick / 2])[::-1]]
-        )
-        cv.polygon(band, fill=_rgba(brow, 240))
+        cv.polygon(_band(xs, ys - thick / 2, ys + thick / 2), fill=_rgba(brow, 240))
         if bushy:
-            for (su, sv, _), k in zip(style.strands, range(12), strict=True):
+            for k, (su, sv, _) in enumerate(style.strands):
                 x = ex + side * (-9 + 20 * su)
                 y = geo.eye_y - 10 - th / 2 + sv * th
-                cv.line(
-                    [(x, y), (x + side * 2.5, y - 1.5 - k % 3)],
-                    fill=_rgba(brow * 0.9, 220),
-                    width=0.7,
-                )
+                cv.line([(x, y), (x + side * 2.5, y - 1.5 - k % 3)], fill=brow_hairs, width=0.7)
         if _on(attrs, "Bags_Under_Eyes"):
+            t = np.linspace(0.15, np.pi - 0.15, 8)
             for dy, alpha in ((4.5, 110), (7.5, 80)):
-                t = np.linspace(0.15, np.pi - 0.15, 8)
                 cv.line(
                     np.column_stack([ex - 6.5 * np.cos(t), geo.eye_y + dy + 2 * np.sin(t) - 1]),
-                    fill=_rgba(skin * np.array([0.55, 0.48, 0.55]), alpha), width=1.3,
+                    fill=_rgba(bags, alpha), width=1.3,
                 )  # fmt: skip
         if makeup:
-            cv.ellipse(
-                ex,
-                geo.eye_y - 3.5,
-                9.5,
-                6.5,
-                fill=_rgba(style.eyeshadow, int(60 + 130 * style.strength[1])),
-            )
+            cv.ellipse(ex, geo.eye_y - 3.5, 9.5, 6.5, fill=shadow)
         # eye: almond shape, iris, pupil, lids
         x = np.linspace(-rx, rx, 13)
         top = -ry * (1 - (x / rx) ** 2) ** 0.8
         bot = ry * 0.75 * (1 - (x / rx) ** 2) ** 0.9
-        almond = np.vstack(
-            [
-                np.column_stack([ex + x, geo.eye_y + top]),
-                np.column_stack([ex + x, geo.eye_y + bot])[::-1],
-            ]
-        )
-        cv.polygon(almond, fill=(240, 238, 232))
+        cv.polygon(_band(ex + x, geo.eye_y + top, geo.eye_y + bot), fill=(240, 238, 232))
         iris_ry = min(3.3, ry * 0.95)
         cv.ellipse(ex, geo.eye_y, 3.3, iris_ry, fill=_rgba(style.iris, 255))
         cv.ellipse(ex, geo.eye_y, 1.4, min(1.4, iris_ry), fill=(12, 10, 10))
@@ -796,9 +759,7 @@ def _draw_nose(cv: _Canvas, attrs, geo: _Geometry, skin) -> None:
             [(geo.cx - 3.2, ny - 3), (geo.cx, ny + 2), (geo.cx + 3.2, ny - 3)], fill=dark, width=1.1
         )
         cv.line(
-            [(geo.cx, geo.eye_y + 6), (geo.cx, ny - 5)],
-            fill=_rgba(np.minimum(skin * 1.2 + 10, 255), 150),
-            width=1.0,
+            [(geo.cx, geo.eye_y + 6), (geo.cx, ny - 5)], fill=_rgba(skin * 1.2 + 10, 150), width=1.0
         )
     for side in (-1, 1):
         wing = geo.cx + side * nw * 0.6
@@ -811,7 +772,7 @@ def _draw_nose(cv: _Canvas, attrs, geo: _Geometry, skin) -> None:
             geo.cx + side * nw * 0.3, ny + 1.5, nw * 0.17 + 0.5, nw * 0.09 + 0.6,
             fill=_rgba(skin * 0.35, 230),
         )  # fmt: skip
-    cv.ellipse(geo.cx, ny - 2.5, nw * 0.22, 1.8, fill=_rgba(np.minimum(skin * 1.15 + 10, 255), 120))
+    cv.ellipse(geo.cx, ny - 2.5, nw * 0.22, 1.8, fill=_rgba(skin * 1.15 + 10, 120))
 
 
 def _mouth_curves(attrs, geo: _Geometry) -> tuple[np.ndarray, ...]:
@@ -838,24 +799,12 @@ def _draw_mouth(cv: _Canvas, attrs, style, geo: _Geometry, skin) -> None:
     if _on(attrs, "Wearing_Lipstick"):
         lips = lips + (style.lipstick - lips) * style.strength[0]
     if _on(attrs, "Mouth_Slightly_Open"):
-        cv.polygon(
-            np.vstack([np.column_stack([xs, upper_in]), np.column_stack([xs, lower_in])[::-1]]),
-            fill=(70, 22, 28),
-        )
+        cv.polygon(_band(xs, upper_in, lower_in), fill=(70, 22, 28))
         if _on(attrs, "Smiling"):
             teeth_low = upper_in + (lower_in - upper_in) * 0.55
-            cv.polygon(
-                np.vstack([np.column_stack([xs[2:-2], upper_in[2:-2]]), np.column_stack([xs[2:-2], teeth_low[2:-2]])[::-1]]),
-                fill=(238, 234, 222),
-            )  # fmt: skip
-    cv.polygon(
-        np.vstack([np.column_stack([xs, upper_out]), np.column_stack([xs, upper_in])[::-1]]),
-        fill=_rgba(lips, 255),
-    )
-    cv.polygon(
-        np.vstack([np.column_stack([xs, lower_in]), np.column_stack([xs, lower_out])[::-1]]),
-        fill=_rgba(lips * 0.95, 255),
-    )
+            cv.polygon(_band(xs[2:-2], upper_in[2:-2], teeth_low[2:-2]), fill=(238, 234, 222))
+    cv.polygon(_band(xs, upper_out, upper_in), fill=_rgba(lips, 255))
+    cv.polygon(_band(xs, lower_in, lower_out), fill=_rgba(lips * 0.95, 255))
     cv.line(np.column_stack([xs, upper_in]), fill=_rgba(lips * 0.5, 200), width=0.8)
     if _on(attrs, "Smiling"):
         for side, x in ((-1, xs[0]), (1, xs[-1])):
@@ -892,10 +841,7 @@ def _draw_facial_hair(cv: _Canvas, attrs, style, geo: _Geometry, hair) -> tuple[
         top = geo.eye_y + 8
         t0 = math.asin(float(np.clip((top - geo.cy) / geo.b, -1, 1)))
         t = np.linspace(np.pi - t0, t0, 30)  # left ear, round the chin, right ear
-        width = 1 - (1 - geo.jaw) * np.abs(np.sin(t)) ** 1.6
-        outer = np.column_stack(
-            [geo.cx + (geo.a + 1) * width * np.cos(t), geo.cy + (geo.b + 1.5) * np.sin(t)]
-        )
+        outer = _face_outline(geo, t, 1, 1.5)
         edge = _face_half_width(geo, top)
         right = [
             (geo.cx + edge - 4, top),
@@ -989,15 +935,7 @@ def _draw_accessories(cv: _Canvas, attrs, style, geo: _Geometry, skin) -> None:
             cv.ellipse(geo.cx, brim_y + 1, rx + 3, 7, fill=_rgba(colour * 0.75, 255))
             cv.line([(geo.cx, 20), (geo.cx, brim_y - 2)], fill=_rgba(colour * 0.7, 255), width=0.8)
         elif style.hat_kind == 1:  # beanie with a folded band
-            cv.polygon(
-                [
-                    (geo.cx - rx, brim_y - 9),
-                    (geo.cx + rx, brim_y - 9),
-                    (geo.cx + rx + 1, brim_y + 4),
-                    (geo.cx - rx - 1, brim_y + 4),
-                ],
-                fill=_rgba(colour * 0.85, 255),
-            )
+            cv.trapezoid(geo.cx, rx, brim_y - 9, brim_y + 4, 0, 1, fill=_rgba(colour * 0.85, 255))
             for k in range(-6, 7):
                 x = geo.cx + k * rx / 6.5
                 cv.line(
@@ -1008,15 +946,7 @@ def _draw_accessories(cv: _Canvas, attrs, style, geo: _Geometry, skin) -> None:
             cv.polygon(
                 crown[(crown[:, 1] < brim_y) & (crown[:, 1] > brim_y - 60)], fill=_rgba(colour, 255)
             )
-            cv.polygon(
-                [
-                    (geo.cx - rx + 1, brim_y - 8),
-                    (geo.cx + rx - 1, brim_y - 8),
-                    (geo.cx + rx, brim_y - 1),
-                    (geo.cx - rx, brim_y - 1),
-                ],
-                fill=_rgba(255 - colour, 255),
-            )
+            cv.trapezoid(geo.cx, rx, brim_y - 8, brim_y - 1, -1, 0, fill=_rgba(255 - colour, 255))
 
 
 def _pose_and_finish(canvas: Image.Image, attrs, style: _Style) -> Image.Image:
@@ -1058,7 +988,7 @@ def draw_face(attrs: Mapping[str, int], rng: np.random.Generator) -> Image.Image
     skin, hair = _skin(attrs, style), _hair_colour(attrs, style)
     canvas = _background(style)
     cv = _Canvas(ImageDraw.Draw(canvas, "RGBA"))
-    _draw_back(cv, attrs, style, geo, hair)
+    _draw_back(cv, attrs, style, geo, hair, skin)
     _draw_head(cv, attrs, style, geo, hair, skin)
     _draw_eyes(cv, attrs, style, geo, hair, skin)
     _draw_nose(cv, attrs, geo, skin)
@@ -1076,14 +1006,26 @@ def image_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng([seed, _IMAGE_STREAM, index])
 
 
-def _write_images(job: tuple[Path, int, list[int], list[dict[str, int]], list[str]]) -> int:
-    """Draw and save one chunk of images; returns how many were written."""
-    image_dir, seed, indices, rows, names = job
-    for index, row, name in zip(indices, rows, names, strict=True):
-        image = draw_face(row, image_rng(seed, index))
+def _records(attributes: pd.DataFrame) -> list[dict[str, int]]:
+    """The rows of ``attributes`` as name -> -1/1 dicts, the input of ``draw_face``."""
+    return attributes[list(ATTRIBUTES)].astype(int).to_dict("records")
+
+
+def _jpeg(row: Mapping[str, int], seed: int, index: int) -> bytes:
+    """The JPEG file of image ``index`` (0-based) of dataset ``seed``, showing ``row``."""
+    buffer, image = io.BytesIO(), draw_face(row, image_rng(seed, index))
+    image.save(buffer, "JPEG", quality=JPEG_QUALITY)  # in memory, as test_io allows
+    return buffer.getvalue()
+
+
+def _write_images(job: tuple[Path, int, int, list[dict[str, int]], list[str]]) -> int:
+    """Draw and save one chunk of images, the first being image ``start``; returns how many were
+    written."""
+    image_dir, seed, start, rows, names = job
+    for index, (row, name) in enumerate(zip(rows, names, strict=True), start=start):
         with atomic_path(image_dir / name) as tmp:
-            image.save(tmp, "JPEG", quality=JPEG_QUALITY)
-    return len(indices)
+            tmp.write_bytes(_jpeg(row, seed, index))
+    return len(rows)
 
 
 def write_images(attributes: pd.DataFrame, image_dir: Path, seed: int, workers: int = 1) -> None:
@@ -1094,16 +1036,10 @@ def write_images(attributes: pd.DataFrame, image_dir: Path, seed: int, workers: 
     """
     image_dir.mkdir(parents=True, exist_ok=True)
     chunk = max(1, min(64, math.ceil(len(attributes) / (4 * max(1, workers)))))
-    records = attributes[list(ATTRIBUTES)].astype(int).to_dict("records")
+    records = _records(attributes)
     names = attributes["image_id"].tolist()
     jobs = [
-        (
-            image_dir,
-            seed,
-            list(range(s, min(s + chunk, len(names)))),
-            records[s : s + chunk],
-            names[s : s + chunk],
-        )
+        (image_dir, seed, s, records[s : s + chunk], names[s : s + chunk])
         for s in range(0, len(names), chunk)
     ]
     if workers <= 1:
@@ -1113,22 +1049,15 @@ def write_images(attributes: pd.DataFrame, image_dir: Path, seed: int, workers: 
     # fork where available: spawn re-imports __main__, which breaks callers such as Snakemake
     # script wrappers; the workers only draw with PIL and numpy.
     methods = multiprocessing.get_all_start_methods()
-    with multiprocessing.get_context("fork" if "fork" in methods else "spawn").Pool(
-        workers
-    ) as pool:
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    with context.Pool(workers) as pool:
         for _ in pool.imap_unordered(_write_images, jobs):
             pass
 
 
 def encode_images(attributes: pd.DataFrame, seed: int) -> list[bytes]:
     """The JPEG bytes ``write_images`` would write for every row of ``attributes``."""
-    records = attributes[list(ATTRIBUTES)].astype(int).to_dict("records")
-    encoded = []
-    for index, row in enumerate(records):
-        buffer, image = io.BytesIO(), draw_face(row, image_rng(seed, index))
-        image.save(buffer, "JPEG", quality=JPEG_QUALITY)  # in memory, as test_io allows
-        encoded.append(buffer.getvalue())
-    return encoded
+    return [_jpeg(row, seed, index) for index, row in enumerate(_records(attributes))]
 
 
 def write_hub_shards(attributes: pd.DataFrame, root: Path, seed: int, shards: int) -> Path:

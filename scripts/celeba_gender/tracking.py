@@ -106,7 +106,7 @@ class TensorBoardTracker(Tracker):
         self.writer.add_text(
             SETTINGS_JSON_TAG, _indent(json.dumps(settings, indent=2)), global_step=0
         )
-        self.writer.file_writer.add_summary(_session_start(hparam_values(settings)), 0)
+        self.writer.file_writer.add_summary(_session_start(settings), 0)
         self.writer.flush()
 
     def log_epoch(self, row: Mapping, lr: float) -> None:
@@ -157,30 +157,17 @@ def settings_table(settings: Mapping) -> str:
     return "\n".join(lines)
 
 
-def hparam_values(settings: Mapping) -> dict[str, bool | float | str]:
-    """Settings as hparams, whose values are numbers, strings or booleans: lists and nested values
-    become their text (``_shown``); None is left out (a blank cell in the HPARAMS tab), so that a
-    key such as ``patience`` has one type, a number, in every run that sets it."""
-    out: dict[str, bool | float | str] = {}
-    for key, value in lift_extra(settings).items():
-        if value is None:
-            continue
-        if isinstance(value, bool | str):
-            out[key] = value
-        elif isinstance(value, int | float):
-            out[key] = float(value)
-        else:
-            out[key] = _shown(value)
-    return out
-
-
 def _indent(text: str) -> str:
     """``text`` as a markdown code block; JSON ignores the indent when read back."""
     return "\n".join("    " + line for line in text.splitlines())
 
 
-def _session_start(hparams: Mapping):
+def _session_start(settings: Mapping):
     """The hparams plugin's session start info summary, written into the run's own events.
+
+    Settings become hparams, whose values are numbers, strings or booleans: lists and nested
+    values become their text (``_shown``); None is left out (a blank cell in the HPARAMS tab), so
+    that a key such as ``patience`` has one type, a number, in every run that sets it.
 
     ``SummaryWriter.add_hparams`` writes it into a new sub-folder (a separate run) per call, with
     an experiment summary that TensorBoard expects from one run only; without an experiment
@@ -191,13 +178,15 @@ def _session_start(hparams: Mapping):
     from tensorboard.plugins.hparams import metadata, plugin_data_pb2
 
     info = plugin_data_pb2.SessionStartInfo(group_name="")
-    for key, value in hparams.items():
+    for key, value in lift_extra(settings).items():
+        if value is None:
+            continue
         if isinstance(value, bool):  # before numbers: a bool is an int
             info.hparams[key].bool_value = value
-        elif isinstance(value, float):
-            info.hparams[key].number_value = value
+        elif isinstance(value, int | float):
+            info.hparams[key].number_value = float(value)
         else:
-            info.hparams[key].string_value = str(value)
+            info.hparams[key].string_value = _shown(value)
     data = plugin_data_pb2.HParamsPluginData(
         session_start_info=info, version=metadata.PLUGIN_DATA_VERSION
     )
