@@ -1,4 +1,5 @@
-"""Smoke tests of the benchmarks (grid_speed, gpu_check, precision, data_scale, group_robustness)."""
+"""Smoke tests of the benchmarks (grid_speed, gpu_check, precision, data_scale, group_robustness,
+code_size)."""
 
 from __future__ import annotations
 
@@ -280,3 +281,43 @@ def test_group_robustness_smoke_prints_erm_and_dfr_worst_group_last(tmp_path: Pa
     assert re.fullmatch(rf"erm worst-group accuracy \(best checkpoint\): {number} .+ n \d+", lines[-2])  # fmt: skip
     assert re.fullmatch(rf"dfr worst-group accuracy \(best checkpoint\): {number} .+ n \d+", lines[-1])  # fmt: skip
     assert (tmp_path / "bench" / "summary.json").is_file()
+
+
+def test_code_size_counts_each_group_and_leaves_out_docstrings_and_comments(
+    tmp_path: Path,
+) -> None:
+    """benchmarks/code_size.py on a two-commit repository: the groups, the code lines (no blank
+    line, comment or docstring), rules and report() declarations, and the comparison line."""
+    files = {
+        "Snakefile": 'include: "rules/a.smk"\n\n# a comment\n',
+        "rules/a.smk": 'rule a:\n    output:\n        report("x.png", caption="c.rst"),\n',
+        "scripts/w.py": '"""A wrapper."""\n\nprint(1)\n',
+        "scripts/celeba_gender/m.py": (
+            '"""Doc."""\n\n\ndef f(x):\n    """Doc\n    on two lines."""\n'
+            '    # a comment\n    return {\n        "k": x,\n    }\n'
+        ),
+        "tests/t.py": "print(2)\n",  # not counted
+    }
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], check=True)
+    (tmp_path / "scripts/w.py").write_text('"""A wrapper."""\n')
+    subprocess.run([*git, "commit", "-qam", "two"], check=True)
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import code_size
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    first = code_size.measure(tmp_path, "HEAD~1")
+    assert first == {
+        **{"rules_lines": 6, "rules_code": 4, "wrappers_lines": 3, "wrappers_code": 1},
+        **{"package_lines": 10, "package_code": 4, "modules": 1, "rules": 1},
+        **{"report_declarations": 1, "total_lines": 19, "total_code": 9},
+    }
+    script = [sys.executable, str(REPO / "benchmarks/code_size.py"), "--repo", str(tmp_path)]
+    proc = subprocess.run([*script, "HEAD~1", "HEAD"], capture_output=True, text=True, check=True)
+    assert proc.stdout.splitlines()[-1] == "HEAD against HEAD~1: lines -2, code lines -1"

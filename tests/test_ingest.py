@@ -241,6 +241,17 @@ def test_duplicate_image_ids_error_gives_count_and_names(tmp_path):
     assert f"{frame.loc[1, 'image_id']} (lines 3, 8)" in str(err.value)
 
 
+def test_many_duplicate_image_ids_error_shows_ten_then_an_ellipsis(tmp_path):
+    frame = _text_attributes(22)
+    frame.loc[11:21, "image_id"] = frame.loc[0:10, "image_id"].to_numpy()  # 11 ids twice
+    _write_attributes(tmp_path, frame)
+    with pytest.raises(DataError, match="11 image ids listed more than once") as err:
+        ingest.read_attributes(tmp_path, "kaggle")
+    message = str(err.value)
+    assert f"{frame.loc[9, 'image_id']} (lines 11, 22), …. Each image" in message
+    assert f"{frame.loc[10, 'image_id']} (lines" not in message
+
+
 def test_original_txt_declared_count_mismatch_error_gives_both_numbers(tmp_path):
     path = _write_original_txt(tmp_path, synth.sample_attributes(10, 0), declared=12)
     with pytest.raises(DataError, match="declares 12 images but the file has 10 rows") as err:

@@ -30,6 +30,7 @@ from celeba_gender.io import (  # noqa: E402
     atomic_path,
     record_sha256,
     save_figure,
+    save_torch,
     sha256_of,
     sha256_record_path,
     write_csv,
@@ -47,11 +48,15 @@ class DiskFull(OSError):
 
 def half_writer(target_arg: int) -> Callable:
     """A stand-in for a library writer: writes a few bytes to its ``target_arg``-th argument
-    (a path), then fails as a full disk or a kill would."""
+    (a path, or a file object: io.save_torch), then fails as a full disk or a kill would."""
 
     def write(*args, **_kwargs):
-        with open(args[target_arg], "wb") as handle:  # the failure being simulated
-            handle.write(b"\x00\x01 half a file")
+        target = args[target_arg]
+        if hasattr(target, "write"):
+            target.write(b"\x00\x01 half a file")
+        else:
+            with open(target, "wb") as handle:  # the failure being simulated
+                handle.write(b"\x00\x01 half a file")
         raise DiskFull("No space left on device")
 
     return write
@@ -355,6 +360,18 @@ def test_every_write_in_scripts_goes_through_atomic_path() -> None:
                 allowed_seen.add(allowance)
     assert found == []
     assert allowed_seen == set(ALLOWED), "an ALLOWED entry matches nothing: remove it"
+
+
+def test_save_torch_gives_the_same_bytes_under_any_name(tmp_path: Path) -> None:
+    """torch.save to a path names the archive after the file (here a random temporary name);
+    save_torch does not: the same object, the same bytes, whatever the file is called."""
+    state = {"weight": torch.arange(6.0).reshape(2, 3), "epoch": 3}
+    save_torch(tmp_path / "a.pt", state)
+    save_torch(tmp_path / "sub" / "other-name.pt", state)
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "sub" / "other-name.pt").read_bytes()
+    loaded = torch.load(tmp_path / "a.pt", weights_only=True)
+    assert torch.equal(loaded["weight"], state["weight"]) and loaded["epoch"] == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.pt", "sub"]  # no temporary left
 
 
 # ---------------------------------------------------------------- recorded hashes

@@ -132,11 +132,12 @@ def test_imagenet_file_name_and_hash_prefix_are_torchvision_s() -> None:
 
 def test_make_random_is_deterministic_for_a_seed(vgg_file, tmp_path) -> None:
     torch.manual_seed(222)  # another global RNG state than the fixture's
-    again = torch.load(
-        weights.make_random(tmp_path / "again.pth", SEED), map_location="cpu", weights_only=True
-    )
+    path = weights.make_random(tmp_path / "again.pth", SEED)
+    again = torch.load(path, map_location="cpu", weights_only=True)
     assert again.keys() == vgg_file["state"].keys()
     assert all(torch.equal(again[k], v) for k, v in vgg_file["state"].items())
+    # the same bytes under another file name: the model cards' weights SHA-256 is reproducible
+    assert sha256_of(path) == vgg_file["sha256"]
 
 
 def test_make_random_writes_a_vgg16_with_the_1000_class_head(vgg_file) -> None:

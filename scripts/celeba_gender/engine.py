@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from .grid import TrainSettings, lift_extra
-from .io import atomic_path
+from .io import save_torch
 from .metrics import predicted_class
 from .model import apply_strategy, forward_from_features, forward_from_prefix, forward_images
 from .runlog import writes_log_file
@@ -299,8 +299,7 @@ def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 def save_checkpoint(path: str | os.PathLike, **state) -> None:
     """Atomically save a resumable checkpoint (model, optimizer, epoch, RNG, settings, history)."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    save_torch(path, state)
 
 
 def load_checkpoint(path: str | os.PathLike, settings: TrainSettings) -> dict | None:

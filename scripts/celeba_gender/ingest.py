@@ -186,9 +186,9 @@ def _check_ids(ids: pd.Series, path: Path, first_line: int) -> None:
     dup = ids[ids.duplicated(keep=False)]
     if len(dup):
         groups = pd.Series(dup.index, index=dup.to_numpy()).groupby(level=0, sort=False)
-        shown = [
+        shown = [  # one past SHOW, so that _first marks that there are more
             f"{name} (lines {', '.join(str(i + first_line) for i in rows)})"
-            for name, rows in list(groups)[:SHOW]
+            for name, rows in itertools.islice(groups, SHOW + 1)
         ]
         raise DataError(
             f"ingest: {path}: {_count(groups.ngroups, 'image id')} listed more than once "

@@ -42,6 +42,16 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         raise
 
 
+def save_torch(path: str | os.PathLike, obj: Any) -> None:
+    """``torch.save`` ``obj`` to ``path`` atomically. Saved through a file object, the archive's
+    folder is named "archive" rather than after the (random) temporary file, so the same object
+    gives the same bytes, and the same SHA-256, on every run."""
+    import torch  # here, so that the modules that never save a tensor import io without torch
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(obj, handle)
+
+
 def write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` atomically."""
     with atomic_path(path) as tmp:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .io import WeightsError, atomic_path, record_sha256, sha256_of
+from .io import WeightsError, atomic_path, record_sha256, save_torch, sha256_of
 from .model import vgg16
 from .store import to_normalized
 
@@ -105,8 +105,7 @@ def make_random(
         model = vgg16()
     if calibration_images is not None:
         calibrate_classifier(model, calibration_images)
-    with atomic_path(dest) as tmp:
-        torch.save(model.state_dict(), tmp)
+    save_torch(dest, model.state_dict())
     record_sha256(dest)
     return Path(dest)
 
