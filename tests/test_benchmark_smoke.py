@@ -1,5 +1,5 @@
 """Smoke tests of the benchmarks (grid_speed, gpu_check, precision, data_scale, group_robustness,
-code_size)."""
+code_size, compare_runs)."""
 
 from __future__ import annotations
 
@@ -321,3 +321,33 @@ def test_code_size_counts_each_group_and_leaves_out_docstrings_and_comments(
     script = [sys.executable, str(REPO / "benchmarks/code_size.py"), "--repo", str(tmp_path)]
     proc = subprocess.run([*script, "HEAD~1", "HEAD"], capture_output=True, text=True, check=True)
     assert proc.stdout.splitlines()[-1] == "HEAD against HEAD~1: lines -2, code lines -1"
+
+
+def test_compare_runs_tells_timings_from_numbers(tmp_path: Path) -> None:
+    """benchmarks/compare_runs.py on two small results folders: identical files counted, a model
+    file and a history that differ only by their timings named with what differs inside, logs
+    left out, and a differing metrics.csv failing the run."""
+    import torch
+
+    for side, seconds in (("before", 1.5), ("after", 2.5)):
+        root = tmp_path / side
+        (root / "models").mkdir(parents=True)
+        (root / "logs").mkdir()
+        (root / "logs" / "x.log").write_text(side)  # left out
+        (root / "metrics.csv").write_text("model,accuracy\na,0.5\n")
+        torch.save({"w": torch.ones(2), "seconds": seconds}, root / "models" / "model.pt")
+        (root / "models" / "history.csv").write_text(f"epoch,loss,seconds\n1,0.7,{seconds}\n")
+    script = [sys.executable, str(REPO / "benchmarks" / "compare_runs.py")]
+    dirs = [str(tmp_path / "before"), str(tmp_path / "after")]
+    proc = subprocess.run([*script, *dirs], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "differs: models/history.csv  (differing inside: seconds)" in lines
+    assert "differs: models/model.pt  (differing inside: /seconds)" in lines
+    assert lines[-1] == (
+        "1 identical, 2 differing, 0 only before, 0 only after; metrics.csv: all identical"
+    )
+    (tmp_path / "after" / "metrics.csv").write_text("model,accuracy\na,0.6\n")
+    proc = subprocess.run([*script, *dirs], capture_output=True, text=True, check=False)
+    assert proc.returncode == 1
+    assert proc.stdout.splitlines()[-1].endswith("metrics.csv: differs: metrics.csv")
