@@ -25,6 +25,7 @@ from servers import KAGGLE_PORT, HubServer, KaggleServer  # noqa: E402
 from celeba_gender import constants as C  # noqa: E402
 from celeba_gender import download, ingest, parquet, sources, synth  # noqa: E402
 from celeba_gender.io import CelebaGenderError  # noqa: E402
+from celeba_gender.layouts import downloaded_root  # noqa: E402
 from conftest import N_SYNTH_IMAGES, REPO, SYNTH_SEED  # noqa: E402
 
 REPO_ID, REVISION = "test-owner/celeba", "0123456789abcdef0123456789abcdef01234567"
@@ -132,7 +133,7 @@ def test_hub_fresh_download_is_verified_and_ingestable(hub, tmp_path, synthetic_
     assert record["source"] == "huggingface" and record["identity"]["revision"] == REVISION
     assert record["counts"] == {"splits": SPLITS, "images": N_SYNTH_IMAGES}
     assert len(record["files"]) == 6 and all(len(f["sha256"]) == 64 for f in record["files"])
-    root = sources.data_root(marker)
+    root = downloaded_root(marker)
     assert ingest.detect_layout(root) == "huggingface"
     meta, _ = ingest.build_metadata(root)
     expected, _ = ingest.build_metadata(synthetic_roots["kaggle"])
@@ -263,7 +264,7 @@ def test_a_killed_download_leaves_no_marker_and_a_rerun_completes(hub, tmp_path)
 def test_kaggle_fresh_download_is_verified_then_never_fetched_again(kaggle, tmp_path):
     marker = download.fetch(kaggle_spec(), tmp_path)
     record = json.loads(marker.read_text())
-    root = sources.data_root(marker)
+    root = downloaded_root(marker)
     assert root.is_relative_to(tmp_path / "kaggle")
     assert ingest.detect_layout(root) == "kaggle"
     assert record["counts"]["image_tree"]["files"] == N_SYNTH_IMAGES

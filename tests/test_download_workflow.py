@@ -24,6 +24,7 @@ import yaml
 from celeba_gender import config as configcheck
 from celeba_gender import sources
 from celeba_gender.io import CelebaGenderError
+from celeba_gender.layouts import downloaded_root
 from celeba_gender.paths import data_key
 from conftest import (
     REPO,
@@ -186,7 +187,7 @@ def test_hub_source_runs_the_tiny_study_then_plans_nothing_offline(hub, tmp_path
     workdir = download_workdir(tmp_path, "huggingface", **hub_settings(hub.url))
     snakemake(workdir)
     marker = workdir / "dl" / sources.marker_name("huggingface")
-    assert sources.data_root(marker) == workdir / "dl" / "huggingface" / "img_align+identity+attr"
+    assert downloaded_root(marker) == workdir / "dl" / "huggingface" / "img_align+identity+attr"
     log = next((workdir / "results" / "logs").glob("*/download.log")).read_text()
     assert "6 files" in log and "[6/6]" in log  # size and progress
     requests = hub.count()
@@ -253,7 +254,7 @@ def test_kaggle_source_fetches_verifies_and_splits(synthetic_roots, tmp_path, mo
         snakemake(workdir, "--until", "split")
         assert server.bodies[0]["datasetVersionNumber"] == KAGGLE[2]
     marker = workdir / "dl" / sources.marker_name("kaggle")
-    assert sources.data_root(marker).is_relative_to(workdir / "dl" / "kaggle")
+    assert downloaded_root(marker).is_relative_to(workdir / "dl" / "kaggle")
     splits = list((workdir / "results" / "data").glob("*/splits/sizes.csv"))
     assert len(splits) == 1
 

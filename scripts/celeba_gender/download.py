@@ -2,7 +2,7 @@
 
     spec = sources.DownloadSpec.create("huggingface")   # or "kaggle"; any pinned value overridable
     marker = fetch(spec, "data/celeba")                  # -> data/celeba/celeba-huggingface.verified.json
-    sources.data_root(marker)                            # the folder to set data.root to
+    layouts.downloaded_root(marker)                      # the folder to set data.root to
 
 What :func:`fetch` guarantees, in order:
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from celeba_gender import constants as C
 from celeba_gender.io import CelebaGenderError, DataError
-from celeba_gender.layouts import absolute, downloaded_root
+from celeba_gender.layouts import absolute
 
 SOURCES: tuple[str, ...] = ("kaggle", "huggingface")
 OFFICIAL_SPLITS: dict[str, int] = {"train": 162_770, "valid": 19_867, "test": 19_962}  # 202,599
@@ -130,9 +130,6 @@ def marker_name(source: str) -> str:
 def marker_path(root: str | os.PathLike, spec: DownloadSpec) -> Path:
     """Where :func:`fetch` records a verified download: ``<root>/celeba-<source>.verified.json``."""
     return absolute(root) / marker_name(spec.source)
-
-
-data_root = downloaded_root  # the folder a verified download's data lie in (set data.root to it)
 
 
 def decode_bytes(n_images: int, size: int) -> int:
